@@ -1,0 +1,3 @@
+from papers_cli.cli import main
+
+main()

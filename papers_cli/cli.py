@@ -1,0 +1,323 @@
+"""The `papers` command: parses options and renders; the work is in the library modules.
+
+Library modules are imported inside the commands so that each command pays
+only for what it uses (start-up time matters in shell loops).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from papers_cli import __version__
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    name="papers",
+    help="Turn saved Daily Papers listing pages into one clean, searchable corpus.\n\n"
+    "Example: papers ingest sample_pages/ && papers list --limit 5",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def default_db() -> Path:
+    """papers.db in the user's data directory (platformdirs)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
+
+
+class State:
+    db: Path | None = None
+    no_color: bool = False
+
+
+STATE = State()
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar="PAPERS_DB",
+        help="Database file (env PAPERS_DB); default: "
+        "papers.db in your data directory, see 'papers --help'.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table|tsv|csv|json|jsonl|ids; default: table on a terminal, tsv otherwise.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Shorthand for --format jsonl.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Shorthand for --format csv.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY).")
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option("--until", help="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY)."),
+]
+MinUpOpt = Annotated[int | None, typer.Option("--min-upvotes", min=0, help="At least N upvotes.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")]
+
+
+def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
+    """A short error on stderr and an exit code; never a traceback."""
+    sys.stderr.write(f"papers: {msg}\n")
+    raise typer.Exit(code)
+
+
+def open_db(db: Path | None, *, create: bool = True) -> Any:
+    """Connect to the database chosen by --db, PAPERS_DB or the default."""
+    from papers_cli import storage
+
+    path = db or STATE.db or default_db()
+    try:
+        return storage.connect(path, create=create)
+    except storage.StorageError as e:
+        fail(str(e))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"papers {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    db: DbOpt = None,
+    no_color: NoColorOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Turn saved Daily Papers listing pages into one clean, searchable corpus.
+
+    The database is --db, else $PAPERS_DB, else papers.db in your data
+    directory (on this machine: see 'papers where').
+
+    Example: papers ingest sample_pages/ && papers list --limit 5
+    """
+    STATE.db = db
+    STATE.no_color = no_color
+
+
+def _filters(
+    since: str | None,
+    until: str | None,
+    min_upvotes: int | None,
+    min_comments: int | None = None,
+    author: str | None = None,
+) -> Any:
+    from papers_cli.dates import end_of_period, parse_iso_date
+    from papers_cli.storage import Filters
+
+    try:
+        return Filters(
+            since=parse_iso_date(since) if since else None,
+            until=end_of_period(until) if until else None,
+            min_upvotes=min_upvotes,
+            min_comments=min_comments,
+            author=author,
+        )
+    except ValueError as e:
+        fail(str(e))
+
+
+def _format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
+    from papers_cli.output import choose_format
+
+    try:
+        return choose_format(fmt, json_=json_, jsonl=jsonl, csv_=csv_)
+    except ValueError as e:
+        fail(str(e))
+
+
+@app.command()
+def where(db: DbOpt = None) -> None:
+    """Print the database path in use.  Example: papers where"""
+    print(db or STATE.db or default_db())
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, folders (recursive), globs, or - for stdin.", show_default=False
+        ),
+    ],
+    year: Annotated[
+        int | None,
+        typer.Option("--year", min=1990, max=2100, help="Year of pages whose date shows none."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Read listing pages into the corpus; safe to re-run.  Example: papers ingest pages/
+
+    Each page is one transaction: a page with a malformed record is rejected
+    whole (path:line on stderr) and the others go on. Exit 1 when any page
+    was rejected.
+    """
+    from papers_cli.ingest import expand_paths, ingest_sources
+    from papers_cli.output import is_terminal, message
+
+    sources = expand_paths(paths)
+    conn = open_db(db)
+    show_progress = not quiet and is_terminal(sys.stderr) and len(sources) > 5
+
+    def report(o: Any) -> None:
+        if o.status == "rejected":
+            message(o.message, style="red", no_color=STATE.no_color)
+        elif not quiet and (o.status == "skipped" or not show_progress):
+            text = (
+                o.message
+                if o.status == "skipped"
+                else (
+                    f"{o.records} papers ({o.new_papers} new), page date {o.page_date or '?'}"
+                    + (
+                        f" (year inferred: {o.year_source})"
+                        if o.year_source not in ("page", "cli", None)
+                        else ""
+                    )
+                )
+            )
+            message(f"{o.source}: {text}", no_color=STATE.no_color)
+
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("ingesting", total=len(sources))
+
+            def step(o: Any) -> None:
+                report(o)
+                progress.advance(task)
+
+            result = ingest_sources(conn, sources, year=year, on_page=step)
+    else:
+        result = ingest_sources(conn, sources, year=year, on_page=report)
+    if not quiet or result.failed:
+        message(result.summary(), style="bold", no_color=STATE.no_color)
+    if sources and all(s.error for s in sources):
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_NOTHING if result.failed else EXIT_OK)
+
+
+LIST_SORTS = ("date", "upvotes", "comments", "title", "authors")
+
+
+def _paper_columns() -> list[Any]:
+    from papers_cli.output import Column
+
+    return [
+        Column("id", "id", style="dim", justify="right"),
+        Column("published", "published", style="cyan"),
+        Column("upvotes", "▲", justify="right", style="green"),
+        Column("comments", "comments", justify="right"),
+        Column("authors_count", "authors", justify="right"),
+        Column("sightings", "pages", justify="right"),
+        Column("title", "title", style="bold"),
+    ]
+
+
+@app.command("list")
+def list_(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    min_upvotes: MinUpOpt = None,
+    min_comments: Annotated[int | None, typer.Option("--min-comments", min=0)] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Author name contains.")] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="date|upvotes|comments|title|authors")
+    ] = "date",
+    reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Reverse the order.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    fmt: FormatOpt = None,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    csv_: CsvOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Browse papers, newest first.  Example: papers list --since 2025 --sort upvotes -n 10"""
+    from papers_cli import storage
+    from papers_cli.output import write_rows
+
+    if sort not in LIST_SORTS:
+        fail(f"--sort must be one of {', '.join(LIST_SORTS)}")
+    filters = _filters(since, until, min_upvotes, min_comments, author)
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    conn = open_db(db, create=False)
+    rows = storage.iter_papers(conn, filters, sort=sort, reverse=reverse, limit=limit)
+    write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
+
+
+@app.command()
+def show(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Every field of one paper and every page it was seen on.  Example: papers show 12"""
+    import json
+
+    from papers_cli import storage
+    from papers_cli.output import is_terminal, write_paper
+
+    conn = open_db(db, create=False)
+    pid = storage.resolve_paper_id(conn, paper_id)
+    paper = storage.get_paper(conn, pid) if pid is not None else None
+    if paper is None:
+        fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
+    if json_:
+        print(json.dumps(paper, ensure_ascii=False, indent=2))
+    else:
+        write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
+
+
+@app.command()
+def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
+    """The corpus at a glance: counts, dates, papers per year and month.  Example: papers stats"""
+    import json
+
+    from papers_cli import storage
+    from papers_cli.output import is_terminal, write_stats
+
+    conn = open_db(db, create=False)
+    data = storage.corpus_stats(conn)
+    if json_:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
+
+
+def main() -> None:
+    """Console-script entry: quiet on closed pipes and Ctrl-C."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("papers: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # `papers list | head`: the reader left; exit quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,155 @@
+"""Dates as listing pages show them, and inference of the year they leave out."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from papers_cli.models import ParsedPage, ParseError, ShownDate
+
+MONTHS: dict[str, int] = {}
+for _i in range(1, 13):
+    MONTHS[calendar.month_abbr[_i].lower()] = _i
+    MONTHS[calendar.month_name[_i].lower()] = _i
+MONTHS["sept"] = 9
+
+_MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
+# "Nov 4, 2024", "Jun 2", "Jun 2 2" (comment count), "Sep 26, 2023 1"
+DATE_LINE_RE = re.compile(
+    rf"^(?P<month>{_MONTH_ALT})\.?\s+(?P<day>\d{{1,2}})(?:\s*,\s*(?P<year>\d{{4}}))?"
+    rf"(?:\s+(?P<rest>\S.*))?$",
+    re.IGNORECASE,
+)
+# A line that starts like a date ("Foo 3" does not): used to tell a broken date
+# from a line that is no date at all.
+LOOKS_LIKE_DATE_RE = re.compile(r"^[A-Za-z]{3,9}\.?\s+\d", re.IGNORECASE)
+
+
+def parse_shown_date(text: str, line: int | None = None) -> tuple[ShownDate, str | None]:
+    """Parse `Mon D[, YYYY][ rest]`; return the date and whatever follows it.
+
+    Raises ParseError for an unknown month or a day the month does not have.
+    """
+    m = DATE_LINE_RE.match(text.strip())
+    if not m:
+        raise ParseError(
+            f"expected a date like 'Nov 4, 2024' or 'Jun 2', got {text.strip()!r}", line
+        )
+    month = MONTHS[m.group("month").lower()]
+    day = int(m.group("day"))
+    year = int(m.group("year")) if m.group("year") else None
+    check_day(month, day, year, text.strip(), line)
+    return ShownDate(month, day, year), m.group("rest")
+
+
+def check_day(month: int, day: int, year: int | None, text: str, line: int | None) -> None:
+    """Reject days a month never has (with a year: days that year's month lacks)."""
+    limit = (
+        calendar.monthrange(year, month)[1]
+        if year
+        else (29 if month == 2 else calendar.monthrange(2001, month)[1])
+    )
+    if day < 1 or day > limit:
+        raise ParseError(f"{text!r} is not a real date", line)
+
+
+@dataclass(frozen=True)
+class YearChoice:
+    """The page year and which rule chose it."""
+
+    year: int
+    source: str  # "page" | "cli" | "corpus" | "printed-years" | "current-year"
+
+    @property
+    def inferred(self) -> bool:
+        return self.source not in ("page", "cli")
+
+
+def infer_page_year(
+    page: ParsedPage,
+    cli_year: int | None,
+    known_dates: Callable[[Iterable[str]], dict[str, list[str]]],
+    title_key: Callable[[str], str],
+    today: dt.date | None = None,
+) -> YearChoice:
+    """Choose the year of a page whose date is shown without one.
+
+    The site prints a year only when it differs from the page's year, so:
+    (1) --year wins; (2) a paper already in the corpus with a full date of the
+    same month and day gives it; (3) the earliest year later than every year
+    printed on the page; (4) the current year, or last year when that would put
+    the page date in the future (a page cannot be saved before its date).
+    """
+    if page.page_date is not None and page.page_date.year is not None:
+        return YearChoice(page.page_date.year, "page")
+    if cli_year is not None:
+        return YearChoice(cli_year, "cli")
+    yearless = [r for r in page.records if r.shown_date and r.shown_date.year is None]
+    if yearless:
+        known = known_dates([title_key(r.title) for r in yearless])
+        for rec in yearless:
+            assert rec.shown_date is not None
+            for iso in known.get(title_key(rec.title), []):
+                d = dt.date.fromisoformat(iso)
+                if (d.month, d.day) == (rec.shown_date.month, rec.shown_date.day):
+                    return YearChoice(d.year, "corpus")
+    printed = [r.shown_date.year for r in page.records if r.shown_date and r.shown_date.year]
+    if printed:
+        return YearChoice(max(printed) + 1, "printed-years")
+    today = today or dt.date.today()
+    year = today.year
+    if page.page_date is not None:
+        try:
+            if dt.date(year, page.page_date.month, page.page_date.day) > today:
+                year -= 1
+        except ValueError:  # Feb 29 in a non-leap current year
+            year -= 1
+    return YearChoice(year, "current-year")
+
+
+def resolve(shown: ShownDate, year: int, text: str, line: int | None) -> str:
+    """ISO date of a shown date, using `year` when the page left it out."""
+    y = shown.year if shown.year is not None else year
+    try:
+        return dt.date(y, shown.month, shown.day).isoformat()
+    except ValueError:
+        raise ParseError(
+            f"{text!r} does not exist in {y} (the inferred page year); pass --year", line
+        ) from None
+
+
+def apply_year(page: ParsedPage, choice: YearChoice) -> None:
+    """Fill in ISO dates on the page and its records; mark inferred years."""
+    if page.page_date is not None:
+        page.page_date_iso = resolve(page.page_date, choice.year, "page date", None)
+    for rec in page.records:
+        if rec.shown_date is None:
+            continue
+        rec.published = resolve(rec.shown_date, choice.year, rec.date_text or "", rec.date_line)
+        rec.year_inferred = rec.shown_date.year is None and choice.inferred
+
+
+def parse_iso_date(text: str) -> str:
+    """Validate a YYYY-MM-DD (or YYYY-MM, YYYY) filter value; return it as a date string."""
+    t = text.strip()
+    for fmt, pad in (("%Y-%m-%d", ""), ("%Y-%m", "-01"), ("%Y", "-01-01")):
+        try:
+            dt.datetime.strptime(t, fmt)
+        except ValueError:
+            continue
+        return t + pad
+    raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)")
+
+
+def end_of_period(text: str) -> str:
+    """Upper bound for --until: 2024 means through 2024-12-31, 2024-05 through May 31."""
+    t = text.strip()
+    if re.fullmatch(r"\d{4}", t):
+        return f"{t}-12-31"
+    if re.fullmatch(r"\d{4}-\d{2}", t):
+        y, m = int(t[:4]), int(t[5:])
+        return f"{t}-{calendar.monthrange(y, m)[1]:02d}"
+    return parse_iso_date(t)

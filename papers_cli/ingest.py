@@ -1,0 +1,217 @@
+"""Ingest: find the pages, parse them, infer missing years, store them.
+
+Each page is one transaction: it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papers_cli import storage
+from papers_cli.dates import apply_year, infer_page_year
+from papers_cli.models import ParseError
+from papers_cli.normalize import abstracts_agree, title_key
+from papers_cli.parsers import parse_bytes
+
+# Extensions picked up when a folder is given; a file named explicitly is read
+# whatever its name, since the format is told by content.
+SUPPORTED_SUFFIXES = {".txt", ".text", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+STDIN = "-"
+
+
+@dataclass
+class Source:
+    """One input: a file path, or stdin when `path` is None."""
+
+    name: str
+    path: Path | None = None
+    error: str | None = None  # set when the argument could not be turned into a file
+
+
+@dataclass
+class PageOutcome:
+    """What happened to one input."""
+
+    source: str
+    status: str  # "ingested" | "skipped" | "rejected"
+    message: str = ""
+    records: int = 0
+    new_papers: int = 0
+    known_papers: int = 0
+    page_date: str | None = None
+    year_source: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """Outcomes of one `ingest` run, with the summary line users see."""
+
+    outcomes: list[PageOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def new_papers(self) -> int:
+        return sum(o.new_papers for o in self.outcomes)
+
+    @property
+    def known_papers(self) -> int:
+        return sum(o.known_papers for o in self.outcomes)
+
+    @property
+    def failed(self) -> bool:
+        return self.count("rejected") > 0
+
+    def summary(self) -> str:
+        n = len(self.outcomes)
+        parts = [
+            f"{self.count('ingested')} ingested ({self.new_papers} new papers, "
+            f"{self.known_papers} known)"
+        ]
+        if self.count("skipped"):
+            parts.append(f"{self.count('skipped')} already ingested")
+        if self.count("rejected"):
+            parts.append(f"{self.count('rejected')} rejected")
+        return f"{n} page{'s' if n != 1 else ''}: " + ", ".join(parts)
+
+
+def expand_paths(args: Sequence[str]) -> list[Source]:
+    """Files, folders (recursive, supported files only), globs and '-' as sources.
+
+    A path named twice is read once. Arguments that match nothing become
+    sources with an error, so they are reported, not silently dropped.
+    """
+    out: list[Source] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(Source(str(path), path))
+
+    for arg in args:
+        if arg == STDIN:
+            if STDIN not in seen:
+                seen.add(STDIN)
+                out.append(Source("<stdin>"))
+            continue
+        p = Path(arg)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                if (
+                    f.is_file()
+                    and f.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in rel)
+                ):
+                    add(f)
+        elif p.exists():
+            add(p)
+        elif glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                out.append(Source(arg, error="no file matches this pattern"))
+            for m in matches:
+                mp = Path(m)
+                if mp.is_file():
+                    add(mp)
+        else:
+            out.append(Source(arg, error="no such file or directory"))
+    return out
+
+
+def _read(source: Source) -> bytes:
+    if source.path is None:
+        return sys.stdin.buffer.read()
+    return source.path.read_bytes()
+
+
+def ingest_bytes(
+    conn: sqlite3.Connection,
+    data: bytes,
+    name: str,
+    *,
+    stored_path: str | None = None,
+    year: int | None = None,
+    today: dt.date | None = None,
+) -> PageOutcome:
+    """Parse and store one page given as bytes; never raises for bad input."""
+    sha = hashlib.sha256(data).hexdigest()
+    if storage.page_by_sha(conn, sha) is not None:
+        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    try:
+        page = parse_bytes(data)
+        choice = infer_page_year(
+            page, year, lambda keys: storage.known_full_dates(conn, keys), title_key, today
+        )
+        apply_year(page, choice)
+    except ParseError as e:
+        return PageOutcome(name, "rejected", e.located(name))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    try:
+        res = storage.store_page(
+            conn,
+            page,
+            path=stored_path or name,
+            sha256=sha,
+            ingested_at=now,
+            year_source=choice.source,
+            title_key=title_key,
+            same_paper=abstracts_agree,
+        )
+    except sqlite3.IntegrityError as e:
+        if "pages.sha256" in str(e):  # another process stored the same page meanwhile
+            return PageOutcome(name, "skipped", "already ingested, nothing changed")
+        raise
+    return PageOutcome(
+        name,
+        "ingested",
+        records=len(page.records),
+        new_papers=res.new_papers,
+        known_papers=res.known_papers,
+        page_date=page.page_date_iso,
+        year_source=choice.source,
+    )
+
+
+def ingest_sources(
+    conn: sqlite3.Connection,
+    sources: Sequence[Source],
+    *,
+    year: int | None = None,
+    today: dt.date | None = None,
+    on_page: Callable[[PageOutcome], None] | None = None,
+) -> IngestReport:
+    """Ingest every source, one transaction per page; bad pages do not stop the rest."""
+    report = IngestReport()
+    for outcome in _ingest_iter(conn, sources, year, today):
+        report.outcomes.append(outcome)
+        if on_page:
+            on_page(outcome)
+    return report
+
+
+def _ingest_iter(
+    conn: sqlite3.Connection, sources: Sequence[Source], year: int | None, today: dt.date | None
+) -> Iterator[PageOutcome]:
+    for src in sources:
+        if src.error:
+            yield PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
+            continue
+        try:
+            data = _read(src)
+        except OSError as e:
+            yield PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
+            continue
+        stored = os.path.abspath(src.path) if src.path else src.name
+        yield ingest_bytes(conn, data, src.name, stored_path=stored, year=year, today=today)

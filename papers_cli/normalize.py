@@ -1,0 +1,84 @@
+"""Normalising titles and abstracts so the same paper is recognised across pages."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+_WS_RE = re.compile(r"\s+")
+_URL_RE = re.compile(r"https?://[^\s<>\"'\]\[{}|\\^`]+", re.IGNORECASE)
+# Hosts whose links are code or model/data repositories.
+CODE_HOSTS = (
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "huggingface.co",
+    "anonymous.4open.science",
+    "codeberg.org",
+    "gitee.com",
+    "sourceforge.net",
+)
+# Revised abstracts of one paper stay above this rapidfuzz ratio; abstracts of
+# different papers that happen to share a title fall far below it.
+ABSTRACT_AGREEMENT = 80.0
+
+
+def fold_whitespace(text: str) -> str:
+    """Collapse every run of whitespace to one space and strip the ends."""
+    return _WS_RE.sub(" ", text).strip()
+
+
+def title_key(title: str) -> str:
+    """Case, spacing, punctuation, diacritics and Unicode forms folded away.
+
+    Ligatures (NFKC), dashes and quotes (punctuation removed), accents
+    (combining marks dropped) and case (casefold) all compare equal.
+    """
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", title)).casefold()
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat.startswith("M"):
+            continue
+        out.append(ch if cat[0] in "LN" else " ")
+    return " ".join("".join(out).split())
+
+
+def abstracts_agree(a: str | None, b: str | None) -> bool:
+    """Whether two abstracts can belong to one paper.
+
+    Identical once whitespace is folded, nearly identical (a revised abstract),
+    or one of them missing.
+    """
+    if not a or not b:
+        return True
+    fa, fb = fold_whitespace(a), fold_whitespace(b)
+    if fa == fb:
+        return True
+    return fuzz.ratio(fa, fb, score_cutoff=ABSTRACT_AGREEMENT) > 0
+
+
+def extract_code_links(text: str | None) -> list[str]:
+    """URLs of code repositories mentioned in an abstract, in order, once each.
+
+    A URL counts when its host is a known code host, or when the sentence it
+    stands in speaks of code ("Code is available at https://...").
+    """
+    if not text:
+        return []
+    links: list[str] = []
+    for m in _URL_RE.finditer(text):
+        url = m.group(0).rstrip(".,;:!?)'\"")
+        # Balanced parentheses inside a URL are part of it.
+        if url.count("(") > url.count(")") and m.group(0)[len(url) :].startswith(")"):
+            url += ")"
+        host = url.split("/")[2].lower() if url.count("/") >= 2 else ""
+        sentence_start = max(text.rfind(". ", 0, m.start()), 0)
+        sentence = text[sentence_start : m.start()].lower()
+        if (
+            any(host == h or host.endswith("." + h) for h in CODE_HOSTS) or "code" in sentence
+        ) and url not in links:
+            links.append(url)
+    return links

@@ -1,0 +1,660 @@
+"""All SQL lives here: schema, migrations, writes and queries of the corpus.
+
+Every statement is parameterised. The schema version is kept in
+``PRAGMA user_version`` and moved forward by the functions in MIGRATIONS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from papers_cli.models import PaperRecord, ParsedPage
+
+BUSY_TIMEOUT_MS = 30_000
+
+PAPER_COLUMNS = (
+    "id",
+    "title",
+    "abstract",
+    "authors_count",
+    "authors",
+    "organization",
+    "organization_handle",
+    "published",
+    "published_inferred",
+    "comments",
+    "upvotes",
+    "code_links",
+    "arxiv_id",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "ai_summary",
+    "keywords",
+    "thumbnail",
+    "first_seen",
+    "last_seen",
+)
+JSON_LIST_COLUMNS = ("code_links", "keywords")
+
+_V1 = """
+CREATE TABLE papers (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    title_key TEXT NOT NULL,
+    abstract TEXT,
+    authors_count INTEGER,
+    authors TEXT,                 -- names joined by ', ' (indexed for search)
+    organization TEXT,
+    organization_handle TEXT,
+    published TEXT,               -- ISO date
+    published_inferred INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER,
+    upvotes INTEGER,
+    code_links TEXT NOT NULL DEFAULT '[]',
+    arxiv_id TEXT UNIQUE,
+    github_repo TEXT,
+    github_stars INTEGER,
+    project_page TEXT,
+    ai_summary TEXT,
+    keywords TEXT NOT NULL DEFAULT '[]',
+    thumbnail TEXT,
+    first_seen TEXT,
+    last_seen TEXT
+);
+CREATE INDEX papers_title_key ON papers(title_key);
+CREATE INDEX papers_published ON papers(published);
+CREATE TABLE pages (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    format TEXT NOT NULL,
+    page_date TEXT,
+    year_source TEXT,
+    query TEXT,
+    records INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE sightings (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    paper_id INTEGER NOT NULL REFERENCES papers(id),
+    line INTEGER,
+    date_text TEXT,
+    published TEXT,
+    year_inferred INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER,
+    upvotes INTEGER,
+    PRIMARY KEY (page_id, position)
+);
+CREATE INDEX sightings_paper ON sightings(paper_id);
+CREATE TABLE authors (
+    paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (paper_id, position)
+);
+CREATE INDEX authors_name ON authors(name COLLATE NOCASE);
+CREATE VIRTUAL TABLE papers_fts USING fts5(
+    title, abstract, authors,
+    content="papers", content_rowid="id",
+    tokenize="porter unicode61 remove_diacritics 2"
+);
+-- Only a change of an indexed column touches the index (upvote updates are frequent).
+CREATE TRIGGER papers_ai AFTER INSERT ON papers BEGIN
+    INSERT INTO papers_fts(rowid, title, abstract, authors)
+    VALUES (new.id, new.title, new.abstract, new.authors);
+END;
+CREATE TRIGGER papers_ad AFTER DELETE ON papers BEGIN
+    INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors)
+    VALUES ('delete', old.id, old.title, old.abstract, old.authors);
+END;
+CREATE TRIGGER papers_au AFTER UPDATE OF title, abstract, authors ON papers BEGIN
+    INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors)
+    VALUES ('delete', old.id, old.title, old.abstract, old.authors);
+    INSERT INTO papers_fts(rowid, title, abstract, authors)
+    VALUES (new.id, new.title, new.abstract, new.authors);
+END;
+"""
+
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StorageError(Exception):
+    """A database problem the user can act on (bad file, newer schema, read-only)."""
+
+
+def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
+    """Open (and if needed create or migrate) a papers database.
+
+    Raises StorageError with an actionable message when the file is not a
+    SQLite database, is from a newer version of papers, or cannot be written.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StorageError(f"{p} is a directory, not a database file")
+    if not p.exists():
+        if not create:
+            raise StorageError(f"no database at {p}; run 'papers ingest' first")
+        p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise StorageError(f"{p} is not a papers database ({e})") from None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StorageError(
+            f"{p} has schema version {version}, newer than this papers supports "
+            f"({SCHEMA_VERSION}); upgrade papers"
+        )
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB
+        if version < SCHEMA_VERSION:
+            _migrate(conn, version)
+    except sqlite3.OperationalError as e:
+        conn.close()
+        if "readonly" in str(e) or "read-only" in str(e):
+            raise StorageError(f"{p} is read-only") from None
+        raise StorageError(f"cannot open {p}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StorageError(f"{p} is not a papers database ({e})") from None
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    if (
+        version == 0
+        and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+    ):
+        raise StorageError("the file is a SQLite database of another program, not of papers")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while we waited for the lock.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for v in range(version, SCHEMA_VERSION):
+            for stmt in _statements(MIGRATIONS[v]):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {v + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (triggers hold inner ';')."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buf.strip():
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            yield buf.strip()
+            buf = ""
+    if buf.strip():
+        yield buf.strip()
+
+
+# --------------------------------------------------------------------------- writes
+
+
+@dataclass
+class PageResult:
+    """What storing one page did."""
+
+    page_id: int
+    new_papers: int = 0
+    known_papers: int = 0
+    paper_ids: list[int] = field(default_factory=list)
+
+
+def page_by_sha(conn: sqlite3.Connection, sha256: str) -> sqlite3.Row | None:
+    """The page already ingested with this content hash, if any."""
+    return conn.execute("SELECT * FROM pages WHERE sha256 = ?", (sha256,)).fetchone()
+
+
+def known_full_dates(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, list[str]]:
+    """Published dates with a printed (not inferred) year, by title key."""
+    out: dict[str, list[str]] = {}
+    keys = list(dict.fromkeys(keys))
+    for chunk in _chunks(keys, 500):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT p.title_key, s.published FROM sightings s JOIN papers p ON p.id = s.paper_id "
+            f"WHERE p.title_key IN ({marks}) AND s.published IS NOT NULL AND s.year_inferred = 0",
+            chunk,
+        )
+        for key, published in rows:
+            out.setdefault(key, []).append(published)
+    return out
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def store_page(
+    conn: sqlite3.Connection,
+    page: ParsedPage,
+    *,
+    path: str,
+    sha256: str,
+    ingested_at: str,
+    year_source: str | None,
+    title_key: Any,
+    same_paper: Any,
+) -> PageResult:
+    """Write one parsed page, its papers and sightings, in one transaction.
+
+    `title_key(title)` folds a title; `same_paper(stored_abstract, abstract)`
+    tells whether a stored paper with the same title key is this record's paper.
+    The caller passes them so storage stays free of matching policy.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = _store_page_tx(
+            conn, page, path, sha256, ingested_at, year_source, title_key, same_paper
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _store_page_tx(
+    conn: sqlite3.Connection,
+    page: ParsedPage,
+    path: str,
+    sha256: str,
+    ingested_at: str,
+    year_source: str | None,
+    title_key: Any,
+    same_paper: Any,
+) -> PageResult:
+    cur = conn.execute(
+        "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
+        "ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            path,
+            sha256,
+            page.format,
+            page.page_date_iso,
+            year_source,
+            page.query,
+            len(page.records),
+            ingested_at,
+        ),
+    )
+    page_id = int(cur.lastrowid or 0)
+    result = PageResult(page_id)
+    seen = page.page_date_iso or ingested_at[:10]
+    sightings = []
+    for rec in page.records:
+        key = title_key(rec.title)
+        paper_id = _find_paper(conn, rec, key, same_paper)
+        if paper_id is None:
+            paper_id = _insert_paper(conn, rec, key, seen)
+            result.new_papers += 1
+        else:
+            _merge_paper(conn, paper_id, rec, seen)
+            result.known_papers += 1
+        result.paper_ids.append(paper_id)
+        sightings.append(
+            (
+                page_id,
+                rec.position,
+                paper_id,
+                rec.line,
+                rec.date_text,
+                rec.published,
+                int(rec.year_inferred),
+                rec.comments,
+                rec.upvotes,
+            )
+        )
+    conn.executemany(
+        "INSERT INTO sightings (page_id, position, paper_id, line, date_text, published, "
+        "year_inferred, comments, upvotes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sightings,
+    )
+    return result
+
+
+def _find_paper(
+    conn: sqlite3.Connection, rec: PaperRecord, key: str, same_paper: Any
+) -> int | None:
+    if rec.arxiv_id:
+        row = conn.execute("SELECT id FROM papers WHERE arxiv_id = ?", (rec.arxiv_id,)).fetchone()
+        if row:
+            return int(row[0])
+    for row in conn.execute(
+        "SELECT id, abstract, arxiv_id FROM papers WHERE title_key = ? ORDER BY id", (key,)
+    ).fetchall():
+        if rec.arxiv_id and row["arxiv_id"] and row["arxiv_id"] != rec.arxiv_id:
+            continue
+        if same_paper(row["abstract"], rec.abstract):
+            return int(row["id"])
+    return None
+
+
+def _insert_paper(conn: sqlite3.Connection, rec: PaperRecord, key: str, seen: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO papers (title, title_key, abstract, authors_count, authors, organization, "
+        "organization_handle, published, published_inferred, comments, upvotes, code_links, "
+        "arxiv_id, github_repo, github_stars, project_page, ai_summary, keywords, thumbnail, "
+        "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?)",
+        (
+            rec.title,
+            key,
+            rec.abstract,
+            rec.authors_count or (len(rec.authors) or None),
+            ", ".join(rec.authors) or None,
+            rec.organization,
+            rec.organization_handle,
+            rec.published,
+            int(rec.year_inferred),
+            rec.comments,
+            rec.upvotes,
+            json.dumps(rec.code_links),
+            rec.arxiv_id,
+            rec.github_repo,
+            rec.github_stars,
+            rec.project_page,
+            rec.ai_summary,
+            json.dumps(rec.keywords),
+            rec.thumbnail,
+            seen,
+            seen,
+        ),
+    )
+    paper_id = int(cur.lastrowid or 0)
+    if rec.authors:
+        conn.executemany(
+            "INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+            [(paper_id, i, name) for i, name in enumerate(rec.authors, start=1)],
+        )
+    return paper_id
+
+
+def _merge_paper(conn: sqlite3.Connection, paper_id: int, rec: PaperRecord, seen: str) -> None:
+    """Fill in what the stored paper lacks; never lose what it already has."""
+    row = dict(conn.execute("SELECT * FROM papers WHERE id = ?", (paper_id,)).fetchone())
+    upd: dict[str, Any] = {}
+
+    def fill(col: str, value: Any) -> None:
+        if value not in (None, "", []) and row[col] in (None, ""):
+            upd[col] = value
+
+    def highest(col: str, value: int | None) -> None:
+        if value is not None and (row[col] is None or value > row[col]):
+            upd[col] = value
+
+    if rec.abstract and (not row["abstract"] or len(rec.abstract) > len(row["abstract"])):
+        upd["abstract"] = rec.abstract
+    if rec.published and (
+        not row["published"] or (row["published_inferred"] and not rec.year_inferred)
+    ):
+        upd["published"] = rec.published
+        upd["published_inferred"] = int(rec.year_inferred)
+    fill("authors_count", rec.authors_count or (len(rec.authors) or None))
+    fill("organization", rec.organization)
+    fill("organization_handle", rec.organization_handle)
+    fill("arxiv_id", rec.arxiv_id)
+    fill("github_repo", rec.github_repo)
+    fill("project_page", rec.project_page)
+    fill("ai_summary", rec.ai_summary)
+    fill("thumbnail", rec.thumbnail)
+    highest("comments", rec.comments)
+    highest("upvotes", rec.upvotes)
+    highest("github_stars", rec.github_stars)
+    for col, new in (("code_links", rec.code_links), ("keywords", rec.keywords)):
+        old = json.loads(row[col] or "[]")
+        merged = old + [x for x in new if x not in old]
+        if merged != old:
+            upd[col] = json.dumps(merged)
+    if rec.authors and not row["authors"]:
+        upd["authors"] = ", ".join(rec.authors)
+        conn.execute("DELETE FROM authors WHERE paper_id = ?", (paper_id,))
+        conn.executemany(
+            "INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+            [(paper_id, i, name) for i, name in enumerate(rec.authors, start=1)],
+        )
+    if not row["first_seen"] or seen < row["first_seen"]:
+        upd["first_seen"] = seen
+    if not row["last_seen"] or seen > row["last_seen"]:
+        upd["last_seen"] = seen
+    if upd:
+        cols = ", ".join(f"{c} = ?" for c in upd)  # column names come from this module only
+        conn.execute(f"UPDATE papers SET {cols} WHERE id = ?", (*upd.values(), paper_id))
+
+
+# --------------------------------------------------------------------------- reads
+
+SORTS = {
+    "date": ("published", "DESC"),
+    "upvotes": ("upvotes", "DESC"),
+    "comments": ("comments", "DESC"),
+    "title": ("title COLLATE NOCASE", "ASC"),
+    "authors": ("authors_count", "DESC"),
+}
+
+
+@dataclass
+class Filters:
+    """Selection shared by list, search and export."""
+
+    since: str | None = None
+    until: str | None = None
+    min_upvotes: int | None = None
+    min_comments: int | None = None
+    author: str | None = None
+
+    def where(self, alias: str = "p") -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters."""
+        conds: list[str] = []
+        params: list[Any] = []
+        if self.since:
+            conds.append(f"{alias}.published >= ?")
+            params.append(self.since)
+        if self.until:
+            conds.append(f"{alias}.published <= ?")
+            params.append(self.until)
+        if self.min_upvotes is not None:
+            conds.append(f"coalesce({alias}.upvotes, 0) >= ?")
+            params.append(self.min_upvotes)
+        if self.min_comments is not None:
+            conds.append(f"coalesce({alias}.comments, 0) >= ?")
+            params.append(self.min_comments)
+        if self.author:
+            conds.append(f"{alias}.id IN (SELECT paper_id FROM authors WHERE name LIKE ?)")
+            params.append(f"%{self.author}%")
+        return conds, params
+
+
+def _paper_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = {k: row[k] for k in row.keys()}  # noqa: SIM118 (sqlite3.Row is not a mapping)
+    for col in JSON_LIST_COLUMNS:
+        if col in d:
+            d[col] = json.loads(d[col] or "[]")
+    if "published_inferred" in d:
+        d["published_inferred"] = bool(d["published_inferred"])
+    return d
+
+
+_SELECT_PAPER = (
+    "SELECT "
+    + ", ".join(f"p.{c}" for c in PAPER_COLUMNS)
+    + ", (SELECT count(*) FROM sightings s WHERE s.paper_id = p.id) AS sightings FROM papers p"
+)
+
+
+def list_papers(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    sort: str = "date",
+    reverse: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Papers matching `filters`, sorted; newest first by default."""
+    return list(iter_papers(conn, filters, sort, reverse, limit))
+
+
+def iter_papers(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    sort: str = "date",
+    reverse: bool = False,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Stream papers matching `filters` (flat memory for large corpora)."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
+    col, direction = SORTS[sort]
+    if reverse:
+        direction = "ASC" if direction == "DESC" else "DESC"
+    conds, params = filters.where()
+    sql = _SELECT_PAPER
+    if conds:
+        sql += " WHERE " + " AND ".join(conds)
+    # Unknown values sort last whichever the direction.
+    sql += f" ORDER BY {col} IS NULL, {col} {direction}, p.id {direction}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    for row in conn.execute(sql, params):
+        yield _paper_dict(row)
+
+
+def resolve_paper_id(conn: sqlite3.Connection, ident: str) -> int | None:
+    """A paper id from an integer id or an arXiv id."""
+    ident = ident.strip()
+    if ident.isdigit():
+        row = conn.execute("SELECT id FROM papers WHERE id = ?", (int(ident),)).fetchone()
+        if row:
+            return int(row[0])
+    row = conn.execute("SELECT id FROM papers WHERE arxiv_id = ?", (ident,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
+    """Every field of one paper, its authors and every page it was seen on."""
+    row = conn.execute(_SELECT_PAPER + " WHERE p.id = ?", (paper_id,)).fetchone()
+    if row is None:
+        return None
+    d = _paper_dict(row)
+    d["author_names"] = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM authors WHERE paper_id = ? ORDER BY position", (paper_id,)
+        )
+    ]
+    d["pages"] = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT pg.path, pg.page_date, pg.format, s.position, s.line, s.date_text, "
+            "s.published, s.year_inferred, s.comments, s.upvotes FROM sightings s "
+            "JOIN pages pg ON pg.id = s.page_id WHERE s.paper_id = ? ORDER BY pg.page_date, pg.id, s.position",
+            (paper_id,),
+        )
+    ]
+    for p in d["pages"]:
+        p["year_inferred"] = bool(p["year_inferred"])
+    return d
+
+
+def corpus_stats(conn: sqlite3.Connection, top: int = 10) -> dict[str, Any]:
+    """Counts, date ranges, papers per year and month, most-listed papers."""
+    one = conn.execute(
+        "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM sightings), "
+        "(SELECT count(*) FROM pages), (SELECT min(published) FROM papers), "
+        "(SELECT max(published) FROM papers), (SELECT min(page_date) FROM pages), "
+        "(SELECT max(page_date) FROM pages), (SELECT max(ingested_at) FROM pages), "
+        "(SELECT count(*) FROM papers WHERE published IS NULL), "
+        "(SELECT count(*) FROM papers WHERE published_inferred = 1), "
+        "(SELECT count(*) FROM sightings WHERE year_inferred = 1)"
+    ).fetchone()
+    per_year = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT substr(published, 1, 4) AS year, count(*) AS papers FROM papers "
+            "WHERE published IS NOT NULL GROUP BY year ORDER BY year"
+        )
+    ]
+    per_month: list[dict[str, Any]] = []
+    if one[4]:
+        last = one[4][:7]
+        y, m = int(last[:4]), int(last[5:7])
+        fy, fm = (y, 1) if m == 12 else (y - 1, m + 1)
+        first = f"{fy:04d}-{fm:02d}"
+        counts = dict(
+            conn.execute(
+                "SELECT substr(published, 1, 7), count(*) FROM papers "
+                "WHERE substr(published, 1, 7) BETWEEN ? AND ? GROUP BY 1",
+                (first, last),
+            ).fetchall()
+        )
+        yy, mm = int(first[:4]), int(first[5:7])
+        for _ in range(12):
+            key = f"{yy:04d}-{mm:02d}"
+            per_month.append({"month": key, "papers": counts.get(key, 0)})
+            yy, mm = (yy + 1, 1) if mm == 12 else (yy, mm + 1)
+    most = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT p.id, p.title, count(*) AS sightings FROM sightings s JOIN papers p ON "
+            "p.id = s.paper_id GROUP BY p.id HAVING count(*) > 1 ORDER BY sightings DESC, p.id "
+            "LIMIT ?",
+            (top,),
+        )
+    ]
+    inferred_pages = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT path, page_date, year_source FROM pages "
+            "WHERE year_source NOT IN ('page', 'cli') ORDER BY page_date"
+        )
+    ]
+    return {
+        "papers": one[0],
+        "sightings": one[1],
+        "pages": one[2],
+        "published_range": [one[3], one[4]],
+        "page_date_range": [one[5], one[6]],
+        "last_ingest": one[7],
+        "papers_without_date": one[8],
+        "papers_with_inferred_year": one[9],
+        "sightings_with_inferred_year": one[10],
+        "per_year": per_year,
+        "per_month": per_month,
+        "most_listed": most,
+        "pages_with_inferred_year": inferred_pages,
+    }
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Row counts of the main tables."""
+    r = conn.execute(
+        "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM sightings), "
+        "(SELECT count(*) FROM pages)"
+    ).fetchone()
+    return {"papers": r[0], "sightings": r[1], "pages": r[2]}

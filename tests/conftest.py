@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import SAMPLES, TODAY
+
+from papers_cli import storage
+from papers_cli.ingest import expand_paths, ingest_sources
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "papers.db"
+
+
+@pytest.fixture
+def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
+    c = storage.connect(db_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sample_conn(conn: sqlite3.Connection) -> sqlite3.Connection:
+    report = ingest_sources(conn, expand_paths([str(SAMPLES)]), today=TODAY)
+    assert not report.failed
+    return conn
