@@ -573,7 +573,8 @@ def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
         for r in conn.execute(
             "SELECT pg.path, pg.page_date, pg.format, s.position, s.line, s.date_text, "
             "s.published, s.year_inferred, s.comments, s.upvotes FROM sightings s "
-            "JOIN pages pg ON pg.id = s.page_id WHERE s.paper_id = ? ORDER BY pg.page_date, pg.id, s.position",
+            "JOIN pages pg ON pg.id = s.page_id WHERE s.paper_id = ? "
+            "ORDER BY pg.page_date, pg.id, s.position",
             (paper_id,),
         )
     ]

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SAMPLES, TODAY
 
+from helpers import SAMPLES, TODAY
 from papers_cli import storage
 from papers_cli.ingest import expand_paths, ingest_sources
 

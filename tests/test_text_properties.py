@@ -1,0 +1,94 @@
+"""Property tests: any text gives records or a clean ParseError; render/parse round-trips."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.parsers import parse_bytes
+from papers_cli.parsers.text import parse_text, render_text
+
+_WORD = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _sentence(min_words: int, max_words: int) -> st.SearchStrategy[str]:
+    return st.lists(_WORD, min_size=min_words, max_size=max_words).map(" ".join)
+
+
+def _not_trailer_like(text: str) -> bool:
+    """A title or abstract the site could print: not a bullet line, not a lone '·'."""
+    return not text.startswith("•") and text != "·"
+
+
+_title = _sentence(1, 12).filter(_not_trailer_like)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> PaperRecord:
+    title = draw(_title)
+    abstract = draw(_sentence(1, 40).filter(_not_trailer_like))
+    has_trailer = draw(st.booleans())
+    rec = PaperRecord(title=" ".join(title.split()), abstract=" ".join(abstract.split()))
+    if has_trailer:
+        year = draw(st.none() | st.integers(1990, 2030))
+        month = draw(st.integers(1, 12))
+        day = draw(st.integers(1, 28))
+        rec.shown_date = ShownDate(month, day, year)
+        rec.comments = draw(st.none() | st.integers(1, 500))
+        if draw(st.booleans()):
+            rec.authors_count = draw(st.integers(1, 300))
+        else:
+            rec.organization_handle = draw(st.from_regex(r"[a-z][a-z0-9-]{1,10}", fullmatch=True))
+            rec.organization = draw(st.from_regex(r"[A-Z][A-Za-z0-9]{1,10}( [A-Z][a-z]{1,8})?",
+                                                  fullmatch=True))
+    return rec
+
+
+def _key(r: PaperRecord) -> tuple:
+    return (r.title, r.abstract, r.shown_date, r.comments, r.authors_count, r.organization,
+            r.organization_handle)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(records(), min_size=1, max_size=8), st.integers(1, 12), st.integers(1, 28))
+def test_parse_render_round_trip(recs: list[PaperRecord], month: int, day: int) -> None:
+    # A trailer-less record needs its abstract to differ from a trailer; that holds by
+    # construction. The renderer writes what the site writes.
+    page = ParsedPage(format="text", records=recs, page_date=ShownDate(month, day))
+    parsed = parse_text(render_text(page))
+    assert parsed.page_date == ShownDate(month, day)
+    assert [_key(r) for r in parsed.records] == [_key(r) for r in recs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_give_records_or_parse_error(data: bytes) -> None:
+    try:
+        page = parse_bytes(data)
+    except ParseError as e:
+        assert e.message
+        assert e.line is None or e.line >= 1
+    else:
+        assert page.records
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*"ab ·•\n\n123,\r\t", "Jan 5", "  • 3 authors", "Nov 4, 2024 1", "Feb"]),
+        max_size=80,
+    ).map("".join)
+)
+def test_trailer_like_text_never_crashes(text: str) -> None:
+    try:
+        page = parse_bytes(text.encode())
+    except ParseError as e:
+        assert e.message
+    else:
+        for r in page.records:
+            assert r.title and r.abstract is not None
