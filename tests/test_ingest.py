@@ -166,7 +166,8 @@ def test_fts_index_in_sync(sample_conn: sqlite3.Connection) -> None:
     sample_conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
     assert sample_conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0] == 123
     hits = sample_conn.execute(
-        "SELECT rowid FROM papers_fts WHERE papers_fts MATCH 'title:"sparsing law"'").fetchall()
+        "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", ('title:"sparsing law"',)
+    ).fetchall()
     titles = [sample_conn.execute("SELECT title FROM papers WHERE id = ?", h).fetchone()[0]
               for h in hits]
     assert titles == [
