@@ -6,8 +6,10 @@ only for what it uses (start-up time matters in shell loops).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -17,22 +19,23 @@ from papers_cli import __version__
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
+def default_db() -> Path:
+    """papers.db in the user's data directory (platformdirs)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
+
+
 app = typer.Typer(
     name="papers",
     help="Turn saved Daily Papers listing pages into one clean, searchable corpus.\n\n"
+    "The database is --db, else $PAPERS_DB, else " + str(default_db()) + ".\n\n"
     "Example: papers ingest sample_pages/ && papers list --limit 5",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def default_db() -> Path:
-    """papers.db in the user's data directory (platformdirs)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 
 class State:
@@ -80,6 +83,18 @@ def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+@contextlib.contextmanager
+def pipe_safe() -> Iterator[None]:
+    """End quietly with exit 0 when the reader of stdout goes away (`| head`)."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(EXIT_OK) from None
+
+
 def open_db(db: Path | None, *, create: bool = True) -> Any:
     """Connect to the database chosen by --db, PAPERS_DB or the default."""
     from papers_cli import storage
@@ -108,13 +123,7 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    """Turn saved Daily Papers listing pages into one clean, searchable corpus.
-
-    The database is --db, else $PAPERS_DB, else papers.db in your data
-    directory (on this machine: see 'papers where').
-
-    Example: papers ingest sample_pages/ && papers list --limit 5
-    """
+    """Global options (the help text is the Typer app's)."""
     STATE.db = db
     STATE.no_color = no_color
 
@@ -267,7 +276,8 @@ def list_(
     out_fmt = _format(fmt, json_, jsonl, csv_)
     conn = open_db(db, create=False)
     rows = storage.iter_papers(conn, filters, sort=sort, reverse=reverse, limit=limit)
-    write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
+    with pipe_safe():
+        write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
 
 
 @app.command()
@@ -287,10 +297,11 @@ def show(
     paper = storage.get_paper(conn, pid) if pid is not None else None
     if paper is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    if json_:
-        print(json.dumps(paper, ensure_ascii=False, indent=2))
-    else:
-        write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
+    with pipe_safe():
+        if json_:
+            print(json.dumps(paper, ensure_ascii=False, indent=2))
+        else:
+            write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
 
 
 @app.command()
@@ -303,10 +314,11 @@ def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
 
     conn = open_db(db, create=False)
     data = storage.corpus_stats(conn)
-    if json_:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
+    with pipe_safe():
+        if json_:
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
 
 
 def main() -> None:

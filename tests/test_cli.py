@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import JAN, SAMPLES, page
+from papers_cli.cli import app
+
+
+@pytest.fixture
+def run(db_path: Path):
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | bytes | None = None):
+        return runner.invoke(app, ["--db", str(db_path), *args], input=input,
+                             catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def loaded(run):
+    result = run("ingest", str(SAMPLES))
+    assert result.exit_code == 0, result.stderr
+    return run
+
+
+def test_ingest_summary_and_reingest(run) -> None:
+    first = run("ingest", str(SAMPLES))
+    assert first.exit_code == 0
+    assert first.stdout == ""  # messages go to stderr
+    assert "3 pages: 3 ingested (123 new papers, 8 known)" in first.stderr
+    again = run("ingest", str(SAMPLES))
+    assert again.exit_code == 0
+    assert "3 pages: 0 ingested (0 new papers, 0 known), 3 already ingested" in again.stderr
+    assert "already ingested, nothing changed" in again.stderr
+
+
+def test_ingest_broken_page_exit_1_with_file_line(run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text(page("T\n\nA\n\n  • x authors\n·\nMar 1\n"))
+    result = run("ingest", str(JAN), str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:17: author count 'x' is not a number" in result.stderr
+    assert "2 pages: 1 ingested (14 new papers, 0 known), 1 rejected" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ingest_missing_path_is_usage_error(run, tmp_path: Path) -> None:
+    result = run("ingest", str(tmp_path / "missing.txt"))
+    assert result.exit_code == 2
+    assert "missing.txt: no such file or directory" in result.stderr
+
+
+def test_ingest_stdin(run) -> None:
+    result = run("ingest", "-", input=JAN.read_bytes())
+    assert result.exit_code == 0
+    assert "<stdin>: 14 papers (14 new)" in result.stderr
+
+
+def test_list_tsv_default_when_piped(loaded) -> None:
+    result = loaded("list")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "id\tpublished\tupvotes\tcomments\tauthors_count\tsightings\ttitle"
+    assert len(lines) == 124
+    assert lines[1].split("\t")[1] == "2025-10-13"
+    assert "\x1b[" not in result.stdout
+
+
+def test_list_json_csv_jsonl_ids(loaded) -> None:
+    data = json.loads(loaded("list", "--json", "--limit", "3").stdout)
+    assert [d["published"] for d in data] == ["2025-10-13", "2025-09-26", "2025-09-25"]
+    assert data[1]["organization"] == "NVIDIA" and data[1]["comments"] == 3
+    rows = list(csv.DictReader(io.StringIO(loaded("list", "--csv", "-n", "2").stdout)))
+    assert [r["published"] for r in rows] == ["2025-10-13", "2025-09-26"]
+    lines = loaded("list", "--jsonl", "--since", "2015", "--until", "2015").stdout.splitlines()
+    assert [json.loads(x)["title"][:10] for x in lines] == ["Convergent"]
+    ids = loaded("list", "--format", "ids", "--sort", "title", "-n", "2").stdout.split()
+    assert all(i.isdigit() for i in ids) and len(ids) == 2
+    empty = json.loads(loaded("list", "--json", "--since", "2099").stdout)
+    assert empty == []
+
+
+def test_list_table_escapes_markup(run, tmp_path: Path) -> None:
+    p = tmp_path / "m.txt"
+    p.write_text(page("[bold]Literal[/bold] title\n\nAbstract.\n\n  • 1 authors\n·\nMar 1\n"))
+    run("ingest", str(p))
+    result = run("list", "--format", "table")
+    assert "[bold]Literal[/bold]" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["list", "--since", "yesterday"], "is not a date"),
+        (["list", "--format", "xml"], "unknown format"),
+        (["list", "--sort", "colour"], "--sort must be one of"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(loaded, args: list[str], needle: str) -> None:
+    result = loaded(*args)
+    assert result.exit_code == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_show_plain_and_json(loaded) -> None:
+    pid = json.loads(loaded("list", "--json", "--sort", "title").stdout)
+    omni = next(p for p in pid if p["title"].startswith("Omni-Mol"))
+    text = loaded("show", str(omni["id"])).stdout
+    assert "published: 2025-02-03" in text
+    assert "pages (2):" in text
+    assert "convergent-dec.txt:21" in text and "convergent-jan.txt:29" in text
+    assert "code: https://anonymous.4open.science/r/Omni-Mol-8EDB" in text
+    data = json.loads(loaded("show", str(omni["id"]), "--json").stdout)
+    assert [p["date_text"] for p in data["pages"]] == ["Feb 3", "Feb 3, 2025"]
+    assert data["abstract"].startswith("Building generalist models")
+    missing = loaded("show", "999999")
+    assert missing.exit_code == 1 and "no paper with id '999999'" in missing.stderr
+
+
+def test_stats_json_and_plain(loaded) -> None:
+    data = json.loads(loaded("stats", "--json").stdout)
+    assert (data["papers"], data["sightings"], data["pages"]) == (123, 131, 3)
+    assert data["published_range"] == ["2015-11-23", "2025-10-13"]
+    assert data["page_date_range"] == ["2025-10-14", "2026-01-07"]
+    assert {"year": "2024", "papers": 37} in data["per_year"]
+    assert len(data["per_month"]) == 12 and data["per_month"][-1]["month"] == "2025-10"
+    assert len(data["most_listed"]) == 8
+    assert data["papers_with_inferred_year"] == 24
+    plain = loaded("stats").stdout
+    assert "papers\t123" in plain
+
+
+def test_bad_database_is_a_short_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.db"
+    bogus.write_text("hello, not sqlite " * 200)
+    result = CliRunner().invoke(app, ["--db", str(bogus), "list"])
+    assert result.exit_code == 2
+    assert "not a papers database" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_env_var_selects_database(tmp_path: Path) -> None:
+    db = tmp_path / "env.db"
+    result = CliRunner().invoke(app, ["ingest", str(JAN)], env={"PAPERS_DB": str(db)})
+    assert result.exit_code == 0 and db.exists()
+    where = CliRunner().invoke(app, ["where"], env={"PAPERS_DB": str(db)})
+    assert where.stdout.strip() == str(db)
+
+
+def test_help_and_version() -> None:
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["--help"]).stdout
+    for cmd in ("ingest", "list", "show", "stats"):
+        assert cmd in help_text
+    assert "papers.db" in help_text
+    assert runner.invoke(app, ["--version"]).stdout.startswith("papers ")
