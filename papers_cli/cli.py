@@ -321,6 +321,146 @@ def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
             write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
 
 
+SEARCH_HELP = """Ranked full-text search (bm25; title weighted above abstract).
+
+Query language (words are ANDed; stemmed, so "sparse" also finds "sparsity"):
+
+  activation sparsity      both words
+  "exact phrase"           the words in this order
+  -word  -"a phrase"       exclude
+  a OR b                   either (OR binds tighter than AND)
+  spars*                   prefix
+  title:word  abstract:word  author:name   one field; also title:"a phrase"
+  RGB-D                    a hyphen inside a word is part of it
+
+Anything else is searched as text. --raw passes an FTS5 expression as is.
+Exit 1 when nothing matches (with "did you mean" suggestions), 2 for a bad query.
+
+Example: papers search "activation sparsity" --since 2024 -n 5
+"""
+
+
+def _hit_columns() -> list[Any]:
+    from papers_cli.output import Column
+
+    return [
+        Column("rank", "#", style="dim", justify="right"),
+        Column("id", "id", style="dim", justify="right"),
+        Column("published", "published", style="cyan"),
+        Column("upvotes", "▲", justify="right", style="green"),
+        Column("title_hl", "title", highlight=True, max_width=50),
+        Column("snippet", "snippet", highlight=True),
+    ]
+
+
+def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
+    from papers_cli.output import strip_marks
+
+    keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
+            "arxiv_id", "score")
+    out = {k: hit.get(k) for k in keys}
+    out["score"] = round(-float(out["score"]), 6)  # bm25 is negative; higher is better here
+    out["snippet"] = strip_marks(hit.get("snippet"))
+    return out
+
+
+def _render_hits(result: Any, out_fmt: str, limit: int) -> None:
+    from papers_cli.output import Column, message, write_rows
+
+    rows = result.hits
+    if out_fmt in ("tsv", "csv"):
+        rows = [_hit_json(h) for h in rows]
+        cols = [Column(k, k) for k in ("rank", "id", "published", "upvotes", "score", "title",
+                                       "snippet")]
+    else:
+        cols = _hit_columns()
+    with pipe_safe():
+        write_rows(rows, cols, out_fmt, no_color=STATE.no_color, json_row=_hit_json)
+    if result.total:
+        message(f"{len(result.hits)} of {result.total} shown", style="dim",
+                no_color=STATE.no_color)
+
+
+def _run_search(run: Any, out_fmt: str, limit: int, what: str) -> None:
+    from papers_cli.output import message
+    from papers_cli.search import QueryError
+
+    try:
+        result = run()
+    except QueryError as e:
+        fail(str(e))
+    if result.total == 0:
+        message(f"no matches for {what}", no_color=STATE.no_color)
+        for word, alts in result.suggestions.items():
+            message(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
+                    style="yellow", no_color=STATE.no_color)
+        if out_fmt in ("json",):
+            print("[]")
+        raise typer.Exit(EXIT_NOTHING)
+    _render_hits(result, out_fmt, limit)
+
+
+SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Hits to show.")]
+
+
+@app.command(help=SEARCH_HELP)
+def search(
+    query: Annotated[str, typer.Argument(metavar="QUERY",
+                                         help="What to look for (see the query language).")],
+    raw: Annotated[bool, typer.Option("--raw", help="QUERY is an FTS5 expression.")] = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    min_upvotes: MinUpOpt = None,
+    sort: SortSearchOpt = "rank",
+    limit: LimitOpt = 20,
+    fmt: FormatOpt = None,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    csv_: CsvOpt = False,
+    db: DbOpt = None,
+) -> None:
+    from papers_cli import search as search_mod
+
+    if sort not in search_mod.SEARCH_SORTS:
+        fail(f"--sort must be one of {', '.join(search_mod.SEARCH_SORTS)}")
+    filters = _filters(since, until, min_upvotes)
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    conn = open_db(db, create=False)
+    _run_search(lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
+                                          limit=limit), out_fmt, limit, repr(query))
+
+
+@app.command()
+def similar(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    min_upvotes: MinUpOpt = None,
+    sort: SortSearchOpt = "rank",
+    limit: LimitOpt = 20,
+    fmt: FormatOpt = None,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    csv_: CsvOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Papers most like a given one (its most distinctive terms).  Example: papers similar 38"""
+    from papers_cli import search as search_mod
+    from papers_cli import storage
+
+    if sort not in search_mod.SEARCH_SORTS:
+        fail(f"--sort must be one of {', '.join(search_mod.SEARCH_SORTS)}")
+    filters = _filters(since, until, min_upvotes)
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    conn = open_db(db, create=False)
+    pid = storage.resolve_paper_id(conn, paper_id)
+    if pid is None:
+        fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
+    _run_search(lambda: search_mod.similar(conn, pid, filters=filters, sort=sort, limit=limit),
+                out_fmt, limit, f"papers like {paper_id}")
+
+
 def main() -> None:
     """Console-script entry: quiet on closed pipes and Ctrl-C."""
     try:

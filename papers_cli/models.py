@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Search hits mark matched terms with these control characters; a rich table
+# turns them into a style, every other output format drops them.
+MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+
 
 @dataclass(frozen=True)
 class ShownDate:

@@ -9,12 +9,39 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from papers_cli.models import MARK_CLOSE, MARK_OPEN
+
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids")
+HIGHLIGHT_STYLE = "bold yellow"
+
+
+def strip_marks(text: str | None) -> str | None:
+    """Text without highlight marks."""
+    if text is None:
+        return None
+    return text.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
+
+
+def highlighted(text: str | None) -> Any:
+    """A rich Text with the marked spans styled; the rest is literal (never markup)."""
+    from rich.text import Text
+
+    out = Text()
+    inside = False
+    for part in re.split(f"([{MARK_OPEN}{MARK_CLOSE}])", text or ""):
+        if part == MARK_OPEN:
+            inside = True
+        elif part == MARK_CLOSE:
+            inside = False
+        elif part:
+            out.append(part, style=HIGHLIGHT_STYLE if inside else None)
+    return out
 
 
 @dataclass(frozen=True)
@@ -25,7 +52,7 @@ class Column:
     header: str
     style: str | None = None
     justify: str = "left"
-    markup: bool = False  # the value is rich markup made by papers (highlights)
+    highlight: bool = False  # the value holds MARK_OPEN/MARK_CLOSE around matched terms
     max_width: int | None = None
 
 
@@ -68,6 +95,8 @@ def plain(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, list | tuple):
         return ";".join(plain(v) for v in value)
+    if isinstance(value, str):
+        return strip_marks(value) or ""
     return str(value)
 
 
@@ -154,7 +183,8 @@ def _write_table(
         for c in columns:
             v = r.get(c.key)
             # Stored text is never markup: "[bold]" in a title prints literally.
-            cells.append(Text.from_markup(v) if c.markup and v else Text(plain(v)))
+            cells.append(highlighted(v) if c.highlight and isinstance(v, str)
+                         else Text(plain(v)))
         table.add_row(*cells)
         n += 1
     colour = not no_color and "NO_COLOR" not in os.environ

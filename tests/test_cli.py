@@ -161,3 +161,52 @@ def test_help_and_version() -> None:
         assert cmd in help_text
     assert "papers.db" in help_text
     assert runner.invoke(app, ["--version"]).stdout.startswith("papers ")
+
+
+def test_search_tsv_json_and_footer(loaded) -> None:
+    result = loaded("search", "activation sparsity", "-n", "2")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "rank\tid\tpublished\tupvotes\tscore\ttitle\tsnippet"
+    assert len(lines) == 3
+    assert "\x02" not in result.stdout
+    assert "2 of 12 shown" in result.stderr
+    data = json.loads(loaded("search", "activation sparsity", "--json").stdout)
+    assert len(data) == 12 and data[0]["score"] > data[-1]["score"]
+    assert data[0]["snippet"].startswith("Activation sparsity")
+    assert {d["title"][:9] for d in data[:2]} == {"Sparsing ", "ProSparse"}
+
+
+def test_search_nothing_found_suggests(loaded) -> None:
+    result = loaded("search", "sparsty")
+    assert result.exit_code == 1
+    assert "did you mean: sparsity" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("query", ["", "*", "-word"])
+def test_search_bad_queries_exit_2(loaded, query: str) -> None:
+    result = loaded("search", "--", query)
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_search_raw_syntax_error_one_line(loaded) -> None:
+    result = loaded("search", "--raw", "title:(foo")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("papers: invalid FTS5 query")
+
+
+def test_search_sql_fragment_is_just_text(loaded) -> None:
+    result = loaded("search", "'; DROP TABLE papers; --")
+    assert result.exit_code == 1
+    assert json.loads(loaded("stats", "--json").stdout)["papers"] == 123
+
+
+def test_similar_command(loaded) -> None:
+    data = json.loads(loaded("list", "--json").stdout)
+    pid = next(p["id"] for p in data if p["title"].startswith("Sparsing Law"))
+    result = loaded("similar", str(pid), "--jsonl", "-n", "3")
+    hits = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(hits) == 3 and pid not in [h["id"] for h in hits]
+    assert loaded("similar", "99999").exit_code == 1
