@@ -89,10 +89,11 @@ def infer_page_year(
         return YearChoice(cli_year, "cli")
     yearless = [r for r in page.records if r.shown_date and r.shown_date.year is None]
     if yearless:
-        known = known_dates([title_key(r.title) for r in yearless])
-        for rec in yearless:
+        keys = [title_key(r.title) for r in yearless]
+        known = known_dates(keys)
+        for rec, key in zip(yearless, keys, strict=True):
             assert rec.shown_date is not None
-            for iso in known.get(title_key(rec.title), []):
+            for iso in known.get(key, []):
                 d = dt.date.fromisoformat(iso)
                 if (d.month, d.day) == (rec.shown_date.month, rec.shown_date.day):
                     return YearChoice(d.year, "corpus")
@@ -124,7 +125,9 @@ def resolve(shown: ShownDate, year: int, text: str, line: int | None) -> str:
 def apply_year(page: ParsedPage, choice: YearChoice) -> None:
     """Fill in ISO dates on the page and its records; mark inferred years."""
     if page.page_date is not None:
-        page.page_date_iso = resolve(page.page_date, choice.year, "page date", None)
+        d = page.page_date
+        text = f"{calendar.month_abbr[d.month]} {d.day} (the page date)"
+        page.page_date_iso = resolve(d, choice.year, text, None)
     for rec in page.records:
         if rec.shown_date is None:
             continue

@@ -27,7 +27,7 @@ def page(body: str, date: str = "Mar 5") -> str:
 def dump(conn: sqlite3.Connection) -> list[tuple]:
     """Every row of the data tables, to prove a database did not change."""
     rows: list[tuple] = []
-    for table in ("papers", "pages", "sightings", "authors"):
+    for table in ("papers", "pages", "sightings", "authors", "settings"):
         rows += [(table, *r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
     rows += [("fts", *r) for r in conn.execute("SELECT rowid, * FROM papers_fts ORDER BY rowid")]
     return rows

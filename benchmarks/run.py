@@ -1,0 +1,236 @@
+"""`make bench`: papers against floors measured in the same run, on the same data.
+
+Every figure is a ratio against a baseline run here and now (the machine is
+noisy); absolute numbers are printed beside. Sections:
+
+* ingest: `papers ingest` (a real process) vs plain sqlite3 executemany of the
+  same rows into a table plus an FTS5 index in one transaction; peak memory.
+* search: in-process `papers_cli.search.search` vs the same MATCH + bm25 +
+  snippet query through sqlite3, median and p95 over two-word queries.
+* process: whole `papers search` vs `sqlite-utils search` and the sqlite3 CLI.
+* startup: `python -X importtime` profile of `papers search`.
+* dedupe, export: when those commands exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+from papers_cli import search as search_mod  # noqa: E402
+from papers_cli import storage  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PAPERS = str(BIN / "papers")
+QUERIES = [
+    "language models", "activation sparsity", "diffusion transformers", "robust agents",
+    "sparse experts", "protein folding", "graph solvers", "code generation",
+    "contrastive pretraining", "theorem proving", "latent policies", "federated memories",
+]
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+rows_out: list[dict[str, Any]] = []
+
+
+def report(size: int, section: str, metric: str, value: float, unit: str, baseline: float,
+           base_name: str, higher_is_better: bool, target: str = "") -> None:
+    """Record one line of the final table; ratio > 1 means papers is better."""
+    ratio = (value / baseline if higher_is_better else baseline / value) if value and baseline \
+        else float("nan")
+    rows_out.append(dict(size=size, section=section, metric=metric, value=value, unit=unit,
+                         baseline=baseline, base_name=base_name, ratio=ratio, target=target))
+    print(f"  {section:8} {metric:34} {value:12.2f} {unit:8} vs {base_name} {baseline:10.2f} "
+          f"-> {ratio:5.2f}x  {target}", flush=True)
+
+
+def run_child(cmd: list[str], **kw: Any) -> tuple[float, int, int]:
+    """Run a process; wall seconds, peak RSS (MB) and exit code of that child alone."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+
+
+def data_dir(root: Path, n: int) -> Path:
+    d = root / f"n{n}"
+    if not (d / "manifest.json").exists():
+        print(f"generating {n} papers in {d} ...", flush=True)
+        shutil.rmtree(d, ignore_errors=True)
+        generate.generate(d, n)
+    return d
+
+
+def floor_ingest(db: Path, n: int) -> float:
+    """Seconds to write the same rows with executemany into a table plus FTS5."""
+    db.unlink(missing_ok=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE papers (id INTEGER PRIMARY KEY, title TEXT, abstract TEXT)")
+    conn.execute(f"CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract, content='papers', "
+                 f"content_rowid='id', tokenize='{TOKENIZE}')")
+    rows = list(generate.rows(n)) if n <= 100_000 else None
+    t = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO papers (title, abstract) VALUES (?, ?)",
+                     rows if rows is not None else generate.rows(n))
+    conn.execute("INSERT INTO papers_fts (rowid, title, abstract) "
+                 "SELECT id, title, abstract FROM papers")
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t
+    conn.close()
+    return elapsed
+
+
+def bench_ingest(n: int, d: Path, work: Path) -> Path:
+    manifest = json.loads((d / "manifest.json").read_text())
+    floor_s = floor_ingest(work / f"floor{n}.db", n)
+    db = work / f"papers{n}.db"
+    for f in work.glob(f"papers{n}.db*"):
+        f.unlink()
+    wall, rss, code = run_child([PAPERS, "--db", str(db), "ingest", "-q", str(d / "pages")])
+    if code != 0:
+        print(f"  ingest exited {code}", flush=True)
+    report(n, "ingest", "papers/s (distinct papers)", n / wall, "papers/s", n / floor_s,
+           "sqlite3 executemany+FTS5", True, "target >= 1.0x")
+    report(n, "ingest", "records/s (incl. re-listings)", manifest["records"] / wall, "rec/s",
+           n / floor_s, "sqlite3 executemany+FTS5", True)
+    report(n, "ingest", "peak memory", rss, "MB", 300, "budget 300 MB", False,
+           "target <= 300 MB at 1M")
+    return db
+
+
+def _time(fn: Any, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def bench_search(n: int, db: Path) -> None:
+    conn = storage.connect(db, create=False)
+    raw_sql = ("SELECT p.id, p.title, bm25(papers_fts, 10.0, 1.0, 3.0) AS s, "
+               "snippet(papers_fts, 1, '[', ']', '…', 24) FROM papers_fts JOIN papers p "
+               "ON p.id = papers_fts.rowid WHERE papers_fts MATCH ? ORDER BY s LIMIT 20")
+    ours: list[float] = []
+    floor: list[float] = []
+    for q in QUERIES:
+        expr = search_mod.parse_query(q).fts()
+        conn.execute(raw_sql, (expr,)).fetchall()  # warm the cache for both
+        for _ in range(3):
+            floor += _time(lambda e=expr: conn.execute(raw_sql, (e,)).fetchall(), 1)
+            ours += _time(lambda q=q: search_mod.search(conn, q, limit=20), 1)
+    med, p95 = statistics.median(ours), statistics.quantiles(ours, n=20)[-1]
+    fmed, fp95 = statistics.median(floor), statistics.quantiles(floor, n=20)[-1]
+    report(n, "search", "median query (in-process)", med, "ms", fmed, "raw MATCH+bm25+snippet",
+           False, "target <= 1.2x floor")
+    report(n, "search", "p95 query (in-process)", p95, "ms", fp95, "raw MATCH+bm25+snippet",
+           False)
+
+
+def bench_process(n: int, db: Path, repeat: int = 9) -> None:
+    q = "activation sparsity"
+    sql = ("SELECT p.id, p.title FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid "
+           f"WHERE papers_fts MATCH '{q}' ORDER BY rank LIMIT 20")
+    cmds = {
+        "papers search": [PAPERS, "--db", str(db), "search", q, "-n", "20"],
+        "sqlite-utils search": [str(BIN / "sqlite-utils"), "search", str(db), "papers", q,
+                                "--limit", "20"],
+    }
+    if shutil.which("sqlite3"):
+        cmds["sqlite3 CLI"] = ["sqlite3", str(db), sql]
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            times[name].append(run_child(cmd)[0] * 1000)
+    ours = statistics.median(times["papers search"])
+    for name in cmds:
+        if name != "papers search":
+            report(n, "process", f"papers search vs {name}", ours, "ms",
+                   statistics.median(times[name]), name, False,
+                   "target <= sqlite-utils, < 250 ms" if "utils" in name else "")
+
+
+def import_profile(db: Path) -> str:
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "papers_cli", "--db",
+                          str(db), "search", "activation sparsity"], capture_output=True,
+                         text=True, check=False)
+    top: list[tuple[int, str]] = []
+    for ln in res.stderr.splitlines():
+        parts = ln.split("|")
+        if not ln.startswith("import time:") or not parts[1].strip().isdigit():
+            continue
+        name = parts[2]
+        if len(name) - len(name.lstrip()) <= 1:  # top-level imports only
+            top.append((int(parts[1]), name.strip()))
+    top.sort(reverse=True)
+    return "\n".join(f"  {cum / 1000:7.1f} ms  {name}" for cum, name in top[:12])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--data", type=Path, default=HERE / "data")
+    ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(f"papers benchmark on {platform.node()} ({os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})", flush=True)
+    profile = ""
+    for n in sizes:
+        print(f"\n== {n:,} papers", flush=True)
+        d = data_dir(args.data, n)
+        db = bench_ingest(n, d, args.data)
+        bench_search(n, db)
+        if n <= 100_000:
+            bench_process(n, db)
+            profile = import_profile(db)
+        for extra in EXTRA_SECTIONS:
+            extra(n, db, d)
+    print("\nimport profile of `papers search` (cumulative, top level):\n" + profile)
+    table = render_table()
+    print("\n" + table)
+    args.results.write_text(
+        f"# Benchmark results\n\n{time.strftime('%Y-%m-%d')}, {platform.node()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite "
+        f"{sqlite3.sqlite_version}; sizes {args.sizes}.\n\nRatio > 1 means papers is better "
+        "than the baseline measured in the same run.\n\n" + table
+        + "\n\nImport profile of `papers search`:\n\n```\n" + profile + "\n```\n")
+
+
+def render_table() -> str:
+    head = "| papers | section | metric | papers | baseline | ratio | target |\n"
+    head += "|---:|---|---|---:|---:|---:|---|\n"
+    body = "".join(
+        f"| {r['size']:,} | {r['section']} | {r['metric']} | {r['value']:.2f} {r['unit']} | "
+        f"{r['baseline']:.2f} ({r['base_name']}) | {r['ratio']:.2f}x | {r['target']} |\n"
+        for r in rows_out)
+    return head + body
+
+
+# Later sections (dedupe, export) register here: fn(n, db, data_dir).
+EXTRA_SECTIONS: list[Any] = []
+
+if __name__ == "__main__":
+    main()
