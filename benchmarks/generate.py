@@ -70,11 +70,37 @@ def _title(rng: random.Random) -> str:
     return f"On the {a} {n} of {a2} {n2} in {t}"
 
 
+STOP = "the of and to in a for we that is on with by as this our are from be an".split()
+_SYLLABLES = ("ka lo mi nu ter vex pra sol dyn ric mor tal qui zen bor cal fen gra hol jor "
+              "lum nar pel ros sim tor ul vin wex yor zal").split()
+
+
+def _vocabulary(size: int = 30_000) -> tuple[list[str], list[float]]:
+    """Words in Zipf order (stop words, ML words, then made-up rarer words) and the
+    cumulative weights that make word frequencies follow Zipf's law, as in real text."""
+    rng = random.Random(7)
+    words = STOP + [w for w in WORDS if w not in STOP]
+    seen = set(words)
+    while len(words) < size:
+        w = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    cum, total = [], 0.0
+    for rank in range(1, len(words) + 1):
+        total += 1.0 / rank
+        cum.append(total)
+    return words, cum
+
+
+VOCAB, CUM_WEIGHTS = _vocabulary()
+
+
 def _abstract(rng: random.Random, size: int = 1600) -> str:
     out: list[str] = []
     length = 0
     while length < size:
-        sent = rng.sample(WORDS, rng.randint(12, 24))
+        sent = rng.choices(VOCAB, cum_weights=CUM_WEIGHTS, k=rng.randint(12, 24))
         s = " ".join(sent).capitalize() + "."
         out.append(s)
         length += len(s) + 1

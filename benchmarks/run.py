@@ -59,10 +59,10 @@ def report(size: int, section: str, metric: str, value: float, unit: str, baseli
           f"-> {ratio:5.2f}x  {target}", flush=True)
 
 
-def run_child(cmd: list[str], **kw: Any) -> tuple[float, int, int]:
+def run_child(cmd: list[str], stderr_to: Any = subprocess.DEVNULL) -> tuple[float, int, int]:
     """Run a process; wall seconds, peak RSS (MB) and exit code of that child alone."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr_to)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
@@ -105,9 +105,12 @@ def bench_ingest(n: int, d: Path, work: Path) -> Path:
     db = work / f"papers{n}.db"
     for f in work.glob(f"papers{n}.db*"):
         f.unlink()
-    wall, rss, code = run_child([PAPERS, "--db", str(db), "ingest", "-q", str(d / "pages")])
+    log = work / f"ingest{n}.log"
+    with log.open("w") as err:
+        wall, rss, code = run_child([PAPERS, "--db", str(db), "ingest", "-q", str(d / "pages")],
+                                    stderr_to=err)
     if code != 0:
-        print(f"  ingest exited {code}", flush=True)
+        print(f"  ingest exited {code}: {log.read_text()[:500]}", flush=True)
     report(n, "ingest", "papers/s (distinct papers)", n / wall, "papers/s", n / floor_s,
            "sqlite3 executemany+FTS5", True, "target >= 1.0x")
     report(n, "ingest", "records/s (incl. re-listings)", manifest["records"] / wall, "rec/s",

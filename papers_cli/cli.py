@@ -201,15 +201,18 @@ def ingest(
                 o.message
                 if o.status == "skipped"
                 else (
-                    f"{o.records} papers ({o.new_papers} new), page date {o.page_date or '?'}"
+                    f"{o.records} papers ({o.new_papers} new), {o.format}, "
+                    f"page date {o.page_date or '?'}"
                     + (
                         f" (year inferred: {o.year_source})"
-                        if o.year_source not in ("page", "cli", None)
+                        if o.year_source not in ("page", "cli", "none", None)
                         else ""
                     )
                 )
             )
             message(f"{o.source}: {text}", no_color=STATE.no_color)
+            for note in o.notes:
+                message(f"{o.source}: note: {note}", style="yellow", no_color=STATE.no_color)
 
     if show_progress:
         from rich.progress import Progress

@@ -61,11 +61,11 @@ class YearChoice:
     """The page year and which rule chose it."""
 
     year: int
-    source: str  # "page" | "cli" | "corpus" | "printed-years" | "current-year"
+    source: str  # "page" | "cli" | "none" | "corpus" | "printed-years" | "current-year"
 
     @property
     def inferred(self) -> bool:
-        return self.source not in ("page", "cli")
+        return self.source not in ("page", "cli", "none")
 
 
 def infer_page_year(
@@ -85,9 +85,13 @@ def infer_page_year(
     """
     if page.page_date is not None and page.page_date.year is not None:
         return YearChoice(page.page_date.year, "page")
+    if page.page_date is None and page.page_date_iso:
+        return YearChoice(int(page.page_date_iso[:4]), "page")
     if cli_year is not None:
         return YearChoice(cli_year, "cli")
     yearless = [r for r in page.records if r.shown_date and r.shown_date.year is None]
+    if page.page_date is None and not yearless:  # nothing on the page needs a year
+        return YearChoice((today or dt.date.today()).year, "none")
     if yearless:
         keys = [title_key(r.title) for r in yearless]
         known = known_dates(keys)

@@ -51,6 +51,8 @@ class PageOutcome:
     known_papers: int = 0
     page_date: str | None = None
     year_source: str | None = None
+    format: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -184,6 +186,8 @@ def ingest_bytes(
         known_papers=res.known_papers,
         page_date=page.page_date_iso,
         year_source=choice.source,
+        format=page.format,
+        notes=list(page.notes),
     )
 
 

@@ -52,12 +52,15 @@ def abstracts_agree(a: str | None, b: str | None) -> bool:
     """Whether two abstracts can belong to one paper.
 
     Identical once whitespace is folded, nearly identical (a revised abstract),
-    or one of them missing.
+    one a truncated copy of the other, or one of them missing.
     """
     if not a or not b:
         return True
     fa, fb = fold_whitespace(a), fold_whitespace(b)
     if fa == fb:
+        return True
+    short, long_ = sorted((fa.rstrip(".… "), fb), key=len)
+    if len(short) >= 100 and long_.startswith(short):  # a truncated copy
         return True
     return fuzz.ratio(fa, fb, score_cutoff=ABSTRACT_AGREEMENT) > 0
 

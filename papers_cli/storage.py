@@ -672,7 +672,7 @@ def corpus_stats(conn: sqlite3.Connection, top: int = 10) -> dict[str, Any]:
         dict(r)
         for r in conn.execute(
             "SELECT path, page_date, year_source FROM pages "
-            "WHERE year_source NOT IN ('page', 'cli') ORDER BY page_date"
+            "WHERE year_source NOT IN ('page', 'cli', 'none') ORDER BY page_date"
         )
     ]
     return {
@@ -737,18 +737,37 @@ _SEARCH_ORDER = {
 def search_rows(conn: sqlite3.Connection, expr: str, filters: Filters, *, sort: str,
                 limit: int, weights: tuple[float, float, float], marks: tuple[str, str],
                 exclude_id: int | None = None, snippet_tokens: int = 24) -> list[dict[str, Any]]:
-    """Ranked hits (bm25 with column weights) with highlighted title and snippet."""
+    """Ranked hits (bm25 with column weights) with highlighted title and snippet.
+
+    Two steps: rank every match by bm25 and keep the top `limit` ids, then build
+    highlights and snippets for those alone. One query doing both computes a
+    snippet for every match before sorting, which dominates common-word queries.
+    """
     extra, params = _match_where(filters, exclude_id)
+    join = "" if not extra and sort == "rank" else \
+        " JOIN papers p ON p.id = papers_fts.rowid"
+    top = conn.execute(
+        f"SELECT papers_fts.rowid, bm25(papers_fts, ?, ?, ?) AS score FROM papers_fts{join} "
+        f"WHERE papers_fts MATCH ?{extra} ORDER BY {_SEARCH_ORDER[sort]} LIMIT ?",
+        (*weights, expr, *params, limit)).fetchall()
+    if not top:
+        return []
+    ids = [r[0] for r in top]
     cols = ", ".join(f"p.{c}" for c in _HIT_COLUMNS)
-    sql = (
-        f"SELECT {cols}, bm25(papers_fts, ?, ?, ?) AS score, "
-        "highlight(papers_fts, 0, ?, ?) AS title_hl, "
+    marks_sql = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT {cols}, highlight(papers_fts, 0, ?, ?) AS title_hl, "
         "snippet(papers_fts, 1, ?, ?, '…', ?) AS snippet "
         "FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid "
-        f"WHERE papers_fts MATCH ?{extra} ORDER BY {_SEARCH_ORDER[sort]} LIMIT ?"
-    )
-    args = (*weights, *marks, *marks, snippet_tokens, expr, *params, limit)
-    return [dict(r) for r in conn.execute(sql, args)]
+        f"WHERE papers_fts MATCH ? AND papers_fts.rowid IN ({marks_sql})",
+        (*marks, *marks, snippet_tokens, expr, *ids)).fetchall()
+    by_id = {r["id"]: dict(r) for r in rows}
+    out = []
+    for rowid, score in top:
+        hit = by_id[rowid]
+        hit["score"] = score
+        out.append(hit)
+    return out
 
 
 def _vocab_tables(conn: sqlite3.Connection) -> None:

@@ -6,7 +6,7 @@ from papers_cli.models import ParsedPage, ParseError
 
 __all__ = ["FORMATS", "decode", "detect_format", "parse_bytes"]
 
-FORMATS = ("text",)
+FORMATS = ("text", "html", "json", "jsonl")
 
 
 def decode(data: bytes) -> str:
@@ -31,11 +31,17 @@ def decode(data: bytes) -> str:
 
 
 def detect_format(text: str) -> str:
-    """Tell the format from the content, never from the file name."""
-    head = text.lstrip()[:1]
-    if head in ("{", "["):
+    """Tell the format from the content, never from the file name.
+
+    JSON and JSON Lines start with '{' or '['; HTML with a tag, doctype or
+    comment; anything else is read as the text rendering (which rejects what it
+    cannot parse).
+    """
+    head = text.lstrip()[:200].lower()
+    if head[:1] in ("{", "["):
         return "json"
-    if head == "<":
+    if head.startswith(("<!doctype", "<html", "<!--", "<head", "<body", "<div", "<main",
+                        "<meta", "<article", "<?xml")) or (head[:1] == "<" and ">" in head):
         return "html"
     return "text"
 
@@ -46,8 +52,14 @@ def parse_bytes(data: bytes) -> ParsedPage:
         raise ParseError("empty file", 1)
     text = decode(data)
     fmt = detect_format(text)
-    if fmt == "text":
-        from papers_cli.parsers.text import parse_text
+    if fmt == "html":
+        from papers_cli.parsers.html import parse_html
 
-        return parse_text(text)
-    raise ParseError(f"{fmt.upper()} pages are not supported yet", 1)
+        return parse_html(text)
+    if fmt == "json":
+        from papers_cli.parsers.json_api import parse_json
+
+        return parse_json(text)
+    from papers_cli.parsers.text import parse_text
+
+    return parse_text(text)

@@ -1,0 +1,135 @@
+"""Parser for HTML pages saved from the papers site (daily, week, month, trending
+and search pages).
+
+The most robust source is the JSON the page embeds for its front end: the
+`data-props` attribute of `div.SVELTE_HYDRATER[data-target="DailyPapers"]`. When
+it is absent (a page saved after scripts changed it, an older layout), the
+server-rendered cards are read instead: one `article` per paper, title and link
+in `h3 > a[href^="/papers/"]`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.normalize import extract_code_links, fold_whitespace
+from papers_cli.parsers.items import arxiv_id, looks_like_item
+from papers_cli.parsers.json_api import items_of, page_from_props
+
+_AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
+_DATE_RE = re.compile(r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2})(?:,\s*(\d{4}))?\b")
+
+
+def _soup(text: str, only: dict[str, Any]) -> Any:
+    from bs4 import BeautifulSoup, SoupStrainer
+
+    # A strainer builds only the elements we read: a 50 MB page stays small in memory.
+    return BeautifulSoup(text, "lxml", parse_only=SoupStrainer(**only))
+
+
+def _embedded_props(text: str) -> list[Any]:
+    """Decoded data-props of the page's hydration elements, DailyPapers first."""
+    soup = _soup(text, {"attrs": {"data-props": True}})
+    found: list[tuple[int, Any]] = []
+    for el in soup.find_all(attrs={"data-props": True}):
+        try:
+            props = json.loads(el["data-props"])
+        except (json.JSONDecodeError, TypeError):
+            continue
+        first = 0 if el.get("data-target") == "DailyPapers" else 1
+        found.append((first, props))
+    found.sort(key=lambda f: f[0])
+    return [p for _, p in found]
+
+
+def parse_html(text: str) -> ParsedPage:
+    """Parse a saved HTML page. Raises ParseError when it holds no papers."""
+    for props in _embedded_props(text):
+        items, _ = items_of(props)
+        if items and any(looks_like_item(i) for i in items):
+            page = page_from_props(props, "html")
+            if page.records:
+                return page
+    page = _parse_cards(text)
+    if not page.records:
+        raise ParseError("no papers found: the page has neither the embedded paper data "
+                         "(data-target=\"DailyPapers\") nor paper cards "
+                         "(article h3 a[href^=\"/papers/\"])", 1)
+    page.notes.append(f"no embedded paper data; read {len(page.records)} paper(s) from the "
+                      "page's cards")
+    return page
+
+
+def _parse_cards(text: str) -> ParsedPage:
+    from papers_cli.dates import MONTHS
+
+    page = ParsedPage(format="html", records=[])
+    soup = _soup(text, {"name": "article"})
+    seen: set[str] = set()
+    for art in soup.find_all("article"):
+        link = next((a for a in art.select('h3 a[href]')
+                     if "/papers/" in a.get("href", "")), None)
+        if link is None:
+            continue
+        href = link["href"].split("?")[0].split("#")[0].rstrip("/")
+        pid = href.rsplit("/", 1)[-1]
+        title = fold_whitespace(link.get_text(" "))
+        key = pid or title
+        if not title or key in seen:  # desktop and mobile copies of one card
+            continue
+        seen.add(key)
+        rec = PaperRecord(title=title, position=len(page.records) + 1,
+                          line=getattr(art, "sourceline", None) or 0)
+        rec.arxiv_id = arxiv_id(pid)
+        para = art.find("p")
+        if para is not None and len(para.get_text(strip=True)) > 40:
+            rec.abstract = fold_whitespace(para.get_text(" "))
+        rec.upvotes = _card_upvotes(art)
+        community = next((a for a in art.find_all("a", href=True)
+                          if a["href"].endswith("#community")), None)
+        if community is not None and community.get_text(strip=True).isdigit():
+            rec.comments = int(community.get_text(strip=True))
+        card_text = fold_whitespace(art.get_text(" "))
+        m = _AUTHORS_RE.search(card_text)
+        if m:
+            rec.authors_count = int(m.group(1))
+        time_el = art.find("time")
+        when = time_el.get("datetime") if time_el is not None else None
+        if when and re.match(r"\d{4}-\d{2}-\d{2}", when):
+            y, mo, d = (int(x) for x in when[:10].split("-"))
+            rec.shown_date, rec.date_text = ShownDate(mo, d, y), when[:10]
+        else:
+            for dm in _DATE_RE.finditer(card_text):
+                month = MONTHS.get(dm.group(1).lower())
+                if month:
+                    year = int(dm.group(3)) if dm.group(3) else None
+                    rec.shown_date = ShownDate(month, int(dm.group(2)), year)
+                    rec.date_text = dm.group(0)
+                    break
+        gh = next((a["href"] for a in art.find_all("a", href=True)
+                   if "github.com/" in a["href"]), None)
+        rec.github_repo = gh
+        rec.code_links = ([gh] if gh else []) + [
+            u for u in extract_code_links(rec.abstract) if u != gh]
+        page.records.append(rec)
+    return page
+
+
+def _card_upvotes(art: Any) -> int | None:
+    """The vote count: a number in an element whose class or label speaks of votes,
+    else the first bare number in the card's first label/button."""
+    for el in art.find_all(True):
+        hint = " ".join(el.get("class", [])) + " " + (el.get("aria-label") or "")
+        if "vote" in hint.lower():
+            for s in el.stripped_strings:
+                if s.isdigit():
+                    return int(s)
+    for el in art.find_all(["label", "button"]):
+        for s in el.stripped_strings:
+            if s.isdigit():
+                return int(s)
+        break
+    return None

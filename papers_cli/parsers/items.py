@@ -1,0 +1,133 @@
+"""Paper items of the papers site's JSON (API responses and the data embedded in
+HTML pages) turned into PaperRecords.
+
+Item shape: ``{paper: {id, title, summary, publishedAt, upvotes, authors: [{name}],
+githubRepo, githubStars, projectPage, ai_summary, ai_keywords, organization:
+{name, fullname}}, title, summary, publishedAt, numComments, thumbnail, ...}``;
+``/api/papers/<id>`` returns the inner paper object alone. Every field may be
+missing; unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from papers_cli.models import PaperRecord, ShownDate
+from papers_cli.normalize import extract_code_links, fold_whitespace
+
+_ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
+
+
+def looks_like_item(obj: Any) -> bool:
+    """A dict that is a listing item or a flat paper object."""
+    if not isinstance(obj, dict):
+        return False
+    if isinstance(obj.get("paper"), dict):
+        return True
+    return isinstance(obj.get("title"), str) and ("summary" in obj or "id" in obj
+                                                  or "publishedAt" in obj)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def parse_iso_datetime(value: Any) -> dt.date | None:
+    """The date of an ISO 8601 timestamp such as 2024-11-04T13:05:22.000Z."""
+    text = _str(value)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def arxiv_id(value: Any) -> str | None:
+    """An arXiv id without its version suffix, or None when `value` is not one."""
+    text = _str(value)
+    if not text:
+        return None
+    text = text.removeprefix("arXiv:").removeprefix("arxiv:")
+    m = _ARXIV_RE.match(text)
+    return m.group(1) if m else None
+
+
+def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> PaperRecord | None:
+    """One record from an item or flat paper; None when it has no title."""
+    paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
+    title = _str(paper.get("title")) or _str(item.get("title"))
+    if not title:
+        return None
+    abstract = _str(paper.get("summary")) or _str(item.get("summary"))
+    rec = PaperRecord(title=fold_whitespace(title),
+                      abstract=fold_whitespace(abstract) if abstract else None,
+                      line=line, position=position)
+    rec.arxiv_id = arxiv_id(paper.get("id")) or arxiv_id(item.get("id"))
+    authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
+    names = []
+    for a in authors:
+        name = _str(a.get("name")) if isinstance(a, dict) else _str(a)
+        if name and not (isinstance(a, dict) and a.get("hidden") is True):
+            names.append(fold_whitespace(name))
+    rec.authors = names
+    rec.authors_count = len(names) or None
+    published = parse_iso_datetime(paper.get("publishedAt")) or parse_iso_datetime(
+        item.get("publishedAt"))
+    if published:
+        rec.shown_date = ShownDate(published.month, published.day, published.year)
+        rec.date_text = published.isoformat()
+    rec.upvotes = _int(paper.get("upvotes"))
+    if rec.upvotes is None:
+        rec.upvotes = _int(item.get("upvotes"))
+    rec.comments = _int(item.get("numComments"))
+    if rec.comments is None:
+        rec.comments = _int(paper.get("numComments"))
+    rec.github_repo = _str(paper.get("githubRepo"))
+    rec.github_stars = _int(paper.get("githubStars"))
+    rec.project_page = _str(paper.get("projectPage"))
+    rec.ai_summary = _str(paper.get("ai_summary"))
+    kws = paper.get("ai_keywords")
+    rec.keywords = [k.strip() for k in kws if isinstance(k, str) and k.strip()] \
+        if isinstance(kws, list) else []
+    org = paper.get("organization") or item.get("organization")
+    if isinstance(org, dict):
+        rec.organization = _str(org.get("fullname")) or _str(org.get("name"))
+        rec.organization_handle = _str(org.get("name"))
+    rec.thumbnail = _str(item.get("thumbnail"))
+    links = extract_code_links(abstract)
+    if rec.github_repo and rec.github_repo not in links:
+        links.insert(0, rec.github_repo)
+    rec.code_links = links
+    return rec
+
+
+def records_from_items(items: list[Any], notes: list[str]) -> list[PaperRecord]:
+    """Records of all usable items, positions 1..n; skipped items are noted."""
+    records: list[PaperRecord] = []
+    skipped = 0
+    for item in items:
+        rec = record_from_item(item, len(records) + 1) if isinstance(item, dict) else None
+        if rec is None:
+            skipped += 1
+        else:
+            records.append(rec)
+    if skipped:
+        notes.append(f"skipped {skipped} item(s) without a title")
+    return records

@@ -1,0 +1,121 @@
+"""Parser for JSON saved from the papers site's API, and JSON Lines of it.
+
+Accepted: `/api/daily_papers` and `/api/papers/search?q=` (a list of items),
+`/api/papers/<id>` (one flat paper object), an object wrapping such a list (the
+props embedded in HTML pages: `dailyPapers`, `searchResults`), and JSON Lines
+whose lines are any of these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.parsers.items import (
+    looks_like_item,
+    parse_iso_datetime,
+    record_from_item,
+    records_from_items,
+)
+
+LIST_KEYS = ("searchResults", "dailyPapers", "papers", "items", "results", "data")
+
+
+def items_of(obj: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The list of paper items in a decoded JSON value, and the object that held it."""
+    if isinstance(obj, list):
+        return obj, {}
+    if not isinstance(obj, dict):
+        return [], {}
+    if looks_like_item(obj):
+        return [obj], {}
+    query = obj.get("query")
+    is_search = (isinstance(query, dict) and bool(query.get("q"))) or isinstance(query, str)
+    # A search page holds its matches in searchResults; other pages in dailyPapers.
+    keys = LIST_KEYS if is_search else (*LIST_KEYS[1:], LIST_KEYS[0])
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, list) and (not value or any(looks_like_item(v) for v in value)):
+            return value, obj
+    for value in obj.values():  # an extra wrapper: {"props": {...}} and the like
+        if isinstance(value, dict):
+            found, holder = items_of(value)
+            if found:
+                return found, holder
+        elif isinstance(value, list) and any(looks_like_item(v) for v in value):
+            return value, obj
+    return [], obj
+
+
+def page_from_props(obj: Any, fmt: str) -> ParsedPage:
+    """A page from decoded JSON: items, plus page date and query when given."""
+    items, holder = items_of(obj)
+    page = ParsedPage(format=fmt, records=[])
+    page.records = records_from_items(items, page.notes)
+    q = holder.get("query")
+    if isinstance(q, dict) and isinstance(q.get("q"), str) and q["q"].strip():
+        page.query = q["q"].strip()
+    elif isinstance(q, str) and q.strip():
+        page.query = q.strip()
+    d = _period_start(holder.get("dateString") or holder.get("date"))
+    if d:
+        page.page_date_iso = d.isoformat()
+    return page
+
+
+def _period_start(value: Any) -> dt.date | None:
+    """The first day of a page's period: 2025-01-07, 2025-W19 (its Monday), 2025-05."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    m = re.fullmatch(r"(\d{4})-W(\d{1,2})", text)
+    try:
+        if m:
+            return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            return dt.date(int(text[:4]), int(text[5:]), 1)
+    except ValueError:
+        return None
+    return parse_iso_datetime(text)
+
+
+def parse_json(text: str) -> ParsedPage:
+    """Parse a JSON or JSON Lines page. Raises ParseError naming the line."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as first:
+        lines = text.split("\n")
+        if sum(1 for ln in lines if ln.strip()) < 2:
+            raise ParseError(f"invalid JSON: {first.msg}", first.lineno) from None
+        return _parse_jsonl(lines)
+    page = page_from_props(obj, "json")
+    if not page.records:
+        raise ParseError("no papers in this JSON (expected a list of items with a title, "
+                         "or an object holding one)", 1)
+    return page
+
+
+def _parse_jsonl(lines: list[str]) -> ParsedPage:
+    page = ParsedPage(format="jsonl", records=[])
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ParseError(f"invalid JSON Lines: {e.msg} (column {e.colno})", n) from None
+        items, _ = items_of(obj)
+        if not items:
+            raise ParseError("this line holds no paper", n)
+        for item in items:
+            rec: PaperRecord | None = (record_from_item(item, len(page.records) + 1, n)
+                                       if isinstance(item, dict) else None)
+            if rec is None:
+                raise ParseError("paper without a title", n)
+            page.records.append(rec)
+    if not page.records:
+        raise ParseError("no papers in this JSON Lines file", 1)
+    return page

@@ -1,0 +1,168 @@
+"""HTML pages and API JSON: exact values from each fixture, golden files beside them.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from helpers import SAMPLES, TODAY
+from papers_cli import storage
+from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.models import ParsedPage, ParseError
+from papers_cli.parsers import detect_format, parse_bytes
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = ["daily.html", "week.html", "trending.html", "search.html", "cards.html",
+         "api_daily.json", "api_search.json", "api_paper.json", "api_daily.jsonl"]
+RECORD_FIELDS = ("position", "title", "abstract", "arxiv_id", "authors", "authors_count",
+                 "date_text", "shown_date", "upvotes", "comments", "organization",
+                 "github_repo", "github_stars", "project_page", "ai_summary", "keywords",
+                 "code_links", "thumbnail")
+
+
+def summary(page: ParsedPage) -> dict:
+    return {
+        "format": page.format, "page_date": page.page_date_iso, "query": page.query,
+        "notes": page.notes,
+        "records": [{f: (dataclasses.asdict(getattr(r, f)) if f == "shown_date" and r.shown_date
+                         else getattr(r, f)) for f in RECORD_FIELDS} for r in page.records],
+    }
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_fixture_matches_golden(name: str) -> None:
+    got = summary(parse_bytes((FIXTURES / name).read_bytes()))
+    golden = FIXTURES / (name + ".expected.json")
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
+    assert got == json.loads(golden.read_text())
+
+
+def _page(name: str) -> ParsedPage:
+    return parse_bytes((FIXTURES / name).read_bytes())
+
+
+def test_daily_page_exact_values() -> None:
+    page = _page("daily.html")
+    assert (page.format, page.page_date_iso, page.query) == ("html", "2025-01-07", None)
+    assert len(page.records) == 4  # the item without a title is skipped, and noted
+    assert page.notes == ["skipped 1 item(s) without a title"]
+    s = page.records[0]
+    assert s.title == "Sparsing Law: Towards Large Language Models with Greater Activation Sparsity"
+    assert (s.arxiv_id, s.upvotes, s.comments, s.date_text) == ("2411.02335", 17, 1, "2024-11-04")
+    assert s.authors[:2] == ["Yuqi Luo", "Chenyang Song"] and s.authors_count == 7
+    assert (s.github_repo, s.github_stars) == ("https://github.com/thunlp/SparsingLaw", 42)
+    assert s.organization == "Tsinghua NLP"
+    assert s.keywords == ["activation sparsity", "scaling law", "ReLU", "SiLU"]
+    mol = page.records[1]
+    assert mol.abstract.endswith("survive: α-helix & <special> “quotes”.")
+    assert "&" in mol.abstract and "<special>" in mol.abstract
+    minimal = page.records[3]
+    assert (minimal.title, minimal.comments, minimal.abstract) == (
+        "A Minimal Item With Extra Spaces", 3, None)
+
+
+def test_search_page_uses_search_results() -> None:
+    page = _page("search.html")
+    assert page.query == "activation sparsity"
+    assert [r.arxiv_id for r in page.records] == ["2411.02335", "2505.06708"]
+
+
+def test_week_and_trending_pages() -> None:
+    week = _page("week.html")
+    assert week.page_date_iso == "2025-05-05"  # Monday of ISO week 19
+    assert [r.arxiv_id for r in week.records] == ["2505.06708", "2411.02335"]
+    trending = _page("trending.html")  # props under an extra wrapper, other data-target
+    assert [r.arxiv_id for r in trending.records] == ["2502.01074", "2505.06708", "2411.02335"]
+
+
+def test_card_fallback_dedupes_mobile_copies() -> None:
+    page = _page("cards.html")
+    assert [r.arxiv_id for r in page.records] == ["2411.02335", "2502.01074", "2505.06708"]
+    assert [r.upvotes for r in page.records] == [17, 5, 88]
+    assert [r.authors_count for r in page.records] == [7, 5, 2]
+    assert page.records[0].github_repo == "https://github.com/thunlp/SparsingLaw"
+    assert page.records[0].date_text == "2024-11-04"
+    assert page.notes == ["no embedded paper data; read 3 paper(s) from the page's cards"]
+
+
+def test_api_shapes() -> None:
+    assert [r.arxiv_id for r in _page("api_daily.json").records] == [
+        "2411.02335", "2502.01074", "2505.06708", "2510.00001"]
+    flat = _page("api_paper.json")
+    assert len(flat.records) == 1 and flat.records[0].upvotes == 17
+    lines = _page("api_daily.jsonl")
+    assert lines.format == "jsonl" and [r.line for r in lines.records] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("data", "needle", "line"),
+    [
+        (b"<html><body><p>nothing here</p></body></html>", "no papers found", 1),
+        (b'{"a": 1}', "no papers in this JSON", 1),
+        (b'[{"paper": {"title": "x"}}, ', "invalid JSON", 1),
+        (b'{"paper": {"title": "ok"}}\n{"paper": \n', "invalid JSON Lines", 2),
+        (b'{"paper": {"title": "ok"}}\n{"nothing": 1}\n', "holds no paper", 2),
+    ],
+)
+def test_bad_html_and_json(data: bytes, needle: str, line: int) -> None:
+    with pytest.raises(ParseError) as err:
+        parse_bytes(data)
+    assert needle in err.value.message and err.value.line == line
+
+
+def test_detection_by_content_not_name() -> None:
+    assert detect_format("  \n<!DOCTYPE html><html>") == "html"
+    assert detect_format('[{"paper": {}}]') == "json"
+    assert detect_format("new\n\nDaily Papers") == "text"
+
+
+def test_html_merges_with_text_page(sample_conn: sqlite3.Connection) -> None:
+    before = storage.counts(sample_conn)
+    out = ingest_bytes(sample_conn, (FIXTURES / "daily.html").read_bytes(), "daily.html",
+                       today=TODAY)
+    assert (out.status, out.new_papers, out.known_papers) == ("ingested", 2, 2)
+    after = storage.counts(sample_conn)
+    assert after["papers"] == before["papers"] + 2
+    pid = storage.resolve_paper_id(sample_conn, "2411.02335")
+    paper = storage.get_paper(sample_conn, pid)
+    assert paper["title"].startswith("Sparsing Law")
+    assert paper["comments"] == 1 and paper["upvotes"] == 17
+    assert paper["author_names"][0] == "Yuqi Luo" and paper["authors_count"] == 7
+    assert paper["github_repo"] == "https://github.com/thunlp/SparsingLaw"
+    assert paper["keywords"] == ["activation sparsity", "scaling law", "ReLU", "SiLU"]
+    assert paper["published"] == "2024-11-04"
+    assert [p["format"] for p in paper["pages"]] == ["html", "text", "text"]  # by page date
+    # Omni-Mol: the same paper; the longer (revised) abstract is kept.
+    omni = storage.get_paper(sample_conn, storage.resolve_paper_id(sample_conn, "2502.01074"))
+    assert omni["abstract"].startswith("Building generalist models")
+    assert omni["abstract"].endswith("“quotes”.") and len(omni["pages"]) == 3
+    assert omni["project_page"] == "https://omni-mol.github.io"
+
+
+def test_json_then_text_keeps_ids_and_upvotes(conn: sqlite3.Connection) -> None:
+    ingest_bytes(conn, (FIXTURES / "api_daily.json").read_bytes(), "api", today=TODAY)
+    ingest_sources(conn, expand_paths([str(SAMPLES / "convergent-jan.txt")]), today=TODAY)
+    pid = storage.resolve_paper_id(conn, "2411.02335")
+    paper = storage.get_paper(conn, pid)
+    assert paper["upvotes"] == 17 and len(paper["pages"]) == 2
+    assert storage.counts(conn)["papers"] == 4 + 14 - 2
+
+
+def test_author_search_and_list(sample_conn: sqlite3.Connection) -> None:
+    from papers_cli.search import search
+    from papers_cli.storage import Filters
+
+    ingest_bytes(sample_conn, (FIXTURES / "daily.html").read_bytes(), "d", today=TODAY)
+    hits = search(sample_conn, "author:Luo sparsity")
+    assert [h["title"][:12] for h in hits.hits] == ["Sparsing Law"]
+    listed = storage.list_papers(sample_conn, Filters(author="chenyang"))
+    assert [p["arxiv_id"] for p in listed] == ["2411.02335"]
