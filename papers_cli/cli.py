@@ -45,15 +45,18 @@ class State:
 
 STATE = State()
 
+GlobalDbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", envvar="PAPERS_DB", show_default=False,
+                 help="Database file (env PAPERS_DB); default: papers.db in your data "
+                 "directory, see 'papers where'."),
+]
+# The same option after a command name; the env var is read once, by the global one,
+# so `papers --db X cmd` is never overridden by $PAPERS_DB.
 DbOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--db",
-        envvar="PAPERS_DB",
-        help="Database file (env PAPERS_DB); default: "
-        "papers.db in your data directory, see 'papers --help'.",
-        show_default=False,
-    ),
+    typer.Option("--db", show_default=False, help="Database file (overrides the global --db "
+                 "and PAPERS_DB)."),
 ]
 FormatOpt = Annotated[
     str | None,
@@ -114,7 +117,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    db: DbOpt = None,
+    db: GlobalDbOpt = None,
     no_color: NoColorOpt = False,
     version: Annotated[
         bool,
@@ -271,7 +274,7 @@ def list_(
 ) -> None:
     """Browse papers, newest first.  Example: papers list --since 2025 --sort upvotes -n 10"""
     from papers_cli import storage
-    from papers_cli.output import write_rows
+    from papers_cli.output import FULL_RECORD_FORMATS, write_rows
 
     if sort not in LIST_SORTS:
         fail(f"--sort must be one of {', '.join(LIST_SORTS)}")
@@ -280,7 +283,10 @@ def list_(
     conn = open_db(db, create=False)
     rows = storage.iter_papers(conn, filters, sort=sort, reverse=reverse, limit=limit)
     with pipe_safe():
-        write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
+        if out_fmt in FULL_RECORD_FORMATS:
+            _write_full(conn, [r["id"] for r in rows], out_fmt)
+        else:
+            write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
 
 
 @app.command()
@@ -367,10 +373,21 @@ def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _render_hits(result: Any, out_fmt: str, limit: int) -> None:
-    from papers_cli.output import Column, message, write_rows
+def _write_full(conn: Any, ids: list[int], fmt: str) -> None:
+    """Whole records (BibTeX, Markdown) of the given papers, in that order."""
+    from papers_cli import export
+
+    export.write(export.records(conn, ids=ids), fmt, sys.stdout)
+
+
+def _render_hits(conn: Any, result: Any, out_fmt: str, limit: int) -> None:
+    from papers_cli.output import FULL_RECORD_FORMATS, Column, message, write_rows
 
     rows = result.hits
+    if out_fmt in FULL_RECORD_FORMATS:
+        with pipe_safe():
+            _write_full(conn, [h["id"] for h in rows], out_fmt)
+        return
     if out_fmt in ("tsv", "csv"):
         rows = [_hit_json(h) for h in rows]
         cols = [Column(k, k) for k in ("rank", "id", "published", "upvotes", "score", "title",
@@ -384,7 +401,7 @@ def _render_hits(result: Any, out_fmt: str, limit: int) -> None:
                 no_color=STATE.no_color)
 
 
-def _run_search(run: Any, out_fmt: str, limit: int, what: str) -> None:
+def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> None:
     from papers_cli.output import message
     from papers_cli.search import QueryError
 
@@ -400,7 +417,7 @@ def _run_search(run: Any, out_fmt: str, limit: int, what: str) -> None:
         if out_fmt in ("json",):
             print("[]")
         raise typer.Exit(EXIT_NOTHING)
-    _render_hits(result, out_fmt, limit)
+    _render_hits(conn, result, out_fmt, limit)
 
 
 SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
@@ -430,7 +447,7 @@ def search(
     filters = _filters(since, until, min_upvotes)
     out_fmt = _format(fmt, json_, jsonl, csv_)
     conn = open_db(db, create=False)
-    _run_search(lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
+    _run_search(conn, lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
                                           limit=limit), out_fmt, limit, repr(query))
 
 
@@ -460,8 +477,121 @@ def similar(
     pid = storage.resolve_paper_id(conn, paper_id)
     if pid is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    _run_search(lambda: search_mod.similar(conn, pid, filters=filters, sort=sort, limit=limit),
+    _run_search(conn, lambda: search_mod.similar(conn, pid, filters=filters, sort=sort,
+                                                 limit=limit),
                 out_fmt, limit, f"papers like {paper_id}")
+
+
+EXPORT_HELP = """Export whole papers: CSV, JSON, JSONL, BibTeX or Markdown.
+
+Writes to stdout, or to -o FILE (the format then follows the extension: .csv
+.json .jsonl .bib .md). Select with --query (the search language), --since,
+--until, --min-upvotes, --limit; or give paper ids, '-' to read them from stdin.
+Columns, in order: id arxiv_id title published published_inferred authors
+authors_count organization organization_handle upvotes comments github_repo
+github_stars project_page code_links keywords ai_summary thumbnail abstract
+first_seen last_seen pages.
+CSV cells that start with = + - @ tab or CR get a leading ' (spreadsheet formula
+injection); --raw-cells turns that off. The JSONL export reads back with
+'papers ingest'.
+
+Examples: papers export --bibtex -o reading.bib --query "activation sparsity"
+          papers search sparsity --format ids | papers export - --markdown
+"""
+
+
+@app.command(help=EXPORT_HELP)
+def export(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID]...", help="Paper ids or arXiv ids; - reads them from stdin.")] = None,
+    csv_: CsvOpt = False,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    bibtex: Annotated[bool, typer.Option("--bibtex", help="BibTeX entries.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown reading list.")] =
+    False,
+    fmt: Annotated[str | None, typer.Option("--format", "-f",
+                                            help="csv|json|jsonl|bibtex|markdown")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q",
+                                              help="Only papers matching this search.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    min_upvotes: MinUpOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
+    fields: Annotated[str | None, typer.Option(
+        "--fields", help="Comma-separated columns/keys to keep (see above).")] = None,
+    raw_cells: Annotated[bool, typer.Option("--raw-cells",
+                                            help="Do not neutralise formula-like cells.")] = False,
+    abstracts: Annotated[bool, typer.Option("--abstracts",
+                                            help="Markdown: include abstracts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    from papers_cli import export as export_mod
+    from papers_cli import storage
+
+    flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
+                             ("bibtex", bibtex), ("markdown", markdown)) if on]
+    if fmt:
+        flags.append(fmt)
+    if len(set(flags)) > 1:
+        fail("choose one format")
+    out_fmt = flags[0] if flags else (export_mod.format_for_path(str(output)) if output
+                                      else None)
+    if out_fmt is None:
+        fail("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
+             + (f" (the extension of {output} says none)" if output else ""))
+    if out_fmt not in export_mod.EXPORT_FORMATS:
+        fail(f"unknown export format {out_fmt!r}; choose from "
+             f"{', '.join(export_mod.EXPORT_FORMATS)}")
+    try:
+        cols = export_mod.check_fields(fields.split(",") if fields else None)
+    except ValueError as e:
+        fail(str(e))
+    filters = _filters(since, until, min_upvotes)
+    conn = open_db(db, create=False)
+    selected: list[int] | None = None
+    if ids:
+        words = [w for i in ids for w in (sys.stdin.read().split() if i == "-" else [i])]
+        selected = []
+        for w in words:
+            pid = storage.resolve_paper_id(conn, w)
+            if pid is None:
+                fail(f"no paper with id {w!r}", EXIT_NOTHING)
+            selected.append(pid)
+    if query:
+        from papers_cli import search as search_mod
+
+        try:
+            hits = search_mod.search(conn, query, filters=filters, limit=limit or 10**9,
+                                     suggest=False).hits
+        except search_mod.QueryError as e:
+            fail(str(e))
+        found = [h["id"] for h in hits]
+        selected = found if selected is None else [i for i in selected if i in set(found)]
+    recs = (export_mod.records(conn, ids=selected[:limit] if limit else selected)
+            if selected is not None else
+            export_mod.records(conn, filters=filters, limit=limit))
+    keep = cols if fields else None
+    if output is not None:
+        tmp = output.with_name(output.name + ".part")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                n = export_mod.write(recs, out_fmt, fh, fields=keep, raw_cells=raw_cells,
+                                     abstracts=abstracts)
+            tmp.replace(output)  # never leave a half-written file under the real name
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            fail(f"cannot write {output}: {e.strerror or e}")
+        from papers_cli.output import message
+
+        message(f"{n} papers written to {output}", no_color=STATE.no_color)
+    else:
+        with pipe_safe():
+            n = export_mod.write(recs, out_fmt, sys.stdout, fields=keep, raw_cells=raw_cells,
+                                 abstracts=abstracts)
+    if n == 0:
+        raise typer.Exit(EXIT_NOTHING)
 
 
 def main() -> None:

@@ -20,7 +20,8 @@ from papers_cli import storage
 from papers_cli.dates import apply_year, infer_page_year
 from papers_cli.models import ParseError
 from papers_cli.normalize import abstracts_agree, title_key
-from papers_cli.parsers import parse_bytes
+from papers_cli.parsers import decode, parse_bytes
+from papers_cli.parsers.export_jsonl import is_export, parse_export
 
 # Extensions picked up when a folder is given; a file named explicitly is read
 # whatever its name, since the format is told by content.
@@ -154,6 +155,8 @@ def ingest_bytes(
     sha = hashlib.sha256(data).hexdigest()
     if storage.page_by_sha(conn, sha) is not None:
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    if data.lstrip()[:1] == b"{" and is_export(data[:4096].decode("utf-8", "replace")):
+        return _ingest_export(conn, data, name)
     try:
         page = parse_bytes(data)
         choice = infer_page_year(
@@ -189,6 +192,46 @@ def ingest_bytes(
         format=page.format,
         notes=list(page.notes),
     )
+
+
+def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutcome:
+    """Restore papers' own JSONL export: its pages, sightings and exact paper fields."""
+    try:
+        pages, papers = parse_export(decode(data))
+    except ParseError as e:
+        return PageOutcome(name, "rejected", e.located(name))
+    assigned: dict[int, int] = {}
+    out = PageOutcome(name, "ingested", format="papers export")
+    restored = 0
+    conn.execute("SAVEPOINT bundle")  # the whole export lands, or none of it
+    try:
+        for page in pages:
+            origin = page.origin
+            assert origin is not None
+            if storage.page_by_sha(conn, origin.sha256) is not None:
+                continue
+            res = storage.store_page(conn, page, path=origin.path, sha256=origin.sha256,
+                                     ingested_at=origin.ingested_at,
+                                     year_source=origin.year_source, title_key=title_key,
+                                     same_paper=abstracts_agree, assigned=assigned)
+            restored += 1
+            out.records += len(page.records)
+            out.new_papers += res.new_papers
+            out.known_papers += res.known_papers
+        for index, paper_id in assigned.items():
+            paper = papers[index]
+            storage.overwrite_paper(conn, paper_id, paper, paper.get("authors"),
+                                    title_key(paper["title"]))
+        conn.execute("RELEASE bundle")
+    except BaseException:
+        conn.execute("ROLLBACK TO bundle")
+        conn.execute("RELEASE bundle")
+        raise
+    if restored == 0:
+        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    out.notes.append(f"restored {restored} page(s) and {len(assigned)} paper(s) from a papers "
+                     "export")
+    return out
 
 
 def ingest_sources(

@@ -53,6 +53,17 @@ class PaperRecord:
     ai_summary: str | None = None
     keywords: list[str] = field(default_factory=list)
     thumbnail: str | None = None
+    source_index: int | None = None  # the paper's index in a bundle (papers' own export)
+
+
+@dataclass(frozen=True)
+class PageOrigin:
+    """Where a page restored from a papers export first came from."""
+
+    path: str
+    sha256: str
+    ingested_at: str
+    year_source: str | None
 
 
 @dataclass
@@ -65,6 +76,7 @@ class ParsedPage:
     page_date_iso: str | None = None  # a full page date when the format gives one
     query: str | None = None
     notes: list[str] = field(default_factory=list)  # things worth telling the user
+    origin: PageOrigin | None = None  # set for pages restored from a papers export
 
 
 class ParseError(ValueError):

@@ -17,7 +17,9 @@ from typing import IO, Any
 
 from papers_cli.models import MARK_CLOSE, MARK_OPEN
 
-FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids")
+FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "markdown")
+# Formats of whole papers (written by papers_cli.export from full records).
+FULL_RECORD_FORMATS = ("bibtex", "markdown")
 HIGHLIGHT_STYLE = "bold yellow"
 
 

@@ -271,8 +271,12 @@ def store_page(
     year_source: str | None,
     title_key: Any,
     same_paper: Any,
+    assigned: dict[int, int] | None = None,
 ) -> PageResult:
     """Write one parsed page, its papers and sightings, in one transaction.
+
+    `assigned` maps records' `source_index` to paper ids already stored for them
+    (restoring an export: every sighting of one exported paper goes to one paper).
 
     `title_key(title)` folds a title; `same_paper(stored_abstract, abstract)`
     tells whether a stored paper with the same title key is this record's paper.
@@ -285,7 +289,7 @@ def store_page(
     conn.execute(begin)
     try:
         result = _store_page_tx(conn, page, path, sha256, ingested_at, year_source,
-                                title_key, same_paper)
+                                title_key, same_paper, assigned)
         conn.execute(commit)
     except BaseException:
         for stmt in rollback.split("; "):
@@ -329,6 +333,7 @@ def _store_page_tx(
     year_source: str | None,
     title_key: Any,
     same_paper: Any,
+    assigned: dict[int, int] | None,
 ) -> PageResult:
     cur = conn.execute(
         "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
@@ -350,13 +355,18 @@ def _store_page_tx(
     sightings = []
     for rec in page.records:
         key = title_key(rec.title)
-        paper_id = _find_paper(conn, rec, key, same_paper)
+        index = rec.source_index if assigned is not None else None
+        paper_id = assigned.get(index) if assigned is not None and index is not None else None
+        if paper_id is None:
+            paper_id = _find_paper(conn, rec, key, same_paper)
         if paper_id is None:
             paper_id = _insert_paper(conn, rec, key, seen)
             result.new_papers += 1
         else:
             _merge_paper(conn, paper_id, rec, seen)
             result.known_papers += 1
+        if assigned is not None and index is not None:
+            assigned[index] = paper_id
         result.paper_ids.append(paper_id)
         sightings.append(
             (
@@ -848,3 +858,68 @@ def stems_of(conn: sqlite3.Connection, texts: dict[str, str],
             info["surface"] = tokens[col][offset]
     conn.execute("DELETE FROM temp.stemmer")
     return {t: i for t, i in out.items() if i["surface"]}
+
+
+# --------------------------------------------------------------------------- export
+
+_EXPORT_SELECT = (
+    "SELECT p.*, "
+    "(SELECT json_group_array(name) FROM (SELECT name FROM authors a WHERE a.paper_id = p.id "
+    "ORDER BY position)) AS author_names, "
+    "(SELECT json_group_array(json(obj)) FROM (SELECT json_object('path', pg.path, 'sha256', "
+    "pg.sha256, 'format', pg.format, 'page_date', pg.page_date, 'year_source', pg.year_source, "
+    "'query', pg.query, 'ingested_at', pg.ingested_at, 'position', s.position, 'line', s.line, "
+    "'date_text', s.date_text, 'published', s.published, 'year_inferred', s.year_inferred, "
+    "'comments', s.comments, 'upvotes', s.upvotes) AS obj FROM sightings s JOIN pages pg "
+    "ON pg.id = s.page_id WHERE s.paper_id = p.id ORDER BY pg.page_date, pg.id, s.position)) "
+    "AS pages_json FROM papers p"
+)
+
+
+def iter_export_rows(conn: sqlite3.Connection, *, ids: Iterable[int] | None = None,
+                     filters: Filters | None = None, sort: str = "date",
+                     limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Whole papers with author names and sightings (as JSON text), streamed."""
+    if ids is not None:
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            found = {r["id"]: dict(r) for r in conn.execute(
+                f"{_EXPORT_SELECT} WHERE p.id IN ({marks})", list(chunk))}
+            for i in chunk:
+                if i in found:
+                    yield found[i]
+        return
+    col, direction = SORTS[sort]
+    conds, params = (filters or Filters()).where()
+    sql = _EXPORT_SELECT + (" WHERE " + " AND ".join(conds) if conds else "")
+    sql += f" ORDER BY {col} IS NULL, {col} {direction}, p.id {direction}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    for row in conn.execute(sql, params):
+        yield dict(row)
+
+
+OVERWRITABLE = ("title", "abstract", "authors_count", "organization", "organization_handle",
+                "published", "published_inferred", "comments", "upvotes", "code_links",
+                "arxiv_id", "github_repo", "github_stars", "project_page", "ai_summary",
+                "keywords", "thumbnail", "first_seen", "last_seen")
+
+
+def overwrite_paper(conn: sqlite3.Connection, paper_id: int, fields: dict[str, Any],
+                    authors: list[str] | None, title_key: str) -> None:
+    """Set a paper's fields to exactly these values (restoring an export)."""
+    values = {k: fields[k] for k in OVERWRITABLE if k in fields}
+    for col in JSON_LIST_COLUMNS:
+        if col in values:
+            values[col] = json.dumps(values[col] or [])
+    if "published_inferred" in values:
+        values["published_inferred"] = int(bool(values["published_inferred"]))
+    values["title_key"] = title_key
+    if authors is not None:
+        values["authors"] = ", ".join(authors) or None
+        conn.execute("DELETE FROM authors WHERE paper_id = ?", (paper_id,))
+        conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+                         [(paper_id, i, a) for i, a in enumerate(authors, start=1)])
+    cols = ", ".join(f"{c} = ?" for c in values)  # names from OVERWRITABLE only
+    conn.execute(f"UPDATE papers SET {cols} WHERE id = ?", (*values.values(), paper_id))

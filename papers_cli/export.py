@@ -1,0 +1,217 @@
+"""Export: whole paper records as CSV, JSON, JSONL, BibTeX or Markdown, streamed.
+
+Columns (CSV) and keys (JSON), in this order, are EXPORT_FIELDS. Dates are ISO
+8601. `pages` is a list of sightings in JSON/JSONL and a ';'-joined list of page
+paths in CSV. The JSONL export reads back with `papers ingest` (round trip).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
+
+from papers_cli import storage
+
+EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "markdown")
+EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+              ".bib": "bibtex", ".bibtex": "bibtex", ".md": "markdown", ".markdown": "markdown"}
+EXPORT_FIELDS = (
+    "id", "arxiv_id", "title", "published", "published_inferred", "authors", "authors_count",
+    "organization", "organization_handle", "upvotes", "comments", "github_repo",
+    "github_stars", "project_page", "code_links", "keywords", "ai_summary", "thumbnail",
+    "abstract", "first_seen", "last_seen", "pages",
+)
+# Marks this JSONL shape so `papers ingest` recognises its own export.
+EXPORT_MARK = "papers_export"
+EXPORT_VERSION = 1
+# A spreadsheet runs a cell starting with these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def format_for_path(path: str) -> str | None:
+    """The export format a file name asks for, from its extension."""
+    for ext, fmt in EXTENSIONS.items():
+        if path.lower().endswith(ext):
+            return fmt
+    return None
+
+
+def check_fields(fields: Sequence[str] | None) -> list[str]:
+    """Validated --fields (all of EXPORT_FIELDS when None)."""
+    if not fields:
+        return list(EXPORT_FIELDS)
+    bad = [f for f in fields if f not in EXPORT_FIELDS]
+    if bad:
+        raise ValueError(f"unknown field(s) {', '.join(bad)}; choose from "
+                         f"{', '.join(EXPORT_FIELDS)}")
+    return list(fields)
+
+
+def records(conn: sqlite3.Connection, ids: Iterable[int] | None = None,
+            filters: storage.Filters | None = None, sort: str = "date",
+            limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Full export records, streamed: by `ids` in that order, or by `filters`."""
+    for row in storage.iter_export_rows(conn, ids=ids, filters=filters, sort=sort, limit=limit):
+        yield _record(row)
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    rec = {f: row.get(f) for f in EXPORT_FIELDS}
+    rec["authors"] = json.loads(row["author_names"] or "[]")
+    rec["code_links"] = json.loads(row["code_links"] or "[]")
+    rec["keywords"] = json.loads(row["keywords"] or "[]")
+    rec["published_inferred"] = bool(row["published_inferred"])
+    pages = json.loads(row["pages_json"] or "[]")
+    for p in pages:
+        p["year_inferred"] = bool(p["year_inferred"])
+    rec["pages"] = pages
+    return rec
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _csv_cell(value: Any, field: str, raw_cells: bool) -> str:
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif field == "pages":
+        text = ";".join(p["path"] for p in value)
+    elif isinstance(value, list):
+        text = ";".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return text if raw_cells else neutralise(text)
+
+
+def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
+          fields: Sequence[str] | None = None, raw_cells: bool = False,
+          abstracts: bool = False) -> int:
+    """Write records in `fmt`; returns the number written. Never holds them all."""
+    cols = check_fields(fields)
+    n = 0
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(cols)
+        for r in recs:
+            w.writerow([_csv_cell(r.get(f), f, raw_cells) for f in cols])
+            n += 1
+    elif fmt in ("json", "jsonl"):
+        if fmt == "json":
+            out.write("[")
+        for r in recs:
+            obj = {f: r.get(f) for f in cols}
+            if fmt == "jsonl" and fields is None:
+                obj = {EXPORT_MARK: EXPORT_VERSION, **obj}
+            text = json.dumps(obj, ensure_ascii=False)
+            if fmt == "json":
+                out.write((",\n  " if n else "\n  ") + text)
+            else:
+                out.write(text + "\n")
+            n += 1
+        if fmt == "json":
+            out.write("\n]\n" if n else "]\n")
+    elif fmt == "bibtex":
+        keys: dict[str, int] = {}
+        for r in recs:
+            out.write(bibtex_entry(r, keys) + "\n")
+            n += 1
+    elif fmt == "markdown":
+        for r in recs:
+            out.write(markdown_item(r, abstracts) + "\n")
+            n += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
+    return n
+
+
+# ------------------------------------------------------------------------ BibTeX
+
+_STOP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "from", "towards",
+         "toward", "is", "are", "do", "does", "how", "what", "why", "when", "can", "via", "by",
+         "at", "as", "into", "beyond", "about"}
+_BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%",
+                 "$": r"\$", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}",
+                 "^": r"\textasciicircum{}"}
+
+
+def bib_escape(text: str) -> str:
+    """Escape LaTeX specials so braces stay balanced and the entry compiles."""
+    return "".join(_BIB_SPECIALS.get(ch, ch) for ch in text)
+
+
+def bib_key_base(title: str, published: str | None) -> str:
+    """First significant title word (ASCII, lower case) + year: `sparsing2024`."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[A-Za-z0-9]+", ascii_title)
+    word = next((w for w in words if w.lower() not in _STOP), words[0] if words else "paper")
+    return word.lower() + (published[:4] if published else "nd")
+
+
+def bibtex_entry(r: dict[str, Any], keys: dict[str, int]) -> str:
+    """One @article/@misc entry; `keys` counts bases so keys stay unique (a, b, ...)."""
+    base = bib_key_base(r["title"], r.get("published"))
+    count = keys.get(base, 0)
+    keys[base] = count + 1
+    key = base if count == 0 else base + _suffix(count)
+    fields: list[tuple[str, str]] = [("title", "{" + bib_escape(r["title"]) + "}")]
+    if r.get("authors"):
+        fields.append(("author", bib_escape(" and ".join(r["authors"]))))
+    elif r.get("organization"):
+        fields.append(("author", "{" + bib_escape(r["organization"]) + "}"))
+    if r.get("published"):
+        y, m = r["published"][:4], int(r["published"][5:7])
+        fields += [("year", y), ("month", ["jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                           "aug", "sep", "oct", "nov", "dec"][m - 1])]
+    if r.get("arxiv_id"):
+        fields += [("eprint", r["arxiv_id"]), ("archivePrefix", "arXiv"),
+                   ("url", f"https://arxiv.org/abs/{r['arxiv_id']}")]
+    elif r.get("code_links"):
+        fields.append(("url", r["code_links"][0]))
+    if r.get("abstract"):
+        fields.append(("abstract", bib_escape(r["abstract"])))
+    if r.get("keywords"):
+        fields.append(("keywords", bib_escape(", ".join(r["keywords"]))))
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
+    # @misc with eprint is how arXiv itself and biblatex cite preprints.
+    return f"@misc{{{key},\n{body}\n}}\n"
+
+
+def _suffix(n: int) -> str:
+    """1 -> 'a', 2 -> 'b', ..., 26 -> 'z', 27 -> 'aa' (keys: x2024, x2024a, x2024b...)."""
+    s = ""
+    while n > 0:
+        n, rem = divmod(n - 1, 26)
+        s = chr(ord("a") + rem) + s
+    return s
+
+
+# ---------------------------------------------------------------------- Markdown
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def markdown_item(r: dict[str, Any], abstracts: bool) -> str:
+    """One reading-list item: linked title, date, upvotes, optional abstract."""
+    link = (f"https://arxiv.org/abs/{r['arxiv_id']}" if r.get("arxiv_id")
+            else (r.get("code_links") or [None])[0])
+    title = _md_escape(r["title"])
+    head = f"- [{title}]({link})" if link else f"- **{title}**"
+    meta = [r["published"] or "undated"]
+    if r.get("upvotes") is not None:
+        meta.append(f"▲ {r['upvotes']}")
+    if r.get("authors"):
+        meta.append(", ".join(r["authors"][:3]) + (" et al." if len(r["authors"]) > 3 else ""))
+    line = f"{head} — {' · '.join(meta)}"
+    if abstracts and r.get("abstract"):
+        line += "\n\n  > " + _md_escape(r["abstract"]) + "\n"
+    return line

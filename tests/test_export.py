@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import SAMPLES, TODAY, page
+from papers_cli import export, storage
+from papers_cli.cli import app
+from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def rich_db(db_path: Path) -> Path:
+    conn = storage.connect(db_path)
+    ingest_sources(conn, expand_paths([str(SAMPLES), str(FIXTURES / "daily.html"),
+                                       str(FIXTURES / "api_search.json")]), today=TODAY)
+    hostile = page(
+        "=HYPERLINK(\"http://evil\") & {braces} 100% $x$ #1 _a_ ~b^ \\c\n\n"
+        "-2+3 abstract with \"quotes\", commas; and\ttabs.\n\n  • 2 authors\n·\nMar 1, 2024\n\n"
+        "@user [bold]not markup[/bold] 学习 مرحبا 🚀\n\nAbstract.\n\n"
+        "  • 1 authors\n·\nMar 2, 2024\n")
+    ingest_bytes(conn, hostile.encode(), "hostile.txt", today=TODAY)
+    conn.close()
+    return db_path
+
+
+def run(db: Path, *args: str, input: str | None = None):
+    return CliRunner().invoke(app, ["--db", str(db), *args], input=input,
+                              catch_exceptions=False)
+
+
+def test_csv_parses_back_and_is_safe(rich_db: Path) -> None:
+    out = run(rich_db, "export", "--csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert len(rows) == 127
+    assert list(rows[0]) == list(export.EXPORT_FIELDS)
+    evil = next(r for r in rows if "HYPERLINK" in r["title"])
+    assert evil["title"].startswith("'=HYPERLINK")
+    assert evil["abstract"].startswith("'-2+3")
+    at = next(r for r in rows if "not markup" in r["title"])
+    assert at["title"].startswith("'@user") and "学习" in at["title"]
+    sparsing = next(r for r in rows if r["arxiv_id"] == "2411.02335")
+    assert sparsing["authors"].split(";")[0] == "Yuqi Luo"
+    assert sparsing["pages"].count(";") == 3  # seen on four pages
+    raw = run(rich_db, "export", "--csv", "--raw-cells").stdout
+    assert "\r\n=HYPERLINK" in raw.replace('"', "") or ',"=HYPERLINK' in raw
+
+
+def test_json_and_fields(rich_db: Path) -> None:
+    data = json.loads(run(rich_db, "export", "--json").stdout)
+    assert len(data) == 127
+    s = next(d for d in data if d["arxiv_id"] == "2411.02335")
+    assert s["published"] == "2024-11-04" and s["upvotes"] == 17
+    assert [p["format"] for p in s["pages"]] == ["json", "html", "text", "text"]
+    assert s["pages"][2]["date_text"] == "Nov 4, 2024"
+    few = json.loads(run(rich_db, "export", "--json", "--fields", "id,title",
+                         "--since", "2025-09").stdout)
+    assert all(set(d) == {"id", "title"} for d in few) and len(few) == 4
+    bad = run(rich_db, "export", "--json", "--fields", "id,colour")
+    assert bad.exit_code == 2 and "unknown field(s) colour" in bad.stderr
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
+def test_bibtex_unique_keys_balanced_braces(rich_db: Path) -> None:
+    out = run(rich_db, "export", "--bibtex").stdout
+    entries = [e for e in out.split("\n@") if e.strip()]
+    assert len(entries) == 127
+    keys = re.findall(r"^@?misc\{([^,]+),", out, flags=re.M)
+    assert len(keys) == 127 and len(set(keys)) == 127
+    assert all(_balanced(e) for e in entries)
+    assert "sparsing2024" in keys
+    assert "eprint = {2411.02335}" in out and "url = {https://arxiv.org/abs/2411.02335}" in out
+    hostile = next(e for e in entries if "HYPERLINK" in e)
+    assert r"\& \{braces\} 100\% \$x\$ \#1 \_a\_" in hostile
+    again = run(rich_db, "export", "--bibtex").stdout
+    assert re.findall(r"misc\{([^,]+),", again) == keys  # stable
+
+
+def test_bibtex_key_disambiguation() -> None:
+    keys: dict[str, int] = {}
+    recs = [{"title": "Attention is all you need", "published": "2017-06-12"}] * 3
+    got = [re.match(r"@misc\{([^,]+),", export.bibtex_entry(r, keys)).group(1) for r in recs]
+    assert got == ["attention2017", "attention2017a", "attention2017b"]
+    assert export.bib_key_base("The Ünïcode Way", None) == "unicodend"
+
+
+def test_markdown_reading_list(rich_db: Path) -> None:
+    out = run(rich_db, "export", "--markdown", "--abstracts", "--query", "activation sparsity",
+              "-n", "3").stdout
+    items = [ln for ln in out.splitlines() if ln.startswith("- ")]
+    assert len(items) == 3
+    assert any(ln.startswith("- [Sparsing Law") and "(https://arxiv.org/abs/2411.02335)" in ln
+               and "▲ 17" in ln for ln in items)
+    assert out.count("  > ") == 3
+
+
+def test_output_file_format_from_extension(rich_db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "list.bib"
+    res = run(rich_db, "export", "-o", str(target), "--since", "2025-09")
+    assert res.exit_code == 0 and "4 papers written" in res.stderr
+    assert target.read_text().count("@misc{") == 4
+    run(rich_db, "export", "-o", str(tmp_path / "t.csv"))
+    assert (tmp_path / "t.csv").read_bytes().count(b"\r\n") == 128  # RFC 4180 line ends
+    assert not (tmp_path / "list.bib.part").exists()
+    assert run(rich_db, "export", "-o", str(tmp_path / "x.txt")).exit_code == 2
+
+
+def test_ids_from_stdin_and_formats_on_list_and_search(rich_db: Path) -> None:
+    ids = run(rich_db, "search", "sparsity", "--format", "ids", "-n", "3").stdout
+    out = run(rich_db, "export", "-", "--bibtex", input=ids).stdout
+    assert out.count("@misc{") == 3
+    assert run(rich_db, "search", "sparsity", "--format", "bibtex", "-n", "2").stdout.count(
+        "@misc{") == 2
+    assert run(rich_db, "list", "--format", "markdown", "-n", "2").stdout.count("\n- ") + 1 == 2
+    missing = run(rich_db, "export", "--json", "999999")
+    assert missing.exit_code == 1
+
+
+def _snapshot(conn: sqlite3.Connection) -> tuple:
+    papers = sorted(tuple(r) for r in conn.execute(
+        "SELECT title, title_key, abstract, authors_count, authors, organization, "
+        "organization_handle, published, published_inferred, comments, upvotes, code_links, "
+        "arxiv_id, github_repo, github_stars, project_page, ai_summary, keywords, thumbnail, "
+        "first_seen, last_seen FROM papers"))
+    sightings = sorted(tuple(r) for r in conn.execute(
+        "SELECT pg.path, pg.sha256, pg.format, pg.page_date, pg.year_source, pg.query, "
+        "pg.ingested_at, s.position, s.line, s.date_text, s.published, s.year_inferred, "
+        "s.comments, s.upvotes, p.title FROM sightings s JOIN pages pg ON pg.id = s.page_id "
+        "JOIN papers p ON p.id = s.paper_id"))
+    authors = sorted(tuple(r) for r in conn.execute(
+        "SELECT p.title, a.position, a.name FROM authors a JOIN papers p ON p.id = a.paper_id"))
+    return papers, sightings, authors
+
+
+def test_jsonl_round_trip(rich_db: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "all.jsonl"
+    assert run(rich_db, "export", "--jsonl", "-o", str(dump)).exit_code == 0
+    fresh = tmp_path / "fresh.db"
+    res = run(fresh, "ingest", str(dump))
+    assert res.exit_code == 0, res.stderr
+    a, b = storage.connect(rich_db), storage.connect(fresh)
+    sa, sb = _snapshot(a), _snapshot(b)
+    for x, y in zip(sa[0], sb[0], strict=True):
+        assert x == y
+    assert sa == sb
+    assert storage.counts(a) == storage.counts(b)
+    b.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
+    assert "1 already ingested" in run(fresh, "ingest", str(dump)).stderr
+
+
+def test_pipe_search_ids_into_export_subprocess(rich_db: Path) -> None:
+    papers = str(Path(sys.executable).parent / "papers")
+    res = subprocess.run(
+        f"'{papers}' --db '{rich_db}' search sparsity --format ids | "
+        f"'{papers}' --db '{rich_db}' export - --bibtex | grep -c '^@misc'",
+        shell=True, capture_output=True, text=True, check=False)
+    assert res.stdout.strip() == "15" and "Traceback" not in res.stderr
