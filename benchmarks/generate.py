@@ -121,27 +121,42 @@ def _variant(rng: random.Random, title: str) -> str:
     return title.replace(" ", "  ", 1).upper()
 
 
-def papers(n: int, seed: int) -> Iterator[tuple[Paper, int | None]]:
-    """The n distinct papers in page order; the int is the index of the paper a
-    near-duplicate copies (None for an original)."""
+def _negative(rng: random.Random, title: str) -> str:
+    """A different paper whose title is close: another number, a survey of it, the same."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        return f"{title} II" if not title[-1].isdigit() else title[:-1] + str(
+            (int(title[-1]) + 1) % 10)
+    if kind == 1:
+        return f"A Survey of {title}"
+    return title  # the same title over a different abstract
+
+
+def papers(n: int, seed: int) -> Iterator[tuple[Paper, str | None, str | None]]:
+    """The n distinct papers in page order, each with its kind ("dup": a near-duplicate
+    of an earlier paper; "neg": a different paper with a close title; None) and the
+    earlier paper's title."""
     rng = random.Random(seed)
     made: list[Paper] = []
     start = dt.date(2016, 1, 1)
     for i in range(n):
-        if made and rng.random() < 0.03:
-            j = rng.randrange(len(made))
-            src = made[j]
-            p = Paper(_variant(rng, src.title), src.abstract, src.authors, src.published,
-                      0)
-            yield p, j
+        roll = rng.random()
+        when = start + dt.timedelta(days=int(i * 3650 / max(n, 1)))
+        if made and roll < 0.03:
+            src = made[rng.randrange(len(made))]
+            p = Paper(_variant(rng, src.title), src.abstract, src.authors, src.published, 0)
+            yield p, "dup", src.title
+        elif made and roll < 0.04:
+            src = made[rng.randrange(len(made))]
+            p = Paper(_negative(rng, src.title), _abstract(rng), rng.randint(1, 30), when, 0)
+            yield p, "neg", src.title
         else:
             p = Paper(f"{_title(rng)} {i}" if rng.random() < 0.5 else _title(rng),
-                      _abstract(rng), rng.randint(1, 30),
-                      start + dt.timedelta(days=int(i * 3650 / max(n, 1))), 0)
+                      _abstract(rng), rng.randint(1, 30), when, 0)
             if i == 0:  # an older classic that early pages re-list (fixes their year)
                 p.published = dt.date(2015, 6, 1)
             p.comments = rng.choice([0, 0, 0, 1, 2, 5])
-            yield p, None
+            yield p, None, None
         if len(made) < 50_000:  # bounded memory: re-list and copy among recent papers
             made.append(p)
         else:
@@ -172,7 +187,11 @@ def generate(out: Path, n: int, seed: int = 42, per_page: int = 60) -> dict[str,
         page_date = latest + dt.timedelta(days=rng.randint(1, 20))
         # As on real search pages, some paper of an earlier year is listed too, so the
         # page year can be inferred (the page itself never prints it).
-        if all(p.published.year >= page_date.year for p in page):
+        # (a paper of the year before: the inferred year is then the right one).
+        if not any(p.published.year == page_date.year - 1 for p in page) \
+                and page_date.year - 1 in by_year:
+            page.append(by_year[page_date.year - 1])
+        elif all(p.published.year >= page_date.year for p in page):
             older = [y for y in by_year if y < page_date.year]
             if older:
                 page.append(by_year[max(older)])
@@ -187,10 +206,11 @@ def generate(out: Path, n: int, seed: int = 42, per_page: int = 60) -> dict[str,
         records += len(page)
         page.clear()
 
-    for i, (p, copy_of) in enumerate(papers(n, seed)):
-        if copy_of is not None:
-            dups += 1
-            truth.write(json.dumps({"index": i, "copy_of": copy_of, "title": p.title}) + "\n")
+    for i, (p, kind, src_title) in enumerate(papers(n, seed)):
+        if kind is not None:
+            dups += kind == "dup"
+            truth.write(json.dumps({"index": i, "kind": kind, "title": p.title,
+                                    "of": src_title}) + "\n")
         page.append(p)
         if recent and rng.random() < 0.12:  # a re-listing of a recent paper
             page.append(rng.choice(recent))
@@ -210,7 +230,7 @@ def generate(out: Path, n: int, seed: int = 42, per_page: int = 60) -> dict[str,
 
 def rows(n: int, seed: int = 42) -> Iterator[tuple[str, str]]:
     """(title, abstract) of the same n papers, for the SQLite floor."""
-    for p, _ in papers(n, seed):
+    for p, _, _ in papers(n, seed):
         yield p.title, p.abstract
 
 

@@ -59,10 +59,11 @@ def report(size: int, section: str, metric: str, value: float, unit: str, baseli
           f"-> {ratio:5.2f}x  {target}", flush=True)
 
 
-def run_child(cmd: list[str], stderr_to: Any = subprocess.DEVNULL) -> tuple[float, int, int]:
+def run_child(cmd: list[str], stderr_to: Any = subprocess.DEVNULL,
+              stdout_to: Any = subprocess.DEVNULL) -> tuple[float, int, int]:
     """Run a process; wall seconds, peak RSS (MB) and exit code of that child alone."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr_to)
+    proc = subprocess.Popen(cmd, stdout=stdout_to, stderr=stderr_to)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
@@ -232,8 +233,71 @@ def render_table() -> str:
     return head + body
 
 
-# Later sections (dedupe, export) register here: fn(n, db, data_dir).
-EXTRA_SECTIONS: list[Any] = []
+def bench_dedupe(n: int, db: Path, d: Path) -> None:
+    """Time, peak memory, precision and recall of `papers dedupe` on planted duplicates."""
+    out = db.with_suffix(".clusters.json")
+    with out.open("w") as fh:
+        wall, rss, code = run_child([PAPERS, "--db", str(db), "dedupe", "--json"], stdout_to=fh)
+    if code != 0:
+        print(f"  dedupe exited {code}", flush=True)
+        return
+    clusters = json.loads(out.read_text())
+    truth = [json.loads(line) for line in (d / "truth.jsonl").open()]
+    parent: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while parent.get(t, t) != t:
+            t = parent[t]
+        return t
+
+    for t in truth:
+        if t["kind"] == "dup":
+            parent[find(t["title"])] = find(t["of"])
+    conn = sqlite3.connect(db)
+    titles = {x for t in truth for x in (t["title"], t["of"])}
+    ids_of: dict[str, set[int]] = {}
+    tl = list(titles)
+    for k in range(0, len(tl), 500):
+        chunk = tl[k:k + 500]
+        for pid, title in conn.execute(
+                f"SELECT id, title FROM papers WHERE title IN ({','.join('?' * len(chunk))})",
+                chunk):
+            ids_of.setdefault(title, set()).add(pid)
+    label = {pid: find(t) for t, ids in ids_of.items() for pid in ids if t in parent
+             or any(find(x) == find(t) for x in (t,))}
+    cluster_of = {m["id"]: k for k, c in enumerate(clusters) for m in c}
+    found = 0
+    dups = [t for t in truth if t["kind"] == "dup"]
+    for t in dups:
+        v, o = ids_of.get(t["title"], set()), ids_of.get(t["of"], set())
+        if not v or v & o or any(cluster_of.get(a) is not None and cluster_of.get(a) ==
+                                 cluster_of.get(b) for a in v for b in o):
+            found += 1
+    tp = fp = 0
+    for c in clusters:
+        head = c[0]["id"]
+        for m in c[1:]:
+            same = label.get(head) is not None and label.get(head) == label.get(m["id"])
+            tp += same
+            fp += not same
+    false_negs = 0
+    for t in (t for t in truth if t["kind"] == "neg"):
+        ids = ids_of.get(t["title"], set()) | ids_of.get(t["of"], set())
+        cl = [cluster_of.get(i) for i in ids if cluster_of.get(i) is not None]
+        false_negs += len(cl) != len(set(cl))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = found / len(dups) if dups else 1.0
+    report(n, "dedupe", "wall time", wall, "s", 120.0 * n / 1_000_000, "budget 2 min per 1M",
+           False, "target 1M < 120 s")
+    report(n, "dedupe", "peak memory", rss, "MB", 1024, "budget 1 GB", False)
+    report(n, "dedupe", "precision (planted)", precision, "", 0.99, "target 0.99", True,
+           f"{tp} right, {fp} wrong merges; {false_negs} hard negatives merged")
+    report(n, "dedupe", "recall (planted)", recall, "", 0.97, "target 0.97", True,
+           f"{found} of {len(dups)} planted variants")
+
+
+# Later sections register here: fn(n, db, data_dir).
+EXTRA_SECTIONS: list[Any] = [bench_dedupe]
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ only for what it uses (start-up time matters in shell loops).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -592,6 +593,112 @@ def export(
                                  abstracts=abstracts)
     if n == 0:
         raise typer.Exit(EXIT_NOTHING)
+
+
+DEDUPE_HELP = """Find near-duplicate papers and merge them, keeping provenance.
+
+Dry run by default: prints clusters (id, date, title, why it matched) and
+changes nothing. --apply merges each cluster into one paper in one transaction
+(most complete fields kept, every sighting moved to the survivor, logged);
+--undo reverses the last merge run exactly. --interactive asks per cluster; a
+"no" is remembered and never proposed again (also: --distinct ID ID ...).
+
+Examples: papers dedupe
+          papers dedupe --apply --threshold 95
+          papers dedupe --undo
+"""
+
+
+@app.command(help=DEDUPE_HELP)
+def dedupe(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID]...", help="With --distinct: papers that are all different.")] = None,
+    apply_: Annotated[bool, typer.Option("--apply", help="Merge the clusters.")] = False,
+    undo: Annotated[bool, typer.Option("--undo", help="Reverse the last merge run.")] = False,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", min=50, max=100, help="Title similarity (0-100) needed to match.")] =
+    90.0,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i",
+                                              help="Ask for each cluster.")] = False,
+    distinct: Annotated[bool, typer.Option(
+        "--distinct", help="Mark the given paper ids as different papers.")] = False,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    from papers_cli import dedupe as dd
+    from papers_cli import storage
+    from papers_cli.output import is_terminal, message
+
+    conn = open_db(db, create=False)
+    if distinct:
+        pids = [storage.resolve_paper_id(conn, i) for i in ids or []]
+        if len(pids) < 2 or None in pids:
+            fail("--distinct needs two or more existing paper ids")
+        n = dd.mark_distinct(conn, [p for p in pids if p is not None])
+        message(f"remembered {n} pair(s) as distinct", no_color=STATE.no_color)
+        return
+    if undo:
+        done = dd.undo(conn)
+        if done is None:
+            fail("nothing to undo: no merge run in force", EXIT_NOTHING)
+        run_id, survivors, restored = done
+        message(f"undid merge run {run_id}: {restored} paper(s) restored, {survivors} "
+                "survivor(s) reset", no_color=STATE.no_color)
+        return
+    clusters = dd.find_clusters(conn, threshold)
+    if interactive:
+        clusters = _ask_clusters(conn, clusters)
+    with pipe_safe():
+        if json_:
+            print(json.dumps([[vars(m) for m in c.members] for c in clusters],
+                             ensure_ascii=False, indent=2))
+        else:
+            _print_clusters(clusters, is_terminal())
+    merged = sum(len(c.members) - 1 for c in clusters)
+    if apply_ or (interactive and clusters):
+        run_id, merged = dd.apply(conn, clusters, threshold)
+        message(f"merged {merged} paper(s) in {len(clusters)} cluster(s) (run {run_id}; "
+                "'papers dedupe --undo' reverses it)", no_color=STATE.no_color)
+    elif not json_:
+        message(f"{len(clusters)} cluster(s), {merged} paper(s) would be merged"
+                + (" (dry run; --apply to merge)" if clusters else ""),
+                no_color=STATE.no_color)
+
+
+def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
+    if not rich_output:
+        for n, c in enumerate(clusters, 1):
+            for k, m in enumerate(c.members):
+                why = "survivor" if k == 0 else f"{m.reason}"
+                print(f"{n}\t{m.id}\t{m.published or ''}\t{why}\t{m.title}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    con = Console(no_color=STATE.no_color or "NO_COLOR" in os.environ, highlight=False)
+    for n, c in enumerate(clusters, 1):
+        t = Table(title=f"cluster {n}", title_justify="left", show_header=n == 1)
+        for h in ("id", "date", "why", "title"):
+            t.add_column(h, overflow="fold")
+        for m in c.members:
+            t.add_row(str(m.id), m.published or "", m.reason, Text(m.title))
+        con.print(t)
+
+
+def _ask_clusters(conn: Any, clusters: list[Any]) -> list[Any]:
+    from rich.prompt import Confirm
+
+    from papers_cli import dedupe as dd
+
+    keep = []
+    for n, c in enumerate(clusters, 1):
+        _print_clusters([c], True)
+        if Confirm.ask(f"merge cluster {n} of {len(clusters)}?", default=False):
+            keep.append(c)
+        else:
+            dd.mark_distinct(conn, c.ids)
+    return keep
 
 
 def main() -> None:

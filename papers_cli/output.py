@@ -246,6 +246,8 @@ def write_paper(
         ("keywords", paper["keywords"]),
         ("first seen", paper["first_seen"]),
         ("last seen", paper["last_seen"]),
+        ("merged from", [f"{m['id']} ({m['reason']}): {m['title']}"
+                         for m in paper.get("merged_from") or []]),
     ]
     fields = [(k, v) for k, v in fields if v not in (None, "", [])]
     if not rich_output:

@@ -133,7 +133,43 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: dedupe's merge log (exact undo) and the pairs a person said are distinct.
+_V2 = """
+CREATE TABLE merge_runs (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    threshold REAL,
+    undone_at TEXT
+);
+CREATE TABLE merge_survivors (
+    run_id INTEGER NOT NULL REFERENCES merge_runs(id),
+    survivor_id INTEGER NOT NULL,
+    before_row TEXT NOT NULL,
+    before_authors TEXT NOT NULL,
+    PRIMARY KEY (run_id, survivor_id)
+);
+CREATE TABLE merges (
+    run_id INTEGER NOT NULL REFERENCES merge_runs(id),
+    survivor_id INTEGER NOT NULL,
+    merged_id INTEGER NOT NULL,
+    score REAL,
+    reason TEXT,
+    merged_row TEXT NOT NULL,
+    merged_authors TEXT NOT NULL,
+    sightings TEXT NOT NULL,
+    PRIMARY KEY (run_id, merged_id)
+);
+CREATE INDEX merges_survivor ON merges(survivor_id);
+CREATE TABLE distinct_pairs (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (a, b),
+    CHECK (a < b)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -630,6 +666,7 @@ def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
     ]
     for p in d["pages"]:
         p["year_inferred"] = bool(p["year_inferred"])
+    d["merged_from"] = merged_into(conn, paper_id)
     return d
 
 
@@ -923,3 +960,149 @@ def overwrite_paper(conn: sqlite3.Connection, paper_id: int, fields: dict[str, A
                          [(paper_id, i, a) for i, a in enumerate(authors, start=1)])
     cols = ", ".join(f"{c} = ?" for c in values)  # names from OVERWRITABLE only
     conn.execute(f"UPDATE papers SET {cols} WHERE id = ?", (*values.values(), paper_id))
+
+
+# --------------------------------------------------------------------------- dedupe
+
+
+def iter_dedupe_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """(id, title, abstract, arxiv_id, published, published_inferred) of every paper."""
+    yield from conn.execute("SELECT id, title, abstract, arxiv_id, published, "
+                            "published_inferred FROM papers ORDER BY id")
+
+
+def abstracts_of(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str | None]:
+    """Abstracts by paper id."""
+    out: dict[int, str | None] = {}
+    for chunk in _chunks(list(ids), 500):
+        marks = ",".join("?" * len(chunk))
+        out.update(conn.execute(f"SELECT id, abstract FROM papers WHERE id IN ({marks})",
+                                list(chunk)).fetchall())
+    return out
+
+
+def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:
+    """Pairs of papers a person said are different papers (a < b)."""
+    return {(a, b) for a, b in conn.execute("SELECT a, b FROM distinct_pairs")}
+
+
+def add_distinct(conn: sqlite3.Connection, pairs: Iterable[tuple[int, int]], now: str) -> int:
+    """Remember pairs as distinct so dedupe never proposes them again."""
+    rows = [(min(a, b), max(a, b), now) for a, b in pairs if a != b]
+    conn.executemany("INSERT OR IGNORE INTO distinct_pairs (a, b, created_at) VALUES (?, ?, ?)",
+                     rows)
+    return len(rows)
+
+
+def paper_rows(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Raw papers rows (every column) by id, with their author names."""
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(list(ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk)):
+            d = dict(r)
+            d["_authors"] = [a for (a,) in conn.execute(
+                "SELECT name FROM authors WHERE paper_id = ? ORDER BY position", (d["id"],))]
+            d["_sightings"] = conn.execute(
+                "SELECT count(*) FROM sightings WHERE paper_id = ?", (d["id"],)).fetchone()[0]
+            out[d["id"]] = d
+    return out
+
+
+def begin_merge_run(conn: sqlite3.Connection, now: str, threshold: float) -> int:
+    """Open a merge run (inside the caller's transaction); returns its id."""
+    cur = conn.execute("INSERT INTO merge_runs (created_at, threshold) VALUES (?, ?)",
+                       (now, threshold))
+    return int(cur.lastrowid or 0)
+
+
+def _set_authors(conn: sqlite3.Connection, paper_id: int, names: list[str]) -> None:
+    conn.execute("DELETE FROM authors WHERE paper_id = ?", (paper_id,))
+    conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+                     [(paper_id, i, n) for i, n in enumerate(names, start=1)])
+
+
+def _update_row(conn: sqlite3.Connection, paper_id: int, values: dict[str, Any]) -> None:
+    cols = [c for c in values if c in PAPER_TABLE_COLUMNS and c != "id"]
+    if cols:
+        conn.execute(f"UPDATE papers SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                     (*(values[c] for c in cols), paper_id))
+
+
+PAPER_TABLE_COLUMNS = (
+    "id", "title", "title_key", "abstract", "authors_count", "authors", "organization",
+    "organization_handle", "published", "published_inferred", "comments", "upvotes",
+    "code_links", "arxiv_id", "github_repo", "github_stars", "project_page", "ai_summary",
+    "keywords", "thumbnail", "first_seen", "last_seen",
+)
+
+
+def merge_papers(conn: sqlite3.Connection, run_id: int, survivor: dict[str, Any],
+                 others: list[tuple[dict[str, Any], float, str]],
+                 merged_values: dict[str, Any], merged_authors: list[str]) -> None:
+    """Merge `others` into `survivor` (raw rows from paper_rows), logging for undo.
+
+    Sightings move to the survivor; the others are deleted (the FTS index follows
+    through the triggers); the survivor takes `merged_values`.
+    """
+    sid = survivor["id"]
+    before = {k: survivor[k] for k in PAPER_TABLE_COLUMNS}
+    conn.execute("INSERT INTO merge_survivors (run_id, survivor_id, before_row, before_authors) "
+                 "VALUES (?, ?, ?, ?)", (run_id, sid, json.dumps(before),
+                                         json.dumps(survivor["_authors"])))
+    for row, score, reason in others:
+        oid = row["id"]
+        moved = [list(r) for r in conn.execute(
+            "SELECT page_id, position FROM sightings WHERE paper_id = ?", (oid,))]
+        conn.execute(
+            "INSERT INTO merges (run_id, survivor_id, merged_id, score, reason, merged_row, "
+            "merged_authors, sightings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, sid, oid, score, reason,
+             json.dumps({k: row[k] for k in PAPER_TABLE_COLUMNS}), json.dumps(row["_authors"]),
+             json.dumps(moved)))
+        conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (sid, oid))
+        conn.execute("DELETE FROM authors WHERE paper_id = ?", (oid,))
+        conn.execute("DELETE FROM papers WHERE id = ?", (oid,))
+    _update_row(conn, sid, merged_values)
+    if merged_authors != survivor["_authors"]:
+        _set_authors(conn, sid, merged_authors)
+
+
+def last_merge_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The newest merge run not yet undone."""
+    row = conn.execute("SELECT * FROM merge_runs WHERE undone_at IS NULL ORDER BY id DESC "
+                       "LIMIT 1").fetchone()
+    return dict(row) if row else None
+
+
+def undo_merge_run(conn: sqlite3.Connection, run_id: int, now: str) -> tuple[int, int]:
+    """Reverse a merge run exactly; returns (survivors restored, papers restored)."""
+    survivors = conn.execute("SELECT survivor_id, before_row, before_authors FROM "
+                             "merge_survivors WHERE run_id = ?", (run_id,)).fetchall()
+    for sid, before, authors in survivors:
+        _update_row(conn, sid, json.loads(before))
+        _set_authors(conn, sid, json.loads(authors))
+    merged = conn.execute("SELECT merged_id, merged_row, merged_authors, sightings FROM merges "
+                          "WHERE run_id = ?", (run_id,)).fetchall()
+    for mid, row_json, authors, sightings in merged:
+        row = json.loads(row_json)
+        cols = list(PAPER_TABLE_COLUMNS)
+        conn.execute(f"INSERT INTO papers ({', '.join(cols)}) VALUES "
+                     f"({', '.join('?' * len(cols))})", [row[c] for c in cols])
+        _set_authors(conn, mid, json.loads(authors))
+        conn.executemany("UPDATE sightings SET paper_id = ? WHERE page_id = ? AND position = ?",
+                         [(mid, p, pos) for p, pos in json.loads(sightings)])
+    conn.execute("UPDATE merge_runs SET undone_at = ? WHERE id = ?", (now, run_id))
+    return len(survivors), len(merged)
+
+
+def merged_into(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]:
+    """Papers merged into this one by dedupe runs still in force (provenance)."""
+    return [
+        {"id": r[0], "title": json.loads(r[1])["title"], "reason": r[2], "score": r[3],
+         "run": r[4]}
+        for r in conn.execute(
+            "SELECT m.merged_id, m.merged_row, m.reason, m.score, m.run_id FROM merges m "
+            "JOIN merge_runs r ON r.id = m.run_id WHERE m.survivor_id = ? AND r.undone_at IS "
+            "NULL ORDER BY m.merged_id", (paper_id,))
+    ]

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import TODAY, dump, page
+from papers_cli import dedupe, storage
+from papers_cli.cli import app
+from papers_cli.ingest import ingest_bytes
+
+BASE = ("We introduce a method for {topic} that learns compact representations from "
+        "unlabelled data, scales to billions of tokens and improves downstream accuracy on "
+        "twelve benchmarks while halving the compute budget of prior approaches.")
+OTHER = ("A field study of {topic}: we interviewed farmers across three regions about crop "
+         "rotation, irrigation schedules and the economics of small holdings over a decade, "
+         "and report qualitative findings with policy recommendations.")
+
+
+def add(conn: sqlite3.Connection, title: str, abstract: str, date: str = "Mar 1, 2024",
+        name: str = "p") -> int:
+    body = page(f"{title}\n\n{abstract}\n\n  • 3 authors\n·\n{date}\n", date="Apr 2")
+    out = ingest_bytes(conn, body.encode(), name, today=TODAY)
+    assert out.status == "ingested", out.message
+    return conn.execute("SELECT max(id) FROM papers").fetchone()[0]
+
+
+POSITIVES = [
+    ("Sparse Mixture of Experts at Scale", "sparse mixture of experts at scale"),  # case
+    ("Sparse Mixture-of-Experts: at Scale", "Sparse Mixture of Experts at Scale"),
+    ("Efﬁcient Attention Kernels", "Efficient Attention Kernels"),  # ligature
+    ("Robust “Quoted” Policies — A Study", "Robust \"Quoted\" Policies - A Study"),
+    ("Contrastive   Pretraining  of Graphs", "Contrastive Pretraining of Graphs"),
+    ("Hierarchical Diffusion Transformers", "Hierarchical Diffusoin Transformers"),  # typo
+    ("Learning to Route Tokens in Experts.", "Learning to Route Tokens in Experts"),
+    ("Adaptive Retrieval Augmented Agents (v2)", "Adaptive Retrieval Augmented Agents"),
+]
+
+NEGATIVES = [
+    ("Scaling Laws of Neural Memory, Part I", "Scaling Laws of Neural Memory, Part II", True),
+    ("Evaluating GPT-3 on Theorem Proving", "Evaluating GPT-4 on Theorem Proving", True),
+    ("Fine-tuning Llama 2 for Code Review", "Fine-tuning Llama 3 for Code Review", True),
+    ("Sparse Attention Mechanisms", "A Survey of Sparse Attention Mechanisms", False),
+    ("Protein Language Models", "Protein Language Models", False),  # same title, other abstract
+]
+
+
+@pytest.mark.parametrize(("a", "b"), POSITIVES)
+def test_title_variants_cluster(conn: sqlite3.Connection, a: str, b: str) -> None:
+    abstract = BASE.format(topic="topic")
+    ia = add(conn, a, abstract, name="a")
+    ib = add(conn, b, abstract + " Revised.", name="b")
+    if ia == ib:  # exact once normalised: already one paper at ingest
+        assert storage.counts(conn)["papers"] == 1
+        return
+    clusters = dedupe.find_clusters(conn)
+    assert [c.ids for c in clusters] == [[ia, ib]]
+
+
+@pytest.mark.parametrize(("a", "b", "same_abstract"), NEGATIVES)
+def test_hard_negatives_stay_apart(conn: sqlite3.Connection, a: str, b: str,
+                                   same_abstract: bool) -> None:
+    add(conn, a, BASE.format(topic="memory"), name="a")
+    add(conn, b, BASE.format(topic="memory") if same_abstract else OTHER.format(topic="x"),
+        name="b")
+    assert storage.counts(conn)["papers"] == 2
+    assert dedupe.find_clusters(conn) == []
+
+
+def test_same_abstract_under_different_titles(conn: sqlite3.Connection) -> None:
+    a = add(conn, "Old Title for a Method", BASE.format(topic="routing"), name="a")
+    b = add(conn, "Completely Renamed Final Version", BASE.format(topic="routing"), name="b")
+    clusters = dedupe.find_clusters(conn)
+    assert [c.ids for c in clusters] == [[a, b]]
+    assert clusters[0].members[1].reason.startswith("same abstract")
+
+
+def test_vetoes_arxiv_and_dates(conn: sqlite3.Connection) -> None:
+    add(conn, "Token Routing Revisited", BASE.format(topic="t"), date="Mar 1, 2019", name="a")
+    add(conn, "Token Routing Revisited.", BASE.format(topic="t") + " v2", date="Mar 1, 2024",
+        name="b")
+    assert dedupe.find_clusters(conn) == []  # printed dates five years apart
+    api = [{"paper": {"id": "2401.00001", "title": "Graph Solvers", "summary":
+                      BASE.format(topic="g"), "publishedAt": "2024-01-01T00:00:00Z"}},
+           {"paper": {"id": "2401.00002", "title": "Graph Solvers (v2)", "summary":
+                      BASE.format(topic="g"), "publishedAt": "2024-01-02T00:00:00Z"}}]
+    ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+    assert dedupe.find_clusters(conn) == []  # two arXiv ids are two papers
+
+
+def test_apply_keeps_most_complete_fields_and_undo_is_exact(conn: sqlite3.Connection) -> None:
+    a = add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
+    api = [{"paper": {"id": "2402.12345", "title": "Hierarchical Diffusoin Transformers",
+                      "summary": BASE.format(topic="d") + " Code: https://github.com/x/hdt",
+                      "publishedAt": "2024-02-20T00:00:00Z", "upvotes": 42,
+                      "authors": [{"name": "Ada"}, {"name": "Bo"}]}, "numComments": 7}]
+    ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+    b = storage.resolve_paper_id(conn, "2402.12345")
+    before = dump(conn)
+    clusters = dedupe.find_clusters(conn)
+    assert [c.ids for c in clusters] == [[a, b]]
+    run_id, merged = dedupe.apply(conn, clusters)
+    assert merged == 1 and storage.counts(conn)["papers"] == 1
+    survivor = storage.get_paper(conn, b)  # the one with the arXiv id survives
+    assert survivor["upvotes"] == 42 and survivor["comments"] == 7
+    assert survivor["published"] == "2024-02-20"  # the printed date (Mar 1 was inferred? no)
+    assert survivor["code_links"] == ["https://github.com/x/hdt"]
+    assert len(survivor["pages"]) == 2
+    assert survivor["merged_from"][0]["id"] == a
+    conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
+    assert dedupe.find_clusters(conn) == []
+    assert dedupe.undo(conn) == (run_id, 1, 1)
+    after = [r for r in dump(conn) if r[0] != "settings"]
+    assert after == [r for r in before if r[0] != "settings"]
+    conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
+    assert dedupe.undo(conn) is None
+
+
+def test_distinct_is_remembered(conn: sqlite3.Connection) -> None:
+    a = add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
+    b = add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")
+    assert dedupe.find_clusters(conn)
+    dedupe.mark_distinct(conn, [a, b])
+    assert dedupe.find_clusters(conn) == []
+
+
+def test_no_chain_across_a_veto(conn: sqlite3.Connection) -> None:
+    api = [{"paper": {"id": f"2403.0000{k}", "title": t, "summary": BASE.format(topic="c")
+                      + f" ({k})", "publishedAt": "2024-03-01T00:00:00Z"}}
+           for k, t in ((1, "Chained Sparse Routing"), (2, "Chained Sparse Routng"))]
+    ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+    add(conn, "Chained Sparse Routin", BASE.format(topic="c"), name="t")  # no id: matches both
+    clusters = dedupe.find_clusters(conn)
+    for c in clusters:
+        ids = {storage.get_paper(conn, i)["arxiv_id"] for i in c.ids} - {None}
+        assert len(ids) <= 1
+
+
+def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    conn = storage.connect(db)
+    add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
+    add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")
+    conn.close()
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--db", str(db), "dedupe", *args], catch_exceptions=False)
+
+    dry = run()
+    assert dry.exit_code == 0 and "1 cluster(s), 1 paper(s) would be merged" in dry.stderr
+    assert "\t" in dry.stdout
+    clusters = json.loads(run("--json").stdout)
+    assert [[m["id"] for m in c] for c in clusters] == [[1, 2]]
+    assert storage.counts(storage.connect(db))["papers"] == 2  # dry run changed nothing
+    applied = run("--apply")
+    assert "merged 1 paper(s) in 1 cluster(s)" in applied.stderr
+    assert storage.counts(storage.connect(db))["papers"] == 1
+    assert "undid merge run" in run("--undo").stderr
+    assert run("--undo").exit_code == 1
+    assert run("--distinct", "1", "2").exit_code == 0
+    assert json.loads(run("--json").stdout) == []
