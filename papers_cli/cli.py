@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -701,10 +702,75 @@ def _ask_clusters(conn: Any, clusters: list[Any]) -> list[Any]:
     return keep
 
 
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Check the corpus: integrity, search index, orphans, schema.  Example: papers doctor --fix
+
+    Exit 1 when a problem is found (and, with --fix, remains after repair).
+    """
+    from papers_cli import storage
+    from papers_cli.output import message
+
+    conn = open_db(db, create=False)
+    if fix:
+        for line in storage.repair(conn):
+            message(f"fixed: {line}", no_color=STATE.no_color)
+    report = storage.health(conn)
+    problems = []
+    if report["integrity"] != ["ok"]:
+        problems.append("integrity check failed: " + "; ".join(report["integrity"][:5]))
+    if report["missing_fts_objects"]:
+        problems.append("search index missing: " + ", ".join(report["missing_fts_objects"]))
+    if report["fts_consistent"] is False:
+        problems.append("search index out of step with the papers table")
+    if report["orphan_sightings"]:
+        problems.append(f"{report['orphan_sightings']} orphan sighting(s)")
+    if report["orphan_authors"]:
+        problems.append(f"{report['orphan_authors']} orphan author row(s)")
+    if report["pending_fts_batch"]:
+        problems.append("an unfinished ingest batch marker is set")
+    report["problems"] = problems
+    with pipe_safe():
+        if json_:
+            print(json.dumps(report, indent=2))
+        else:
+            print(f"schema version\t{report['schema_version']} (this papers: "
+                  f"{report['expected_schema_version']})")
+            print(f"integrity\t{'ok' if report['integrity'] == ['ok'] else 'FAILED'}")
+            print(f"search index\t{'ok' if report['fts_consistent'] else 'PROBLEM'}")
+            print(f"orphan sightings\t{report['orphan_sightings']}")
+            print(f"papers without sightings\t{report['papers_without_sightings']}")
+    for p in problems:
+        message(f"problem: {p}" + ("" if fix else " (run 'papers doctor --fix')"),
+                style="red", no_color=STATE.no_color)
+    if problems:
+        raise typer.Exit(EXIT_NOTHING)
+
+
 def main() -> None:
     """Console-script entry: quiet on closed pipes and Ctrl-C."""
     try:
         app()
+    except sqlite3.OperationalError as e:
+        msg = str(e)
+        if "locked" in msg or "busy" in msg:
+            sys.stderr.write("papers: the database is busy (another papers is writing); "
+                             "try again\n")
+        elif "papers_fts" in msg:
+            sys.stderr.write("papers: the search index is missing or damaged; run "
+                             "'papers doctor --fix'\n")
+        elif "readonly" in msg or "read-only" in msg:
+            sys.stderr.write("papers: the database is read-only\n")
+        else:
+            sys.stderr.write(f"papers: database error: {msg}; try 'papers doctor'\n")
+        sys.exit(EXIT_USAGE)
+    except sqlite3.DatabaseError as e:
+        sys.stderr.write(f"papers: database error: {e}; try 'papers doctor'\n")
+        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("papers: interrupted\n")
         sys.exit(130)

@@ -1106,3 +1106,77 @@ def merged_into(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]
             "JOIN merge_runs r ON r.id = m.run_id WHERE m.survivor_id = ? AND r.undone_at IS "
             "NULL ORDER BY m.merged_id", (paper_id,))
     ]
+
+
+# --------------------------------------------------------------------------- doctor
+
+_FTS_OBJECTS = ("papers_fts", "papers_ai", "papers_ad", "papers_au")
+
+
+def _fts_statements() -> list[str]:
+    """The schema statements that create the FTS5 index and its triggers."""
+    return [st for st in _statements(_V1)
+            if any(f" {name}" in st.split("(")[0] for name in _FTS_OBJECTS)]
+
+
+def health(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Everything `papers doctor` checks; nothing is changed."""
+    out: dict[str, Any] = {"schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
+                           "expected_schema_version": SCHEMA_VERSION}
+    out["integrity"] = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    out["missing_fts_objects"] = [n for n in _FTS_OBJECTS if n not in names]
+    out["fts_consistent"] = None
+    if "papers_fts" in names:
+        try:
+            conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES('integrity-check', 1)")
+            docs = conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0]
+            out["fts_consistent"] = docs == counts(conn)["papers"]
+        except sqlite3.DatabaseError:
+            out["fts_consistent"] = False
+    out["orphan_sightings"] = conn.execute(
+        "SELECT count(*) FROM sightings s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = "
+        "s.paper_id) OR NOT EXISTS (SELECT 1 FROM pages g WHERE g.id = s.page_id)").fetchone()[0]
+    out["orphan_authors"] = conn.execute(
+        "SELECT count(*) FROM authors a WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = "
+        "a.paper_id)").fetchone()[0]
+    out["papers_without_sightings"] = conn.execute(
+        "SELECT count(*) FROM papers p WHERE NOT EXISTS (SELECT 1 FROM sightings s WHERE "
+        "s.paper_id = p.id)").fetchone()[0]
+    out["pending_fts_batch"] = conn.execute(
+        "SELECT value FROM settings WHERE key = 'fts_pending_from'").fetchone()[0] is not None
+    return out
+
+
+def repair(conn: sqlite3.Connection) -> list[str]:
+    """Fix what can be fixed: recreate a missing index, rebuild it, drop orphans."""
+    done: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        missing = [n for n in _FTS_OBJECTS if n not in names]
+        if missing:
+            for n in ("papers_ai", "papers_ad", "papers_au"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {n}")
+            if "papers_fts" in names:
+                conn.execute("DROP TABLE papers_fts")
+            for st in _fts_statements():
+                conn.execute(st)
+            done.append(f"recreated the search index ({', '.join(missing)} were missing)")
+        conn.execute("UPDATE settings SET value = NULL WHERE key = 'fts_pending_from'")
+        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')")
+        done.append("rebuilt the search index from the papers table")
+        n = conn.execute(
+            "DELETE FROM sightings WHERE paper_id NOT IN (SELECT id FROM papers) OR page_id NOT "
+            "IN (SELECT id FROM pages)").rowcount
+        if n:
+            done.append(f"deleted {n} orphan sighting(s)")
+        n = conn.execute("DELETE FROM authors WHERE paper_id NOT IN (SELECT id FROM papers)"
+                         ).rowcount
+        if n:
+            done.append(f"deleted {n} orphan author row(s)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
