@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from papers_cli.models import ParsedPage, ParseError, ShownDate
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 
 MONTHS: dict[str, int] = {}
 for _i in range(1, 13):
@@ -75,7 +75,22 @@ def infer_page_year(
     title_key: Callable[[str], str],
     today: dt.date | None = None,
 ) -> YearChoice:
-    """Choose the year of a page whose date is shown without one.
+    """Choose the year of a page whose date is shown without one (see infer_year)."""
+    shown = [(title_key(r.title) if r.shown_date.year is None else "", r.shown_date)
+             for r in page.records if r.shown_date is not None]
+    return infer_year(page.page_date, page.page_date_iso, shown, cli_year, known_dates, today)
+
+
+def infer_year(
+    page_date: ShownDate | None,
+    page_date_iso: str | None,
+    shown: list[tuple[str, ShownDate]],
+    cli_year: int | None,
+    known_dates: Callable[[Iterable[str]], dict[str, list[str]]],
+    today: dt.date | None = None,
+) -> YearChoice:
+    """Choose the year of a page from its dates: `shown` holds, for every dated record,
+    its title key (needed for yearless dates only) and the date as shown.
 
     The site prints a year only when it differs from the page's year, so:
     (1) --year wins; (2) a paper already in the corpus with a full date of the
@@ -83,32 +98,30 @@ def infer_page_year(
     printed on the page; (4) the current year, or last year when that would put
     the page date in the future (a page cannot be saved before its date).
     """
-    if page.page_date is not None and page.page_date.year is not None:
-        return YearChoice(page.page_date.year, "page")
-    if page.page_date is None and page.page_date_iso:
-        return YearChoice(int(page.page_date_iso[:4]), "page")
+    if page_date is not None and page_date.year is not None:
+        return YearChoice(page_date.year, "page")
+    if page_date is None and page_date_iso:
+        return YearChoice(int(page_date_iso[:4]), "page")
     if cli_year is not None:
         return YearChoice(cli_year, "cli")
-    yearless = [r for r in page.records if r.shown_date and r.shown_date.year is None]
-    if page.page_date is None and not yearless:  # nothing on the page needs a year
+    yearless = [(k, d) for k, d in shown if d.year is None]
+    if page_date is None and not yearless:  # nothing on the page needs a year
         return YearChoice((today or dt.date.today()).year, "none")
     if yearless:
-        keys = [title_key(r.title) for r in yearless]
-        known = known_dates(keys)
-        for rec, key in zip(yearless, keys, strict=True):
-            assert rec.shown_date is not None
+        known = known_dates([k for k, _ in yearless])
+        for key, d0 in yearless:
             for iso in known.get(key, []):
                 d = dt.date.fromisoformat(iso)
-                if (d.month, d.day) == (rec.shown_date.month, rec.shown_date.day):
+                if (d.month, d.day) == (d0.month, d0.day):
                     return YearChoice(d.year, "corpus")
-    printed = [r.shown_date.year for r in page.records if r.shown_date and r.shown_date.year]
+    printed = [d.year for _, d in shown if d.year]
     if printed:
         return YearChoice(max(printed) + 1, "printed-years")
     today = today or dt.date.today()
     year = today.year
-    if page.page_date is not None:
+    if page_date is not None:
         try:
-            if dt.date(year, page.page_date.month, page.page_date.day) > today:
+            if dt.date(year, page_date.month, page_date.day) > today:
                 year -= 1
         except ValueError:  # Feb 29 in a non-leap current year
             year -= 1
@@ -128,15 +141,25 @@ def resolve(shown: ShownDate, year: int, text: str, line: int | None) -> str:
 
 def apply_year(page: ParsedPage, choice: YearChoice) -> None:
     """Fill in ISO dates on the page and its records; mark inferred years."""
+    resolve_page_date(page, choice)
+    for rec in page.records:
+        resolve_record(rec, choice)
+
+
+def resolve_page_date(page: ParsedPage, choice: YearChoice) -> None:
+    """The page's ISO date from its shown date and the chosen year."""
     if page.page_date is not None:
         d = page.page_date
         text = f"{calendar.month_abbr[d.month]} {d.day} (the page date)"
         page.page_date_iso = resolve(d, choice.year, text, None)
-    for rec in page.records:
-        if rec.shown_date is None:
-            continue
-        rec.published = resolve(rec.shown_date, choice.year, rec.date_text or "", rec.date_line)
-        rec.year_inferred = rec.shown_date.year is None and choice.inferred
+
+
+def resolve_record(rec: PaperRecord, choice: YearChoice) -> None:
+    """A record's ISO date; its year is marked inferred when the page left it out."""
+    if rec.shown_date is None:
+        return
+    rec.published = resolve(rec.shown_date, choice.year, rec.date_text or "", rec.date_line)
+    rec.year_inferred = rec.shown_date.year is None and choice.inferred
 
 
 def parse_iso_date(text: str) -> str:

@@ -5,23 +5,37 @@ Each page is one transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import hashlib
+import io
 import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from papers_cli import storage
-from papers_cli.dates import apply_year, infer_page_year
-from papers_cli.models import ParseError
+from papers_cli.dates import (
+    YearChoice,
+    apply_year,
+    infer_page_year,
+    infer_year,
+    resolve_page_date,
+    resolve_record,
+)
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import abstracts_agree, title_key
-from papers_cli.parsers import decode, parse_bytes
+from papers_cli.parsers import decode, decoded_lines, detect_format, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
+from papers_cli.parsers.text import TextPageReader, iter_blocks
 
 # Extensions picked up when a folder is given; a file named explicitly is read
 # whatever its name, since the format is told by content.
@@ -136,10 +150,22 @@ def expand_paths(args: Sequence[str]) -> list[Source]:
     return out
 
 
-def _read(source: Source) -> bytes:
-    if source.path is None:
-        return sys.stdin.buffer.read()
-    return source.path.read_bytes()
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+HEAD = 65536  # bytes read to tell the format
+
+
+def _fingerprint(open_stream: Opener) -> tuple[str, int, bytes]:
+    """sha256, size and first bytes of a page, read in chunks (constant memory)."""
+    h = hashlib.sha256()
+    size = 0
+    head = b""
+    with open_stream() as f:
+        while chunk := f.read(1 << 20):
+            if not head:
+                head = chunk[:HEAD]
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size, head
 
 
 def ingest_bytes(
@@ -152,46 +178,95 @@ def ingest_bytes(
     today: dt.date | None = None,
 ) -> PageOutcome:
     """Parse and store one page given as bytes; never raises for bad input."""
-    sha = hashlib.sha256(data).hexdigest()
+    return ingest_stream(conn, lambda: io.BytesIO(data), name, stored_path=stored_path,
+                         year=year, today=today)
+
+
+def ingest_stream(
+    conn: sqlite3.Connection,
+    open_stream: Opener,
+    name: str,
+    *,
+    stored_path: str | None = None,
+    year: int | None = None,
+    today: dt.date | None = None,
+) -> PageOutcome:
+    """Parse and store one page from a stream that can be opened again from the start.
+
+    Text pages are streamed twice (once to check them and infer the year, once to
+    store them), so their size does not matter; HTML and JSON are read whole.
+    Never raises for bad input.
+    """
+    sha, size, head = _fingerprint(open_stream)
     if storage.page_by_sha(conn, sha) is not None:
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
-    if data.lstrip()[:1] == b"{" and is_export(data[:4096].decode("utf-8", "replace")):
-        return _ingest_export(conn, data, name)
+    if not head.strip() and size <= len(head):
+        return PageOutcome(name, "rejected", ParseError("empty file", 1).located(name))
+    head_text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    stored = stored_path or name
+    if is_export(head_text):
+        with open_stream() as f:
+            return _ingest_export(conn, f.read(), name)
+    if detect_format(head_text) == "text":
+        return _ingest_text(conn, open_stream, name, sha, stored, year, today)
+    with open_stream() as f:
+        data = f.read()
     try:
         page = parse_bytes(data)
-        choice = infer_page_year(
-            page, year, lambda keys: storage.known_full_dates(conn, keys), title_key, today
-        )
+        choice = infer_page_year(page, year, lambda keys: storage.known_full_dates(conn, keys),
+                                 title_key, today)
         apply_year(page, choice)
     except ParseError as e:
         return PageOutcome(name, "rejected", e.located(name))
+    return _store(conn, page, name, sha, stored, choice, None, len(page.records))
+
+
+def _ingest_text(conn: sqlite3.Connection, open_stream: Opener, name: str, sha: str,
+                 stored: str, year: int | None, today: dt.date | None) -> PageOutcome:
+    try:
+        with open_stream() as f:  # pass 1: check every record, gather the dates
+            reader = TextPageReader(iter_blocks(decoded_lines(f)))
+            page = ParsedPage(format="text", records=[], page_date=reader.page_date)
+            shown: list[tuple[str, ShownDate]] = []
+            count = 0
+            for rec in reader.records():
+                count += 1
+                if rec.shown_date is not None:
+                    key = title_key(rec.title) if rec.shown_date.year is None else ""
+                    shown.append((key, rec.shown_date))
+        choice = infer_year(page.page_date, None, shown, year,
+                            lambda keys: storage.known_full_dates(conn, keys), today)
+        resolve_page_date(page, choice)
+    except ParseError as e:
+        return PageOutcome(name, "rejected", e.located(name))
+
+    def records() -> Iterator[PaperRecord]:  # pass 2: the same records, dated
+        with open_stream() as f:
+            for rec in TextPageReader(iter_blocks(decoded_lines(f))).records():
+                resolve_record(rec, choice)
+                yield rec
+
+    return _store(conn, page, name, sha, stored, choice, records(), count)
+
+
+def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
+           choice: YearChoice, records: Iterator[PaperRecord] | None,
+           count: int) -> PageOutcome:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     try:
-        res = storage.store_page(
-            conn,
-            page,
-            path=stored_path or name,
-            sha256=sha,
-            ingested_at=now,
-            year_source=choice.source,
-            title_key=title_key,
-            same_paper=abstracts_agree,
-        )
+        res = storage.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
+                                 year_source=choice.source, title_key=title_key,
+                                 same_paper=abstracts_agree, records=records)
+    except ParseError as e:  # found while storing a streamed page: it was rolled back
+        return PageOutcome(name, "rejected", e.located(name))
     except sqlite3.IntegrityError as e:
         if "pages.sha256" in str(e):  # another process stored the same page meanwhile
             return PageOutcome(name, "skipped", "already ingested, nothing changed")
         raise
-    return PageOutcome(
-        name,
-        "ingested",
-        records=len(page.records),
-        new_papers=res.new_papers,
-        known_papers=res.known_papers,
-        page_date=page.page_date_iso,
-        year_source=choice.source,
-        format=page.format,
-        notes=list(page.notes),
-    )
+    return PageOutcome(name, "ingested", records=count, new_papers=res.new_papers,
+                       known_papers=res.known_papers, page_date=page.page_date_iso,
+                       year_source=choice.source, format=page.format,
+                       notes=list(page.notes))
 
 
 def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutcome:
@@ -287,8 +362,23 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, year: int | None,
     if src.error:
         return PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
     try:
-        data = _read(src)
+        if src.path is None:
+            # stdin can be read once: spool it (to disk past 16 MB) to read it twice.
+            with tempfile.SpooledTemporaryFile(max_size=16 << 20) as spool:
+                shutil.copyfileobj(sys.stdin.buffer, spool)
+                return ingest_stream(conn, lambda: _rewound(spool), src.name, year=year,
+                                     today=today)
+        path = src.path
+        if path.is_dir():
+            return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
+        with path.open("rb"):
+            pass  # fail now, with the reason, if it cannot be read
+        return ingest_stream(conn, lambda: path.open("rb"), src.name,
+                             stored_path=os.path.abspath(path), year=year, today=today)
     except OSError as e:
         return PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
-    stored = os.path.abspath(src.path) if src.path else src.name
-    return ingest_bytes(conn, data, src.name, stored_path=stored, year=year, today=today)
+
+
+def _rewound(f: IO[bytes]) -> AbstractContextManager[IO[bytes]]:
+    f.seek(0)
+    return contextlib.nullcontext(f)

@@ -308,8 +308,13 @@ def store_page(
     title_key: Any,
     same_paper: Any,
     assigned: dict[int, int] | None = None,
+    records: Iterable[PaperRecord] | None = None,
 ) -> PageResult:
     """Write one parsed page, its papers and sightings, in one transaction.
+
+    `records` (default: page.records) may be a stream: it is consumed once, so
+    a page of any size is stored in constant memory; an exception it raises
+    (a malformed record late in the page) rolls the whole page back.
 
     `assigned` maps records' `source_index` to paper ids already stored for them
     (restoring an export: every sighting of one exported paper goes to one paper).
@@ -325,7 +330,8 @@ def store_page(
     conn.execute(begin)
     try:
         result = _store_page_tx(conn, page, path, sha256, ingested_at, year_source,
-                                title_key, same_paper, assigned)
+                                title_key, same_paper, assigned,
+                                page.records if records is None else records)
         conn.execute(commit)
     except BaseException:
         for stmt in rollback.split("; "):
@@ -370,6 +376,7 @@ def _store_page_tx(
     title_key: Any,
     same_paper: Any,
     assigned: dict[int, int] | None,
+    records: Iterable[PaperRecord],
 ) -> PageResult:
     cur = conn.execute(
         "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
@@ -381,15 +388,20 @@ def _store_page_tx(
             page.page_date_iso,
             year_source,
             page.query,
-            len(page.records),
+            0,
             ingested_at,
         ),
     )
     page_id = int(cur.lastrowid or 0)
     result = PageResult(page_id)
     seen = page.page_date_iso or ingested_at[:10]
-    sightings = []
-    for rec in page.records:
+    sightings: list[tuple[Any, ...]] = []
+    n = 0
+    for rec in records:
+        n += 1
+        if len(sightings) >= 1000:
+            _insert_sightings(conn, sightings)
+            sightings.clear()
         key = title_key(rec.title)
         index = rec.source_index if assigned is not None else None
         paper_id = assigned.get(index) if assigned is not None and index is not None else None
@@ -417,12 +429,17 @@ def _store_page_tx(
                 rec.upvotes,
             )
         )
+    _insert_sightings(conn, sightings)
+    conn.execute("UPDATE pages SET records = ? WHERE id = ?", (n, page_id))
+    return result
+
+
+def _insert_sightings(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     conn.executemany(
         "INSERT INTO sightings (page_id, position, paper_id, line, date_text, published, "
         "year_inferred, comments, upvotes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        sightings,
+        rows,
     )
-    return result
 
 
 def _find_paper(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import IO
+
 from papers_cli.models import ParsedPage, ParseError
 
-__all__ = ["FORMATS", "decode", "detect_format", "parse_bytes"]
+__all__ = ["FORMATS", "decode", "decoded_lines", "detect_format", "parse_bytes"]
 
 FORMATS = ("text", "html", "json", "jsonl")
 
@@ -28,6 +31,29 @@ def decode(data: bytes) -> str:
             line,
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def decoded_lines(stream: IO[bytes]) -> Iterator[str]:
+    """Lines of a UTF-8 stream (BOM optional; LF, CRLF or CR ends), decoded one at a
+    time so a page of any size is read in constant memory. Errors name the line,
+    counted as `decode` counts them."""
+    first = True
+    for n, raw in enumerate(stream, start=1):
+        if first:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        if b"\x00" in raw:
+            raise ParseError("binary file (NUL byte), not a listing page", n)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ParseError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                             f"{e.start + 1}); re-save the page as UTF-8", n) from None
+        line = line.removesuffix("\n").removesuffix("\r")
+        if "\r" in line:  # old Mac line ends, as decode() reads them
+            yield from line.split("\r")
+        else:
+            yield line
 
 
 def detect_format(text: str) -> str:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from papers_cli.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
-from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import extract_code_links, fold_whitespace
 
 HEADER_LINES = {
@@ -46,19 +47,24 @@ class Block:
         return _SEPARATOR in stripped or stripped[0].startswith("•")
 
 
-def split_blocks(text: str) -> list[Block]:
-    """Split text (LF line ends) into blocks separated by blank lines."""
-    blocks: list[Block] = []
+def iter_blocks(lines: Iterable[str]) -> Iterator[Block]:
+    """Blocks of consecutive non-blank lines (lines without their line ends)."""
     current: Block | None = None
-    for n, raw in enumerate(text.split("\n"), start=1):
+    for n, raw in enumerate(lines, start=1):
         if raw.strip():
             if current is None:
                 current = Block(n, [])
-                blocks.append(current)
             current.lines.append(raw)
-        else:
+        elif current is not None:
+            yield current
             current = None
-    return blocks
+    if current is not None:
+        yield current
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Split text (LF line ends) into blocks separated by blank lines."""
+    return list(iter_blocks(text.split("\n")))
 
 
 def _is_header(block: Block) -> bool:
@@ -72,82 +78,101 @@ def _is_date_only(block: Block) -> bool:
     return bool(m) and m.group("rest") is None
 
 
+class TextPageReader:
+    """Streaming parser: reads the header at once, then yields records one by one,
+    so a page of any size is parsed in constant memory.
+
+    Raises ParseError (with the line) for the first malformed record.
+    """
+
+    def __init__(self, blocks: Iterable[Block]) -> None:
+        self._blocks = iter(blocks)
+        self._peeked: list[Block] = []
+        self.page_date: ShownDate | None = None
+        saw_header = False
+        first = self._next()
+        if first is None:
+            raise ParseError("empty page: no header, no records", 1)
+        block: Block | None = first
+        while block is not None and _is_header(block):
+            saw_header = True
+            last_header = block
+            block = self._next()
+        if block is not None and _is_date_only(block):
+            self.page_date, _ = parse_shown_date(block.lines[0], block.line)
+            last_header = block
+            block = self._next()
+        elif (saw_header and block is not None and len(block.lines) == 1
+              and LOOKS_LIKE_DATE_RE.match(block.lines[0].strip())
+              and len(block.lines[0]) < 20):
+            parse_shown_date(block.lines[0], block.line)  # raises with the reason
+        if block is None:
+            if saw_header or self.page_date:
+                raise ParseError("page has a header but no records", last_header.line)
+            raise ParseError("not a listing page", 1)
+        self._peeked.append(block)
+
+    def _next(self) -> Block | None:
+        if self._peeked:
+            return self._peeked.pop()
+        return next(self._blocks, None)
+
+    def records(self) -> Iterator[PaperRecord]:
+        """The page's records in order, positions from 1."""
+        pending: list[Block] = []
+        position = 0
+        while (block := self._next()) is not None:
+            if not block.is_trailer:
+                pending.append(block)
+                continue
+            if not pending:
+                raise ParseError("author/date lines without a title and abstract before them",
+                                 block.line)
+            for rec in _records(pending, block, position):
+                position = rec.position
+                yield rec
+            pending = []
+        if pending:
+            yield from _records(pending, None, position)
+
+
 def parse_text(text: str) -> ParsedPage:
-    """Parse a text listing page (already decoded, LF line ends).
+    """Parse a whole text listing page (decoded, LF line ends) in memory.
 
     Raises ParseError with the line of the first malformed record; a page is
     all or nothing.
     """
-    blocks = split_blocks(text)
-    if not blocks:
-        raise ParseError("empty page: no header, no records", 1)
-    i = 0
-    saw_header = False
-    while i < len(blocks) and _is_header(blocks[i]):
-        i += 1
-        saw_header = True
-    page = ParsedPage(format="text", records=[])
-    if i < len(blocks) and _is_date_only(blocks[i]):
-        page.page_date, _ = parse_shown_date(blocks[i].lines[0], blocks[i].line)
-        i += 1
-    elif (
-        saw_header
-        and i < len(blocks)
-        and LOOKS_LIKE_DATE_RE.match(blocks[i].lines[0].strip())
-        and len(blocks[i].lines) == 1
-        and len(blocks[i].lines[0]) < 20
-    ):
-        parse_shown_date(blocks[i].lines[0], blocks[i].line)  # raises with the reason
-    body = blocks[i:]
-    if not body:
-        if saw_header or page.page_date:
-            raise ParseError("page has a header but no records", blocks[-1].line)
-        raise ParseError("not a listing page", 1)
-
-    pending: list[Block] = []
-    for block in body:
-        if not block.is_trailer:
-            pending.append(block)
-            continue
-        if not pending:
-            raise ParseError(
-                "author/date lines without a title and abstract before them", block.line
-            )
-        _emit_records(page, pending, block)
-        pending = []
-    if pending:
-        _emit_records(page, pending, None)
+    reader = TextPageReader(iter_blocks(text.split("\n")))
+    page = ParsedPage(format="text", records=[], page_date=reader.page_date)
+    page.records = list(reader.records())
     return page
 
 
-def _emit_records(page: ParsedPage, texts: list[Block], trailer: Block | None) -> None:
-    """Turn title/abstract block pairs (the last with `trailer`) into records."""
+def _records(texts: list[Block], trailer: Block | None, position: int) -> list[PaperRecord]:
+    """Title/abstract block pairs (the last with `trailer`) as records."""
     if len(texts) % 2:
         last = texts[-1]
         if trailer is None:
-            raise ParseError(
-                "title without an abstract at the end of the page (truncated?)", last.line
-            )
+            raise ParseError("title without an abstract at the end of the page (truncated?)",
+                             last.line)
         raise ParseError(
             f"cannot pair {len(texts)} text blocks into title and abstract "
             f"(lines {texts[0].line}-{last.line + len(last.lines) - 1}); a title or abstract "
             "is missing",
             texts[0].line,
         )
+    out = []
     for k in range(0, len(texts), 2):
         title_b, abstract_b = texts[k], texts[k + 1]
         title = fold_whitespace(" ".join(title_b.lines))
         abstract = fold_whitespace(" ".join(abstract_b.lines))
-        rec = PaperRecord(
-            title=title,
-            abstract=abstract,
-            line=title_b.line,
-            position=len(page.records) + 1,
-            code_links=extract_code_links(abstract),
-        )
+        position += 1
+        rec = PaperRecord(title=title, abstract=abstract, line=title_b.line, position=position,
+                          code_links=extract_code_links(abstract))
         if trailer is not None and k == len(texts) - 2:
             _apply_trailer(rec, trailer)
-        page.records.append(rec)
+        out.append(rec)
+    return out
 
 
 def _apply_trailer(rec: PaperRecord, trailer: Block) -> None:
