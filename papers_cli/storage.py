@@ -1187,6 +1187,8 @@ def repair(conn: sqlite3.Connection) -> list[str]:
             "DELETE FROM sightings WHERE paper_id NOT IN (SELECT id FROM papers) OR page_id NOT "
             "IN (SELECT id FROM pages)").rowcount
         if n:
+            conn.execute("UPDATE pages SET records = (SELECT count(*) FROM sightings s WHERE "
+                         "s.page_id = pages.id)")
             done.append(f"deleted {n} orphan sighting(s)")
         n = conn.execute("DELETE FROM authors WHERE paper_id NOT IN (SELECT id FROM papers)"
                          ).rowcount

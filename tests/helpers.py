@@ -31,3 +31,48 @@ def dump(conn: sqlite3.Connection) -> list[tuple]:
         rows += [(table, *r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
     rows += [("fts", *r) for r in conn.execute("SELECT rowid, * FROM papers_fts ORDER BY rowid")]
     return rows
+
+
+WORDS = ("sparse dense attention model learning neural graph policy reward token expert "
+         "routing diffusion convergence memory scaling").split()
+
+
+def make_pages(folder: Path, pages: int, per_page: int, distinct: int | None = None) -> Path:
+    """Deterministic text pages; records repeat across pages (re-listings)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    distinct = distinct or pages * per_page // 2
+    for i in range(pages):
+        body = []
+        for j in range(per_page):
+            r = (i * 7 + j * 3) % distinct
+            title = f"Paper {r}: " + " ".join(WORDS[(r * k) % len(WORDS)] for k in range(1, 6))
+            abstract = " ".join(WORDS[(r + k * k) % len(WORDS)] for k in range(120)) + f" {r}."
+            body.append(f"{title}\n\n{abstract}\n\n  • {1 + r % 9} authors\n·\n"
+                        f"Mar {1 + r % 28}, {2015 + r % 10}")
+        (folder / f"page-{i:04d}.txt").write_text(page("\n\n".join(body) + "\n", date="Jan 7"))
+    return folder
+
+
+def snapshot(db: Path) -> tuple[list[tuple], list[tuple]]:
+    """The corpus independent of ids and ingest order: papers and sightings."""
+    conn = sqlite3.connect(db)
+    papers = sorted(conn.execute(
+        "SELECT title_key, abstract, published, published_inferred, comments, upvotes, "
+        "authors_count FROM papers").fetchall())
+    sightings = sorted(conn.execute(
+        "SELECT g.sha256, s.position, p.title_key, s.date_text, s.published FROM sightings s "
+        "JOIN pages g ON g.id = s.page_id JOIN papers p ON p.id = s.paper_id").fetchall())
+    conn.close()
+    return papers, sightings
+
+
+def check_consistent(db: Path) -> None:
+    """integrity_check, FTS5 index against the table, and every page whole."""
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES('integrity-check', 1)")
+    assert conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0] == \
+        conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM pages g WHERE records != (SELECT count(*) FROM "
+                        "sightings s WHERE s.page_id = g.id)").fetchone()[0] == 0
+    conn.close()

@@ -92,3 +92,44 @@ def test_trailer_like_text_never_crashes(text: str) -> None:
     else:
         for r in page.records:
             assert r.title and r.abstract is not None
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["paper", "title", "summary", "id", "upvotes",
+                                       "authors", "numComments", "publishedAt", "dailyPapers",
+                                       "searchResults", "query", "name", "x"]), children,
+                      max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_any_json_gives_records_or_parse_error(value: object) -> None:
+    import json
+
+    try:
+        page = parse_bytes(json.dumps(value).encode())
+    except ParseError as e:
+        assert e.message
+    else:
+        assert page.records and all(r.title for r in page.records)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([
+    "<html>", "<body>", "<article>", "</article>", "<h3>", "</h3>",
+    '<a href="/papers/2401.00001">', "</a>", "Title text", "12", "3 authors",
+    '<div class="SVELTE_HYDRATER" data-target="DailyPapers" data-props="',
+    "{&quot;dailyPapers&quot;: [{&quot;paper&quot;: {&quot;title&quot;: &quot;T&quot;}}]}",
+    '">', "</div>", "&amp;", "<p>", "</p>", "<time datetime=\"2024-02-30\">"]), max_size=30)
+    .map("".join))
+def test_any_html_gives_records_or_parse_error(text: str) -> None:
+    try:
+        page = parse_bytes(("<!DOCTYPE html>" + text).encode())
+    except ParseError as e:
+        assert e.message
+    else:
+        assert page.records and all(r.title for r in page.records)

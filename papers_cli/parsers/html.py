@@ -16,7 +16,7 @@ from typing import Any
 
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import extract_code_links, fold_whitespace
-from papers_cli.parsers.items import arxiv_id, looks_like_item
+from papers_cli.parsers.items import arxiv_id, looks_like_item, parse_iso_datetime
 from papers_cli.parsers.json_api import items_of, page_from_props
 
 _AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
@@ -98,9 +98,10 @@ def _parse_cards(text: str) -> ParsedPage:
             rec.authors_count = int(m.group(1))
         time_el = art.find("time")
         when = time_el.get("datetime") if time_el is not None else None
-        if when and re.match(r"\d{4}-\d{2}-\d{2}", when):
-            y, mo, d = (int(x) for x in when[:10].split("-"))
-            rec.shown_date, rec.date_text = ShownDate(mo, d, y), when[:10]
+        when_date = parse_iso_datetime(when)
+        if when_date:
+            rec.shown_date = ShownDate(when_date.month, when_date.day, when_date.year)
+            rec.date_text = when_date.isoformat()
         else:
             for dm in _DATE_RE.finditer(card_text):
                 month = MONTHS.get(dm.group(1).lower())

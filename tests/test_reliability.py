@@ -1,0 +1,300 @@
+"""Crash safety, concurrent writers, hostile input: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import HEADER, JAN, check_consistent, dump, make_pages, page, snapshot
+from papers_cli import storage
+from papers_cli.cli import app
+
+PAPERS = str(Path(sys.executable).parent / "papers")
+
+
+def papers(db: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([PAPERS, "--db", str(db), *args], capture_output=True, text=True,
+                          check=False, **kw)
+
+
+# --------------------------------------------------------------------- hostile input
+
+GOOD = "Good title\n\nGood abstract.\n\n  • 2 authors\n·\nMar 1, 2024\n"
+HOSTILE = {
+    "empty": (b"", "empty file"),
+    "header only": ((HEADER + "Jan 7\n").encode(), "no records"),
+    "truncated last record": (page(GOOD + "\nCut title\n").encode(), "truncated"),
+    "feb 30": (page("T\n\nA\n\n  • 2 authors\n·\nFeb 30, 2024\n").encode(), "not a real date"),
+    "foo 3": (page("T\n\nA\n\n  • 2 authors\n·\nFoo 3\n").encode(), "expected a date"),
+    "latin-1": (page("T\n\nCaf\xe9 abstract\n").encode("latin-1"), "not valid UTF-8"),
+    "nul": (page(GOOD).encode().replace(b"Good abstract", b"Good\x00abstract"), "NUL"),
+    "binary": (bytes(range(256)) * 40, "line"),
+    "json garbage": (b'[{"paper": ', "invalid JSON"),
+    "html without papers": (b"<!DOCTYPE html><html><body>hi</body></html>", "no papers found"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_pages_one_line_error_db_unchanged(case: str, tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    assert papers(db, "ingest", str(JAN)).returncode == 0
+    before = dump(storage.connect(db))
+    data, needle = HOSTILE[case]
+    f = tmp_path / f"{case.replace(' ', '-')}.txt"
+    f.write_bytes(data)
+    res = papers(db, "ingest", str(f))
+    assert res.returncode == 1
+    lines = [ln for ln in res.stderr.splitlines() if str(f) in ln]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
+    assert dump(storage.connect(db)) == before
+
+
+def test_correct_results_for_odd_but_valid_input(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    no_author = page("No author line\n\nAbstract here.\n\n·\nMar 1, 2024 3\n")
+    crlf_bom = b"\xef\xbb\xbf" + page(GOOD).replace("\n", "\r\n").encode()
+    huge = page("Huge abstract\n\n" + ("word " * 1_000_000) + "\n\n  • 1 authors\n·\nMar 2\n")
+    odd_json = json.dumps([{"paper": {"id": "2401.00001", "title": "Odd upvotes",
+                                      "upvotes": "many", "authors": "nobody"}}])
+    for name, data in (("a.txt", no_author), ("b.txt", crlf_bom), ("c.txt", huge),
+                       ("d.json", odd_json)):
+        (tmp_path / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+    res = papers(db, "ingest", *(str(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt",
+                                                              "d.json")))
+    assert res.returncode == 0, res.stderr
+    conn = storage.connect(db)
+    rows = {r[0]: r[1:] for r in conn.execute(
+        "SELECT title, comments, authors_count, length(abstract), upvotes FROM papers")}
+    assert rows["No author line"][:2] == (3, None)
+    assert rows["Good title"][1] == 2
+    assert rows["Huge abstract"][2] == 5_000_000 - 1
+    assert rows["Odd upvotes"][3] is None
+
+
+def test_paths_missing_unreadable_directory_twice(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    locked = tmp_path / "locked.txt"
+    locked.write_text(page(GOOD))
+    locked.chmod(0)
+    args = [str(tmp_path / "missing.txt"), str(locked), str(JAN), str(JAN)]
+    res = papers(db, "ingest", *args)
+    if os.geteuid() == 0:  # root reads anything: the locked file is simply ingested
+        assert "locked.txt: 1 papers" in res.stderr
+    else:
+        assert "locked.txt: Permission denied" in res.stderr
+    assert "missing.txt: no such file or directory" in res.stderr
+    assert res.returncode == 1
+    assert storage.counts(storage.connect(db))["sightings"] >= 14
+    assert res.stderr.count("convergent-jan.txt") == 1  # a path given twice is read once
+    locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root (as in CI) reads files without read permission, so simulate the OS refusal.
+    from papers_cli.ingest import expand_paths, ingest_sources
+
+    f = tmp_path / "secret.txt"
+    f.write_text(page(GOOD))
+    real_open = Path.open
+
+    def refuse(self: Path, *a, **kw):
+        if self.name == "secret.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    conn = storage.connect(tmp_path / "u.db")
+    report = ingest_sources(conn, expand_paths([str(f), str(JAN)]))
+    assert [o.status for o in report.outcomes] == ["rejected", "ingested"]
+    assert report.outcomes[0].message == f"{f}: Permission denied"
+
+
+def test_bad_databases(tmp_path: Path) -> None:
+    not_sqlite = tmp_path / "x.db"
+    not_sqlite.write_text("just text\n" * 500)
+    res = papers(not_sqlite, "stats")
+    assert res.returncode == 2 and "not a papers database" in res.stderr
+    newer = tmp_path / "newer.db"
+    c = sqlite3.connect(newer)
+    c.execute("PRAGMA user_version = 99")
+    c.close()
+    res = papers(newer, "ingest", str(JAN))
+    assert res.returncode == 2 and "newer than this papers supports" in res.stderr
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    ro = ro_dir / "ro.db"
+    assert papers(ro, "ingest", str(JAN)).returncode == 0
+    c = sqlite3.connect(ro)
+    c.execute("PRAGMA journal_mode = DELETE")  # a read-only WAL file cannot be opened
+    c.close()
+    ro.chmod(stat.S_IRUSR)
+    ro_dir.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        res = papers(ro, "ingest", str(tmp_path / "none.txt"), str(JAN))
+        if os.geteuid() != 0:
+            assert res.returncode == 2 and "read-only" in res.stderr
+        assert "Traceback" not in res.stderr
+    finally:
+        ro_dir.chmod(stat.S_IRWXU)
+        ro.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_doctor_rebuilds_deleted_index(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    papers(db, "ingest", str(JAN))
+    c = sqlite3.connect(db)
+    c.execute("DELETE FROM papers WHERE id = 1")  # leaves orphan sightings
+    c.execute("DROP TABLE papers_fts")
+    c.commit()
+    c.close()
+    res = papers(db, "search", "convergent")
+    assert res.returncode == 2 and "papers doctor --fix" in res.stderr
+    check = papers(db, "doctor", "--json")
+    assert check.returncode == 1
+    report = json.loads(check.stdout)
+    assert report["missing_fts_objects"] == ["papers_fts"] and report["orphan_sightings"] == 1
+    fixed = papers(db, "doctor", "--fix")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "deleted 1 orphan sighting(s)" in fixed.stderr
+    check_consistent(db)
+    assert papers(db, "search", "convergent").returncode == 0
+
+
+def test_rich_output_of_hostile_stored_text(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    titles = ["[bold red]Markup[/] \"quoted\" 'single'; -- DROP", "NEAR(a b) OR title:x *",
+              "学习 表示 🚀 مرحبا بالعالم", "=SUM(A1) formula"]
+    body = "".join(f"{t}\n\nAbstract {i} about markup.\n\n  • 1 authors\n·\nMar {i + 1}, 2024\n\n"
+                   for i, t in enumerate(titles))
+    (tmp_path / "p.txt").write_text(page(body))
+    papers(db, "ingest", str(tmp_path / "p.txt"))
+    runner = CliRunner()
+    table = runner.invoke(app, ["--db", str(db), "list", "--format", "table"]).stdout
+    assert "[bold red]Markup[/]" in table and "学习" in table
+    hits = runner.invoke(app, ["--db", str(db), "search", "markup", "--format", "table"]).stdout
+    assert "[bold red]" in hits
+    for t in titles:
+        got = runner.invoke(app, ["--db", str(db), "search", t, "--json"])
+        assert got.exit_code in (0, 1), got.stderr
+
+
+# ----------------------------------------------------------------------- crash safety
+
+@pytest.mark.slow
+def test_sigkill_during_ingest_then_rerun_equals_clean_run(tmp_path: Path) -> None:
+    pages = make_pages(tmp_path / "pages", pages=160, per_page=40)
+    ref = tmp_path / "ref.db"
+    assert papers(ref, "ingest", "-q", str(pages)).returncode == 0
+    expected = snapshot(ref)
+    rng = random.Random(7)
+    for attempt in range(4):
+        db = tmp_path / f"k{attempt}.db"
+        for _ in range(2):  # two kills, at different points, before a clean finish
+            proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.2, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if db.exists():
+                check_consistent(db)
+        assert papers(db, "ingest", "-q", str(pages)).returncode == 0
+        check_consistent(db)
+        assert snapshot(db) == expected
+
+
+@pytest.mark.slow
+def test_sigkill_during_dedupe_apply(tmp_path: Path) -> None:
+    pages = make_pages(tmp_path / "pages", pages=40, per_page=30)
+    variants = "".join(
+        f"Paper {r}: sparse dense attention modle learning\n\n"
+        + " ".join(f"w{r}x{k}" for k in range(60)) + f"\n\n  • 2 authors\n·\nMar 3, 2024\n\n"
+        f"paper {r} - sparse dense attention model learning\n\n"
+        + " ".join(f"w{r}x{k}" for k in range(60)) + "\n\n  • 2 authors\n·\nMar 3, 2024\n\n"
+        for r in range(300))
+    (pages / "variants.txt").write_text(page(variants))
+    base = tmp_path / "base.db"
+    assert papers(base, "ingest", "-q", str(pages)).returncode == 0
+    ref = tmp_path / "ref.db"
+    ref.write_bytes(base.read_bytes())
+    assert papers(ref, "dedupe", "--apply").returncode == 0
+    expected = snapshot(ref)
+    assert expected != snapshot(base)
+    rng = random.Random(3)
+    for attempt in range(3):
+        db = tmp_path / f"d{attempt}.db"
+        db.write_bytes(base.read_bytes())
+        proc = subprocess.Popen([PAPERS, "--db", str(db), "dedupe", "--apply"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        check_consistent(db)
+        assert snapshot(db) in (snapshot(base), expected)  # all or nothing
+        assert papers(db, "dedupe", "--apply").returncode == 0
+        check_consistent(db)
+        assert snapshot(db) == expected
+
+
+# ------------------------------------------------------------------------ concurrency
+
+READER = r"""
+import sqlite3, sys, time
+db, stop = sys.argv[1], time.time() + float(sys.argv[2])
+bad = runs = 0
+while time.time() < stop:
+    try:
+        c = sqlite3.connect(db, timeout=30)
+        c.execute("BEGIN")
+        bad += c.execute("SELECT count(*) FROM pages g WHERE records != (SELECT count(*) "
+                         "FROM sightings s WHERE s.page_id = g.id)").fetchone()[0]
+        c.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'sparse'").fetchone()
+        c.execute("COMMIT")
+        c.close()
+        runs += 1
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+    time.sleep(0.02)
+print(bad, runs)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writers", [2, 4])
+def test_concurrent_ingest_equals_sequential(tmp_path: Path, writers: int) -> None:
+    pages = make_pages(tmp_path / "pages", pages=80, per_page=30)
+    files = sorted(str(p) for p in pages.iterdir())
+    ref = tmp_path / "ref.db"
+    assert papers(ref, "ingest", "-q", str(pages)).returncode == 0
+    db = tmp_path / "c.db"
+    assert papers(db, "stats").returncode == 2  # no database yet
+    papers(db, "ingest", "-q", files[0])  # create it first so the reader has tables
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), "6"],
+                              stdout=subprocess.PIPE, text=True)
+    procs = []
+    for w in range(writers):  # overlapping halves, in different orders
+        mine = files[w::2] + files[: len(files) // 2]
+        if w % 2:
+            mine.reverse()
+        procs.append(subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", *mine],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    out, _ = reader.communicate(timeout=60)
+    bad, runs = (int(x) for x in out.split())
+    assert bad == 0 and runs > 0  # readers never saw half a page
+    check_consistent(db)
+    assert snapshot(db) == snapshot(ref)
