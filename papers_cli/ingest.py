@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +152,7 @@ def expand_paths(args: Sequence[str]) -> list[Source]:
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 HEAD = 65536  # bytes read to tell the format
+IN_MEMORY_LIMIT = 8 << 20  # text pages up to this size are parsed once, larger ones streamed
 
 
 def _fingerprint(open_stream: Opener) -> tuple[str, int, bytes]:
@@ -182,6 +183,61 @@ def ingest_bytes(
                          year=year, today=today)
 
 
+@dataclass
+class TextScan:
+    """A text page checked record by record: what year inference needs, and the
+    records themselves when the page is small enough to keep."""
+
+    page_date: ShownDate | None
+    shown: list[tuple[str, ShownDate]]
+    count: int
+    records: list[PaperRecord] | None
+
+
+@dataclass
+class Prepared:
+    """What can be learnt of a page without the database; picklable, so a worker
+    process can prepare pages while the main process writes."""
+
+    sha: str
+    size: int
+    kind: str  # "known" | "empty" | "export" | "text" | "other"
+    scan: TextScan | None = None
+    error: tuple[str, int | None] | None = None  # a ParseError's message and line
+
+
+def prepare(open_stream: Opener, known: Callable[[str], bool] | None = None) -> Prepared:
+    """Hash the page, tell its format, and check a text page's records."""
+    sha, size, head = _fingerprint(open_stream)
+    if known is not None and known(sha):
+        return Prepared(sha, size, "known")
+    if not head.strip() and size <= len(head):
+        return Prepared(sha, size, "empty")
+    head_text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    if is_export(head_text):
+        return Prepared(sha, size, "export")
+    if detect_format(head_text) != "text":
+        return Prepared(sha, size, "other")
+    try:
+        return Prepared(sha, size, "text", scan=_scan_text(open_stream, size <= IN_MEMORY_LIMIT))
+    except ParseError as e:
+        return Prepared(sha, size, "text", error=(e.message, e.line))
+
+
+def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
+    with open_stream() as f:
+        reader = TextPageReader(iter_blocks(decoded_lines(f)))
+        scan = TextScan(reader.page_date, [], 0, [] if keep else None)
+        for rec in reader.records():
+            scan.count += 1
+            if scan.records is not None:
+                scan.records.append(rec)
+            if rec.shown_date is not None:
+                key = title_key(rec.title) if rec.shown_date.year is None else ""
+                scan.shown.append((key, rec.shown_date))
+    return scan
+
+
 def ingest_stream(
     conn: sqlite3.Connection,
     open_stream: Opener,
@@ -190,25 +246,28 @@ def ingest_stream(
     stored_path: str | None = None,
     year: int | None = None,
     today: dt.date | None = None,
+    prepared: Prepared | None = None,
 ) -> PageOutcome:
     """Parse and store one page from a stream that can be opened again from the start.
 
-    Text pages are streamed twice (once to check them and infer the year, once to
-    store them), so their size does not matter; HTML and JSON are read whole.
-    Never raises for bad input.
+    Text pages are checked in a first pass (records kept when the page is small)
+    and stored in a second, so their size does not matter; HTML and JSON are read
+    whole. Never raises for bad input.
     """
-    sha, size, head = _fingerprint(open_stream)
-    if storage.page_by_sha(conn, sha) is not None:
+    pre = prepared or prepare(open_stream, lambda sha: storage.page_by_sha(conn, sha) is not None)
+    if pre.kind == "known" or storage.page_by_sha(conn, pre.sha) is not None:
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
-    if not head.strip() and size <= len(head):
+    if pre.kind == "empty":
         return PageOutcome(name, "rejected", ParseError("empty file", 1).located(name))
-    head_text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    if pre.error is not None:
+        return PageOutcome(name, "rejected", ParseError(*pre.error).located(name))
     stored = stored_path or name
-    if is_export(head_text):
+    if pre.kind == "export":
         with open_stream() as f:
             return _ingest_export(conn, f.read(), name)
-    if detect_format(head_text) == "text":
-        return _ingest_text(conn, open_stream, name, sha, stored, year, today)
+    if pre.kind == "text":
+        assert pre.scan is not None
+        return _ingest_text(conn, open_stream, name, pre, stored, year, today)
     with open_stream() as f:
         data = f.read()
     try:
@@ -218,35 +277,36 @@ def ingest_stream(
         apply_year(page, choice)
     except ParseError as e:
         return PageOutcome(name, "rejected", e.located(name))
-    return _store(conn, page, name, sha, stored, choice, None, len(page.records))
+    return _store(conn, page, name, pre.sha, stored, choice, None, len(page.records))
 
 
-def _ingest_text(conn: sqlite3.Connection, open_stream: Opener, name: str, sha: str,
+def _ingest_text(conn: sqlite3.Connection, open_stream: Opener, name: str, pre: Prepared,
                  stored: str, year: int | None, today: dt.date | None) -> PageOutcome:
+    scan = pre.scan
+    assert scan is not None
+    page = ParsedPage(format="text", records=[], page_date=scan.page_date)
     try:
-        with open_stream() as f:  # pass 1: check every record, gather the dates
-            reader = TextPageReader(iter_blocks(decoded_lines(f)))
-            page = ParsedPage(format="text", records=[], page_date=reader.page_date)
-            shown: list[tuple[str, ShownDate]] = []
-            count = 0
-            for rec in reader.records():
-                count += 1
-                if rec.shown_date is not None:
-                    key = title_key(rec.title) if rec.shown_date.year is None else ""
-                    shown.append((key, rec.shown_date))
-        choice = infer_year(page.page_date, None, shown, year,
+        choice = infer_year(scan.page_date, None, scan.shown, year,
                             lambda keys: storage.known_full_dates(conn, keys), today)
         resolve_page_date(page, choice)
     except ParseError as e:
         return PageOutcome(name, "rejected", e.located(name))
 
-    def records() -> Iterator[PaperRecord]:  # pass 2: the same records, dated
-        with open_stream() as f:
-            for rec in TextPageReader(iter_blocks(decoded_lines(f))).records():
-                resolve_record(rec, choice)
-                yield rec
+    def records() -> Iterator[PaperRecord]:
+        if scan.records is not None:
+            source: Iterable[PaperRecord] = scan.records
+        else:  # a large page: read it again rather than hold it
+            source = _reread(open_stream)
+        for rec in source:
+            resolve_record(rec, choice)
+            yield rec
 
-    return _store(conn, page, name, sha, stored, choice, records(), count)
+    return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count)
+
+
+def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
+    with open_stream() as f:
+        yield from TextPageReader(iter_blocks(decoded_lines(f))).records()
 
 
 def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
@@ -318,6 +378,7 @@ def ingest_sources(
     on_page: Callable[[PageOutcome], None] | None = None,
     batch_records: int = BATCH_RECORDS,
     batch_seconds: float = BATCH_SECONDS,
+    parallel: bool | None = None,
 ) -> IngestReport:
     """Ingest every source; bad pages do not stop the rest.
 
@@ -326,6 +387,9 @@ def ingest_sources(
     FTS5 segment per batch instead of per page. Outcomes are reported once their
     batch is committed; an interruption rolls back the open batch only, and a
     re-run picks those pages up again.
+
+    With many files (or `parallel=True`) a worker process reads, hashes and
+    parses the next pages while this one writes: the second core hides parsing.
     """
     report = IngestReport()
     pending: list[PageOutcome] = []
@@ -342,9 +406,9 @@ def ingest_sources(
         records, started = 0, time.monotonic()
 
     try:
-        for src in sources:
+        for src, pre in _with_prepared(conn, sources, parallel):
             storage.begin_batch(conn)
-            outcome = _ingest_one(conn, src, year, today)
+            outcome = _ingest_one(conn, src, year, today, pre)
             report.outcomes.append(outcome)
             pending.append(outcome)
             records += outcome.records
@@ -357,8 +421,68 @@ def ingest_sources(
     return report
 
 
+def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
+                   parallel: bool | None) -> Iterator[tuple[Source, Prepared | None]]:
+    """Sources with their pages prepared ahead by a worker process, in order."""
+    files = [s for s in sources if s.path is not None and not s.error]
+    path = storage.db_path(conn)
+    if parallel is None:
+        parallel = len(files) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1
+    if not parallel or not files or not path:
+        for src in sources:
+            yield src, None
+        return
+    import concurrent.futures as cf
+
+    with cf.ProcessPoolExecutor(1, initializer=_worker_init, initargs=(path,)) as pool:
+        ahead: dict[int, cf.Future[Prepared]] = {}
+        queue = iter(i for i, s in enumerate(sources) if s.path is not None and not s.error)
+        for _ in range(PREFETCH):  # a bounded window: memory stays flat
+            i = next(queue, None)
+            if i is not None:
+                ahead[i] = pool.submit(_worker_prepare, str(sources[i].path))
+        for i, src in enumerate(sources):
+            fut = ahead.pop(i, None)
+            if fut is None:
+                yield src, None
+                continue
+            j = next(queue, None)
+            if j is not None:
+                ahead[j] = pool.submit(_worker_prepare, str(sources[j].path))
+            try:
+                pre: Prepared | None = fut.result()
+            except OSError:
+                pre = None  # let the main process meet the error and report it
+            yield src, pre
+
+
+PARALLEL_MIN = 16
+PREFETCH = 8
+_worker_conn: sqlite3.Connection | None = None
+
+
+def _worker_init(db: str) -> None:
+    global _worker_conn
+    try:
+        _worker_conn = storage.connect_readonly(db)
+    except sqlite3.Error:
+        _worker_conn = None
+
+
+def _worker_prepare(path: str) -> Prepared:
+    def known(sha: str) -> bool:
+        if _worker_conn is None:
+            return False
+        try:
+            return storage.page_by_sha(_worker_conn, sha) is not None
+        except sqlite3.Error:
+            return False
+
+    return prepare(lambda: Path(path).open("rb"), known)
+
+
 def _ingest_one(conn: sqlite3.Connection, src: Source, year: int | None,
-                today: dt.date | None) -> PageOutcome:
+                today: dt.date | None, pre: Prepared | None = None) -> PageOutcome:
     if src.error:
         return PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
     try:
@@ -374,7 +498,8 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, year: int | None,
         with path.open("rb"):
             pass  # fail now, with the reason, if it cannot be read
         return ingest_stream(conn, lambda: path.open("rb"), src.name,
-                             stored_path=os.path.abspath(path), year=year, today=today)
+                             stored_path=os.path.abspath(path), year=year, today=today,
+                             prepared=pre)
     except OSError as e:
         return PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
 

@@ -71,7 +71,7 @@ def extract_code_links(text: str | None) -> list[str]:
     A URL counts when its host is a known code host, or when the sentence it
     stands in speaks of code ("Code is available at https://...").
     """
-    if not text:
+    if not text or "://" not in text:  # most abstracts have no link: skip the regex
         return []
     links: list[str] = []
     for m in _URL_RE.finditer(text):

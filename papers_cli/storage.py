@@ -1199,3 +1199,15 @@ def repair(conn: sqlite3.Connection) -> list[str]:
         conn.execute("ROLLBACK")
         raise
     return done
+
+
+def db_path(conn: sqlite3.Connection) -> str:
+    """The file behind a connection ('' for an in-memory database)."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+def connect_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection (WAL lets it read while another process writes)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn

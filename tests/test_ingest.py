@@ -213,3 +213,23 @@ def test_list_filters_and_sorts(sample_conn: sqlite3.Connection) -> None:
     assert oldest[0]["published"] == "2015-11-23"
     undated_last = storage.list_papers(sample_conn, Filters())
     assert undated_last[-1]["published"] is None
+
+
+def test_parallel_and_streamed_paths_give_the_same_corpus(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import make_pages, snapshot
+    from papers_cli import ingest
+
+    pages = make_pages(tmp_path / "pages", pages=20, per_page=10)
+    dbs = {}
+    for mode in ("serial", "parallel", "streamed"):
+        db = tmp_path / f"{mode}.db"
+        conn = storage.connect(db)
+        if mode == "streamed":
+            monkeypatch.setattr(ingest, "IN_MEMORY_LIMIT", 0)  # re-read every page
+        report = ingest_sources(conn, expand_paths([str(pages), str(SAMPLES)]), today=TODAY,
+                                parallel=mode == "parallel")
+        assert not report.failed
+        conn.close()
+        dbs[mode] = snapshot(db)
+    assert dbs["serial"] == dbs["parallel"] == dbs["streamed"]
