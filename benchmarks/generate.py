@@ -144,7 +144,10 @@ def papers(n: int, seed: int) -> Iterator[tuple[Paper, str | None, str | None]]:
         when = start + dt.timedelta(days=int(i * 3650 / max(n, 1)))
         if made and roll < 0.03:
             src = made[rng.randrange(len(made))]
-            p = Paper(_variant(rng, src.title), src.abstract, src.authors, src.published, 0)
+            # Half the copies carry a revised abstract: found by title, not by abstract.
+            abstract = src.abstract + (" We also release code and data." if rng.random() < 0.5
+                                       else "")
+            p = Paper(_variant(rng, src.title), abstract, src.authors, src.published, 0)
             yield p, "dup", src.title
         elif made and roll < 0.04:
             src = made[rng.randrange(len(made))]

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,43 +95,53 @@ def _load(conn: sqlite3.Connection) -> list[Paper]:
     return papers
 
 
-def candidate_pairs(papers: list[Paper]) -> set[tuple[int, int]]:
-    """Index pairs (i < j) worth scoring: blocking, never all pairs.
+def _groups(papers: list[Paper]) -> Iterator[tuple[list[int], bool]]:
+    """Blocks of paper indices worth comparing; never all pairs, never a big dict.
 
-    Blocks: the same key; each pair of a title's four rarest tokens (a typo in one
-    token leaves other pairs intact); the same abstract; and neighbours in sorted
-    order of the key and of the reversed key (typos near the start or the end).
+    Each block is yielded with whether it is a block of identical abstracts.
+    Blocks: the same abstract; the same key; each pair of a title's three rarest
+    tokens (a typo in one token leaves another pair intact); and neighbours in
+    sorted order of the key and of the reversed key (typos near either end).
+    Blocks are found by sorting compact integers, so 1M papers stay well under 1 GB.
     """
+    n = len(papers)
+    with_hash = sorted((p.abstract_hash, i) for i, p in enumerate(papers)
+                       if p.abstract_hash is not None)
+    for _, run in itertools.groupby(with_hash, key=lambda t: t[0]):
+        group = [i for _, i in run]
+        if len(group) > 1:
+            yield group[:MAX_BLOCK], True
+    by_key = sorted(range(n), key=lambda i: papers[i].key)
+    for _, run in itertools.groupby(by_key, key=lambda i: papers[i].key):
+        group = list(run)
+        if len(group) > 1:
+            yield group[:MAX_BLOCK], False
+    for pos in range(len(by_key)):
+        yield by_key[pos: pos + 1 + WINDOW], False
+    del by_key
+    by_rev = sorted(range(n), key=lambda i: papers[i].key[::-1])
+    for pos in range(len(by_rev)):
+        yield by_rev[pos: pos + 1 + WINDOW], False
+    del by_rev
     df: Counter[str] = Counter()
-    tokens = []
     for p in papers:
-        toks = {t for t in p.key.split() if t not in _STOP}
-        tokens.append(toks)
-        df.update(toks)
-    blocks: dict[Any, list[int]] = defaultdict(list)
-    for i, toks in enumerate(tokens):
-        rare = sorted(toks, key=lambda t: (df[t], t))[:4]
+        df.update({t for t in p.key.split() if t not in _STOP})
+    shift = 24 if n < (1 << 24) else 32
+    mask = (1 << shift) - 1
+    codes: list[int] = []
+    for i, p in enumerate(papers):
+        rare = sorted({t for t in p.key.split() if t not in _STOP},
+                      key=lambda t: (df[t], t))[:3]
         for a in range(len(rare)):
             for b in range(a + 1, len(rare)):
-                blocks[(rare[a], rare[b]) if rare[a] < rare[b] else (rare[b], rare[a])].append(i)
-        blocks[papers[i].key].append(i)
-        if papers[i].abstract_hash is not None:
-            blocks[papers[i].abstract_hash].append(i)
-    pairs: set[tuple[int, int]] = set()
-    for group in blocks.values():
-        if len(group) < 2:
-            continue
-        group = group[:MAX_BLOCK]
-        for a in range(len(group)):
-            gi = group[a]
-            for gj in group[a + 1:]:
-                pairs.add((gi, gj) if gi < gj else (gj, gi))
-    for keyf in (lambda i: papers[i].key, lambda i: papers[i].key[::-1]):
-        order = sorted(range(len(papers)), key=keyf)
-        for pos, i in enumerate(order):
-            for j in order[pos + 1: pos + 1 + WINDOW]:
-                pairs.add((i, j) if i < j else (j, i))
-    return pairs
+                pair = (rare[a], rare[b]) if rare[a] < rare[b] else (rare[b], rare[a])
+                codes.append(((hash(pair) & 0xFFFFFFFFFF) << shift) | i)
+    df.clear()
+    codes.sort()
+    for _, run in itertools.groupby(codes, key=lambda c: c >> shift):
+        group = [c & mask for c in run]
+        if len(group) > 1:
+            yield group[:MAX_BLOCK], False
 
 
 def _veto(a: Paper, b: Paper) -> str | None:
@@ -146,19 +157,38 @@ def _veto(a: Paper, b: Paper) -> str | None:
 def find_clusters(conn: sqlite3.Connection,
                   threshold: float = DEFAULT_THRESHOLD) -> list[Cluster]:
     """Clusters of papers that are one paper; nothing is changed."""
+    from rapidfuzz import process
+
     papers = _load(conn)
     distinct = storage.distinct_pairs(conn)
     matches: list[tuple[int, int, float, str]] = []
     need_abstracts: list[tuple[int, int, float]] = []
-    for i, j in candidate_pairs(papers):
+    done: set[tuple[int, int]] = set()  # only pairs that matched: small
+
+    def consider(i: int, j: int, score: float, same_abstract: bool) -> None:
+        pair = (i, j) if i < j else (j, i)
+        if pair in done:
+            return
+        done.add(pair)
         a, b = papers[i], papers[j]
         if (min(a.id, b.id), max(a.id, b.id)) in distinct or _veto(a, b):
-            continue
-        score = fuzz.ratio(a.key, b.key)
-        if a.abstract_hash is not None and a.abstract_hash == b.abstract_hash:
+            return
+        if same_abstract:
             matches.append((i, j, score, f"same abstract (title {score:.0f})"))
-        elif score >= threshold:
+        else:
             need_abstracts.append((i, j, score))
+
+    for group, same_abstract in _groups(papers):
+        keys = [papers[k].key for k in group]
+        if same_abstract:
+            for a in range(1, len(group)):
+                consider(group[0], group[a], fuzz.ratio(keys[0], keys[a]), True)
+            continue
+        for a in range(len(group) - 1):
+            # rapidfuzz compares one title with the rest of the block in C.
+            for _, score, b in process.extract(keys[a], keys[a + 1:], scorer=fuzz.ratio,
+                                               score_cutoff=threshold, limit=None):
+                consider(group[a], group[a + 1 + b], score, False)
     if need_abstracts:
         abstracts = storage.abstracts_of(conn, {papers[k].id for i, j, _ in need_abstracts
                                                 for k in (i, j)})
