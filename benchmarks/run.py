@@ -212,6 +212,8 @@ def main() -> None:
             profile = import_profile(db)
         for extra in EXTRA_SECTIONS:
             extra(n, db, d)
+    print("\n== saved HTML pages", flush=True)
+    bench_html(args.data)
     print("\nimport profile of `papers search` (cumulative, top level):\n" + profile)
     table = render_table()
     print("\n" + table)
@@ -296,8 +298,61 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
            f"{found} of {len(dups)} planted variants")
 
 
+def bench_export(n: int, db: Path, d: Path) -> None:
+    """`papers export` (JSONL, CSV) against the sqlite3 CLI dumping the same rows."""
+    floor = None
+    if shutil.which("sqlite3"):
+        floor, _, _ = run_child(["sqlite3", "-json", str(db), "SELECT * FROM papers"])
+    for fmt in ("jsonl", "csv"):
+        wall, rss, code = run_child([PAPERS, "--db", str(db), "export", f"--{fmt}"])
+        if code != 0:
+            print(f"  export {fmt} exited {code}", flush=True)
+            continue
+        if floor:
+            report(n, "export", f"{fmt} papers/s", n / wall, "papers/s", n / floor,
+                   "sqlite3 -json of the table", True)
+        report(n, "export", f"{fmt} peak memory", rss, "MB", 300, "budget 300 MB", False,
+               "flat: streams")
+
+
+def bench_html(work: Path) -> None:
+    """Parse time of a 1.5 MB saved page; peak memory ingesting a 50 MB one."""
+    import html as html_mod
+
+    from papers_cli.parsers import parse_bytes
+
+    def page(items: int) -> bytes:
+        rng_items = [{"paper": {"id": f"2501.{k:05d}", "title": f"Paper {k} on sparse experts",
+                                "summary": "We study sparse experts. " * 40,
+                                "upvotes": k % 300, "authors": [{"name": f"A{k}"}] * 5,
+                                "publishedAt": "2025-01-07T00:00:00.000Z"},
+                      "numComments": k % 7} for k in range(items)]
+        props = html_mod.escape(json.dumps({"dailyPapers": rng_items, "dateString": "2025-01-07"}))
+        cards = "".join(f'<article><h3><a href="/papers/2501.{k:05d}">Paper {k}</a></h3>'
+                        f"<p>{'x ' * 200}</p></article>" for k in range(items))
+        return (f'<!DOCTYPE html><html><body><main><div class="SVELTE_HYDRATER" '
+                f'data-target="DailyPapers" data-props="{props}"></div>{cards}</main>'
+                "</body></html>").encode()
+
+    small = page(760)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        parse_bytes(small)
+        times.append(time.perf_counter() - t)
+    report(0, "html", f"parse {len(small) / 1e6:.1f} MB page", statistics.median(times) * 1000,
+           "ms", 1000, "budget 1 s", False, "well under a second")
+    big = work / "big.html"
+    big.write_bytes(page(25_000))
+    db = work / "html.db"
+    db.unlink(missing_ok=True)
+    wall, rss, code = run_child([PAPERS, "--db", str(db), "ingest", "-q", str(big)])
+    report(0, "html", f"ingest {big.stat().st_size / 1e6:.0f} MB page: peak memory", rss, "MB",
+           1024, "budget 1 GB", False, f"{wall:.1f} s, exit {code}")
+
+
 # Later sections register here: fn(n, db, data_dir).
-EXTRA_SECTIONS: list[Any] = [bench_dedupe]
+EXTRA_SECTIONS: list[Any] = [bench_dedupe, bench_export]
 
 if __name__ == "__main__":
     main()
