@@ -422,6 +422,19 @@ def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> Non
     _render_hits(conn, result, out_fmt, limit)
 
 
+def _search_setup(sort: str, since: str | None, until: str | None, min_upvotes: int | None,
+                  fmt: str | None, json_: bool, jsonl: bool, csv_: bool,
+                  db: Path | None) -> tuple[Any, str, Any]:
+    """Options shared by search and similar: filters, output format, connection."""
+    from papers_cli.search import SEARCH_SORTS
+
+    if sort not in SEARCH_SORTS:
+        fail(f"--sort must be one of {', '.join(SEARCH_SORTS)}")
+    filters = _filters(since, until, min_upvotes)
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    return filters, out_fmt, open_db(db, create=False)
+
+
 SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Hits to show.")]
 
@@ -444,11 +457,8 @@ def search(
 ) -> None:
     from papers_cli import search as search_mod
 
-    if sort not in search_mod.SEARCH_SORTS:
-        fail(f"--sort must be one of {', '.join(search_mod.SEARCH_SORTS)}")
-    filters = _filters(since, until, min_upvotes)
-    out_fmt = _format(fmt, json_, jsonl, csv_)
-    conn = open_db(db, create=False)
+    filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
+                                           csv_, db)
     _run_search(conn, lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
                                           limit=limit), out_fmt, limit, repr(query))
 
@@ -471,11 +481,8 @@ def similar(
     from papers_cli import search as search_mod
     from papers_cli import storage
 
-    if sort not in search_mod.SEARCH_SORTS:
-        fail(f"--sort must be one of {', '.join(search_mod.SEARCH_SORTS)}")
-    filters = _filters(since, until, min_upvotes)
-    out_fmt = _format(fmt, json_, jsonl, csv_)
-    conn = open_db(db, create=False)
+    filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
+                                           csv_, db)
     pid = storage.resolve_paper_id(conn, paper_id)
     if pid is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)

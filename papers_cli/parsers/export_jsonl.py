@@ -8,10 +8,10 @@ sightings and fields.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from papers_cli.models import PageOrigin, PaperRecord, ParsedPage, ParseError
+from papers_cli.parsers.json_api import json_lines
 
 MARK = "papers_export"
 
@@ -26,13 +26,7 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
     """The pages of an export, in their original ingest order, and its papers."""
     papers: list[dict[str, Any]] = []
     pages: dict[str, ParsedPage] = {}
-    for n, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ParseError(f"invalid JSON Lines: {e.msg} (column {e.colno})", n) from None
+    for n, obj in json_lines(text.split("\n")):
         if not isinstance(obj, dict) or obj.get(MARK) != 1:
             raise ParseError("not a line of a papers export (version 1)", n)
         if not isinstance(obj.get("title"), str) or not obj["title"].strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from papers_cli.models import PaperRecord, ParsedPage, ParseError
@@ -98,15 +99,20 @@ def parse_json(text: str) -> ParsedPage:
     return page
 
 
-def _parse_jsonl(lines: list[str]) -> ParsedPage:
-    page = ParsedPage(format="jsonl", records=[])
+def json_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded value) of each non-blank line; errors name the line."""
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            yield n, json.loads(line)
         except json.JSONDecodeError as e:
             raise ParseError(f"invalid JSON Lines: {e.msg} (column {e.colno})", n) from None
+
+
+def _parse_jsonl(lines: list[str]) -> ParsedPage:
+    page = ParsedPage(format="jsonl", records=[])
+    for n, obj in json_lines(lines):
         items, _ = items_of(obj)
         if not items:
             raise ParseError("this line holds no paper", n)
