@@ -64,9 +64,35 @@ def run_child(cmd: list[str], stderr_to: Any = subprocess.DEVNULL,
     """Run a process; wall seconds, peak RSS (MB) and exit code of that child alone."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout_to, stderr=stderr_to)
-    _, status, usage = os.wait4(proc.pid, 0)
+    # ru_maxrss of a child carries the parent's RSS across fork and exec on Linux, so
+    # read the child's own high-water mark (VmHWM) while it runs instead.
+    # Worker processes count too: the peak is that of the sum over the process tree.
+    peak_kb = 0
+    while proc.poll() is None:
+        hwm = _status_kb(proc.pid, "VmHWM")
+        tree = _status_kb(proc.pid, "VmRSS") + sum(
+            _status_kb(c, "VmRSS") for c in _children(proc.pid))
+        peak_kb = max(peak_kb, hwm, tree)
+        time.sleep(0.01)
     wall = time.perf_counter() - t
-    return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+    return wall, peak_kb // 1024, proc.returncode
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def data_dir(root: Path, n: int) -> Path:
