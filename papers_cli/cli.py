@@ -164,13 +164,13 @@ def _format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
         fail(str(e))
 
 
-@app.command()
+@app.command(short_help='Print the database in use.  e.g. papers where')
 def where(db: DbOpt = None) -> None:
     """Print the database path in use.  Example: papers where"""
     print(db or STATE.db or default_db())
 
 
-@app.command()
+@app.command(short_help='Read listing pages; safe to re-run.  e.g. papers ingest pages/')
 def ingest(
     paths: Annotated[
         list[str],
@@ -256,7 +256,7 @@ def _paper_columns() -> list[Any]:
     ]
 
 
-@app.command("list")
+@app.command("list", short_help='Browse papers, newest first.  e.g. papers list --since 2025 -n 10')
 def list_(
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -291,7 +291,7 @@ def list_(
             write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
 
 
-@app.command()
+@app.command(short_help='One paper in full, with its pages.  e.g. papers show 2411.02335')
 def show(
     paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
     json_: JsonOpt = False,
@@ -315,7 +315,7 @@ def show(
             write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
 
 
-@app.command()
+@app.command(short_help='The corpus at a glance.  e.g. papers stats --json')
 def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
     """The corpus at a glance: counts, dates, papers per year and month.  Example: papers stats"""
     import json
@@ -439,7 +439,8 @@ SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Hits to show.")]
 
 
-@app.command(help=SEARCH_HELP)
+@app.command(help=SEARCH_HELP,
+             short_help='Ranked full-text search.  e.g. papers search "activation sparsity"')
 def search(
     query: Annotated[str, typer.Argument(metavar="QUERY",
                                          help="What to look for (see the query language).")],
@@ -463,7 +464,7 @@ def search(
                                           limit=limit), out_fmt, limit, repr(query))
 
 
-@app.command()
+@app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
 def similar(
     paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
     since: SinceOpt = None,
@@ -509,7 +510,8 @@ Examples: papers export --bibtex -o reading.bib --query "activation sparsity"
 """
 
 
-@app.command(help=EXPORT_HELP)
+@app.command(help=EXPORT_HELP,
+             short_help="CSV, JSON, BibTeX, Markdown.  e.g. papers export --bibtex")
 def export(
     ids: Annotated[list[str] | None, typer.Argument(
         metavar="[ID]...", help="Paper ids or arXiv ids; - reads them from stdin.")] = None,
@@ -617,7 +619,8 @@ Examples: papers dedupe
 """
 
 
-@app.command(help=DEDUPE_HELP)
+@app.command(help=DEDUPE_HELP,
+             short_help="Find and merge near-duplicates.  e.g. papers dedupe --apply")
 def dedupe(
     ids: Annotated[list[str] | None, typer.Argument(
         metavar="[ID]...", help="With --distinct: papers that are all different.")] = None,
@@ -709,7 +712,7 @@ def _ask_clusters(conn: Any, clusters: list[Any]) -> list[Any]:
     return keep
 
 
-@app.command()
+@app.command(short_help='Check and repair the corpus.  e.g. papers doctor --fix')
 def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
     json_: JsonOpt = False,

@@ -210,3 +210,12 @@ def test_similar_command(loaded) -> None:
     hits = [json.loads(x) for x in result.stdout.splitlines()]
     assert len(hits) == 3 and pid not in [h["id"] for h in hits]
     assert loaded("similar", "99999").exit_code == 1
+
+
+def test_help_lists_every_command_with_an_example() -> None:
+    text = CliRunner().invoke(app, ["--help"]).stdout
+    commands = ["where", "ingest", "list", "show", "stats", "search", "similar", "export",
+                "dedupe", "doctor"]
+    for cmd in commands:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(cmd + " "))
+        assert f"e.g. papers {cmd}" in line

@@ -163,3 +163,18 @@ def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
     assert run("--undo").exit_code == 1
     assert run("--distinct", "1", "2").exit_code == 0
     assert json.loads(run("--json").stdout) == []
+
+
+def test_interactive_no_is_remembered(tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    conn = storage.connect(db)
+    add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
+    add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")
+    conn.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", str(db), "dedupe", "--interactive"], input="n\n",
+                        catch_exceptions=False)
+    assert res.exit_code == 0
+    assert storage.counts(storage.connect(db))["papers"] == 2
+    again = runner.invoke(app, ["--db", str(db), "dedupe", "--json"], catch_exceptions=False)
+    assert json.loads(again.stdout) == []

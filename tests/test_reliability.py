@@ -298,3 +298,21 @@ def test_concurrent_ingest_equals_sequential(tmp_path: Path, writers: int) -> No
     assert bad == 0 and runs > 0  # readers never saw half a page
     check_consistent(db)
     assert snapshot(db) == snapshot(ref)
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_leaves_database_consistent(tmp_path: Path) -> None:
+    pages = make_pages(tmp_path / "pages", pages=160, per_page=40)
+    db = tmp_path / "i.db"
+    proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130)  # 0 only if it had already finished
+    assert "Traceback" not in err
+    if proc.returncode == 130:
+        assert "interrupted" in err
+    check_consistent(db)
+    assert papers(db, "ingest", "-q", str(pages)).returncode == 0
+    check_consistent(db)
