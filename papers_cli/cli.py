@@ -580,16 +580,21 @@ def export(
             fail(str(e))
         found = [h["id"] for h in hits]
         selected = found if selected is None else [i for i in selected if i in set(found)]
-    recs = (export_mod.records(conn, ids=selected[:limit] if limit else selected)
-            if selected is not None else
-            export_mod.records(conn, filters=filters, limit=limit))
     keep = cols if fields else None
+
+    def run(fh: Any) -> int:
+        if selected is not None:
+            return export_mod.export_to(conn, fh, out_fmt,
+                                        ids=selected[:limit] if limit else selected,
+                                        fields=keep, raw_cells=raw_cells, abstracts=abstracts)
+        return export_mod.export_to(conn, fh, out_fmt, filters=filters, limit=limit,
+                                    fields=keep, raw_cells=raw_cells, abstracts=abstracts)
+
     if output is not None:
         tmp = output.with_name(output.name + ".part")
         try:
             with tmp.open("w", encoding="utf-8", newline="") as fh:
-                n = export_mod.write(recs, out_fmt, fh, fields=keep, raw_cells=raw_cells,
-                                     abstracts=abstracts)
+                n = run(fh)
             tmp.replace(output)  # never leave a half-written file under the real name
         except OSError as e:
             tmp.unlink(missing_ok=True)
@@ -599,8 +604,7 @@ def export(
         message(f"{n} papers written to {output}", no_color=STATE.no_color)
     else:
         with pipe_safe():
-            n = export_mod.write(recs, out_fmt, sys.stdout, fields=keep, raw_cells=raw_cells,
-                                 abstracts=abstracts)
+            n = run(sys.stdout)
     if n == 0:
         raise typer.Exit(EXIT_NOTHING)
 

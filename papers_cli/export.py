@@ -60,6 +60,36 @@ def records(conn: sqlite3.Connection, ids: Iterable[int] | None = None,
         yield _record(row)
 
 
+def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, *,
+              ids: Iterable[int] | None = None, filters: storage.Filters | None = None,
+              limit: int | None = None, fields: Sequence[str] | None = None,
+              raw_cells: bool = False, abstracts: bool = False) -> int:
+    """Export a selection to `out`; returns the number of papers written.
+
+    JSON and JSONL lines are built by SQLite (json_object), several times faster
+    than decoding and re-encoding each paper in Python; the output is the same.
+    """
+    if fmt not in ("json", "jsonl"):
+        return write(records(conn, ids=ids, filters=filters, limit=limit), fmt, out,
+                     fields=fields, raw_cells=raw_cells, abstracts=abstracts)
+    cols = check_fields(fields)
+    mark = (EXPORT_MARK, EXPORT_VERSION) if fmt == "jsonl" and fields is None else None
+    lines = storage.iter_export_rows(conn, ids=ids, filters=filters, limit=limit,
+                                     json_fields=cols, json_mark=mark)
+    n = 0
+    if fmt == "json":
+        out.write("[")
+    for line in lines:
+        if fmt == "json":
+            out.write((",\n  " if n else "\n  ") + line)
+        else:
+            out.write(line + "\n")
+        n += 1
+    if fmt == "json":
+        out.write("\n]\n" if n else "]\n")
+    return n
+
+
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     rec = {f: row.get(f) for f in EXPORT_FIELDS}
     rec["authors"] = json.loads(row["author_names"] or "[]")

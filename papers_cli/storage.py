@@ -916,42 +916,62 @@ def stems_of(conn: sqlite3.Connection, texts: dict[str, str],
 
 # --------------------------------------------------------------------------- export
 
-_EXPORT_SELECT = (
-    "SELECT p.*, "
-    "(SELECT json_group_array(name) FROM (SELECT name FROM authors a WHERE a.paper_id = p.id "
-    "ORDER BY position)) AS author_names, "
+_AUTHORS_JSON = ("(SELECT json_group_array(name) FROM (SELECT name FROM authors a WHERE "
+                 "a.paper_id = p.id ORDER BY position))")
+_PAGES_JSON = (
     "(SELECT json_group_array(json(obj)) FROM (SELECT json_object('path', pg.path, 'sha256', "
     "pg.sha256, 'format', pg.format, 'page_date', pg.page_date, 'year_source', pg.year_source, "
     "'query', pg.query, 'ingested_at', pg.ingested_at, 'position', s.position, 'line', s.line, "
-    "'date_text', s.date_text, 'published', s.published, 'year_inferred', s.year_inferred, "
+    "'date_text', s.date_text, 'published', s.published, 'year_inferred', "
+    "json(CASE WHEN s.year_inferred THEN 'true' ELSE 'false' END), "
     "'comments', s.comments, 'upvotes', s.upvotes) AS obj FROM sightings s JOIN pages pg "
-    "ON pg.id = s.page_id WHERE s.paper_id = p.id ORDER BY pg.page_date, pg.id, s.position)) "
-    "AS pages_json FROM papers p"
+    "ON pg.id = s.page_id WHERE s.paper_id = p.id ORDER BY pg.page_date, pg.id, s.position))"
 )
+_EXPORT_COLUMNS = f"p.*, {_AUTHORS_JSON} AS author_names, {_PAGES_JSON} AS pages_json"
+# Each export field as SQL producing its JSON value, so SQLite writes JSON lines itself.
+EXPORT_JSON_SQL = {
+    "published_inferred": "json(CASE WHEN p.published_inferred THEN 'true' ELSE 'false' END)",
+    "authors": f"json({_AUTHORS_JSON})",
+    "code_links": "json(p.code_links)",
+    "keywords": "json(p.keywords)",
+    "pages": f"json({_PAGES_JSON})",
+}
 
 
 def iter_export_rows(conn: sqlite3.Connection, *, ids: Iterable[int] | None = None,
                      filters: Filters | None = None, sort: str = "date",
-                     limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Whole papers with author names and sightings (as JSON text), streamed."""
+                     limit: int | None = None,
+                     json_fields: Sequence[str] | None = None,
+                     json_mark: tuple[str, int] | None = None) -> Iterator[Any]:
+    """Whole papers, streamed: dicts (author names and sightings as JSON text), or, with
+    `json_fields`, one JSON object per paper as text, built by SQLite."""
+    if json_fields is not None:
+        parts = [f"'{json_mark[0]}', {int(json_mark[1])}"] if json_mark else []
+        for f in json_fields:  # names from the export module's fixed list only
+            parts.append(f"'{f}', {EXPORT_JSON_SQL.get(f, 'p.' + f)}")
+        columns = f"p.id AS id, json_object({', '.join(parts)}) AS line"
+    else:
+        columns = _EXPORT_COLUMNS
+    base = f"SELECT {columns} FROM papers p"
+    pick = (lambda r: r["line"]) if json_fields is not None else dict
     if ids is not None:
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            found = {r["id"]: dict(r) for r in conn.execute(
-                f"{_EXPORT_SELECT} WHERE p.id IN ({marks})", list(chunk))}
+            found = {r["id"]: pick(r) for r in conn.execute(
+                f"{base} WHERE p.id IN ({marks})", list(chunk))}
             for i in chunk:
                 if i in found:
                     yield found[i]
         return
     col, direction = SORTS[sort]
     conds, params = (filters or Filters()).where()
-    sql = _EXPORT_SELECT + (" WHERE " + " AND ".join(conds) if conds else "")
+    sql = base + (" WHERE " + " AND ".join(conds) if conds else "")
     sql += f" ORDER BY {col} IS NULL, {col} {direction}, p.id {direction}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
     for row in conn.execute(sql, params):
-        yield dict(row)
+        yield pick(row)
 
 
 OVERWRITABLE = ("title", "abstract", "authors_count", "organization", "organization_handle",
