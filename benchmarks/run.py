@@ -270,7 +270,13 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
         print(f"  dedupe exited {code}", flush=True)
         return
     clusters = json.loads(out.read_text())
+    # Titles are compared folded (title_key): a paper keeps the first title it was
+    # seen under, which may be a variant that ingest already recognised.
+    from papers_cli.normalize import title_key
+
     truth = [json.loads(line) for line in (d / "truth.jsonl").open()]
+    for t in truth:
+        t["title"], t["of"] = title_key(t["title"]), title_key(t["of"])
     parent: dict[str, str] = {}
 
     def find(t: str) -> str:
@@ -279,20 +285,20 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
         return t
 
     for t in truth:
-        if t["kind"] == "dup":
+        if t["kind"] == "dup" and find(t["title"]) != find(t["of"]):
             parent[find(t["title"])] = find(t["of"])
+    in_dup = {x for t in truth if t["kind"] == "dup" for x in (t["title"], t["of"])}
     conn = sqlite3.connect(db)
-    titles = {x for t in truth for x in (t["title"], t["of"])}
+    keys = list({x for t in truth for x in (t["title"], t["of"])})
     ids_of: dict[str, set[int]] = {}
-    tl = list(titles)
-    for k in range(0, len(tl), 500):
-        chunk = tl[k:k + 500]
-        for pid, title in conn.execute(
-                f"SELECT id, title FROM papers WHERE title IN ({','.join('?' * len(chunk))})",
-                chunk):
-            ids_of.setdefault(title, set()).add(pid)
-    label = {pid: find(t) for t, ids in ids_of.items() for pid in ids if t in parent
-             or any(find(x) == find(t) for x in (t,))}
+    key_of: dict[int, str] = {}
+    for k in range(0, len(keys), 500):
+        chunk = keys[k:k + 500]
+        for pid, key in conn.execute(
+                f"SELECT id, title_key FROM papers WHERE title_key IN "
+                f"({','.join('?' * len(chunk))})", chunk):
+            ids_of.setdefault(key, set()).add(pid)
+            key_of[pid] = key
     cluster_of = {m["id"]: k for k, c in enumerate(clusters) for m in c}
     found = 0
     dups = [t for t in truth if t["kind"] == "dup"]
@@ -301,11 +307,17 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
         if not v or v & o or any(cluster_of.get(a) is not None and cluster_of.get(a) ==
                                  cluster_of.get(b) for a in v for b in o):
             found += 1
+
+    def label(pid: int) -> str | None:
+        key = key_of.get(pid) or title_key(next(
+            (m["title"] for c in clusters for m in c if m["id"] == pid), ""))
+        return find(key) if key in in_dup else None
+
     tp = fp = 0
     for c in clusters:
-        head = c[0]["id"]
+        head = label(c[0]["id"])
         for m in c[1:]:
-            same = label.get(head) is not None and label.get(head) == label.get(m["id"])
+            same = head is not None and head == label(m["id"])
             tp += same
             fp += not same
     false_negs = 0
