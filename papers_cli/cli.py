@@ -224,12 +224,8 @@ def ingest(
 
         with Progress(transient=True) as progress:
             task = progress.add_task("ingesting", total=len(sources))
-
-            def step(o: Any) -> None:
-                report(o)
-                progress.advance(task)
-
-            result = ingest_sources(conn, sources, year=year, on_page=step)
+            result = ingest_sources(conn, sources, year=year, on_page=report,
+                                    on_progress=lambda: progress.advance(task))
     else:
         result = ingest_sources(conn, sources, year=year, on_page=report)
     if not quiet or result.failed:

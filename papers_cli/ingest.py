@@ -376,6 +376,7 @@ def ingest_sources(
     year: int | None = None,
     today: dt.date | None = None,
     on_page: Callable[[PageOutcome], None] | None = None,
+    on_progress: Callable[[], None] | None = None,
     batch_records: int = BATCH_RECORDS,
     batch_seconds: float = BATCH_SECONDS,
     parallel: bool | None = None,
@@ -412,6 +413,8 @@ def ingest_sources(
             report.outcomes.append(outcome)
             pending.append(outcome)
             records += outcome.records
+            if on_progress:
+                on_progress()
             if records >= batch_records or time.monotonic() - started >= batch_seconds:
                 flush()
         flush()
