@@ -89,8 +89,8 @@ TRAILER = "  • 3 authors\n·\n{date}\n"
         ("T\n\nA\n\n  • x authors\n·\nMar 1\n", 17, "not a number"),
         ("T\n\nA\n\n  • 3 authors\n·\nMar 1 lots\n", 19, "not a number"),
         ("T\n\nA\n\n  • 3 authors\n·\nMar 1\n\nCut-off title\n", 21, "truncated"),
-        ("T\n\nA\n\n  • 3 authors\n·\nMar 1, 2024\n\nT2\n\n  • 3 authors\n·\nMar 1\n", 21,
-         "cannot pair"),
+        ("T\n\nA\n\n  • 3 authors\n·\nMar 1, 2024\n\nT2\n\nA2\n\nT3\n\n  • 3 authors\n·\n"
+         "Mar 1\n", 21, "cannot pair"),
     ],
 )
 def test_malformed_records_name_the_line(body: str, line: int, needle: str) -> None:
@@ -128,6 +128,12 @@ def test_page_without_header_or_date_still_parses() -> None:
     p = parse_text("A title\n\nAn abstract.\n\n  • 2 authors\n·\nMay 4, 2023 7\n")
     assert p.page_date is None
     assert [(r.title, r.authors_count, r.comments) for r in p.records] == [("A title", 2, 7)]
+
+
+def test_title_with_trailer_but_no_abstract() -> None:
+    p = parse_text(page("Only a title\n\n  • 4 authors\n·\nMar 2, 2024\n"))
+    assert [(r.title, r.abstract, r.authors_count) for r in p.records] == [
+        ("Only a title", None, 4)]
 
 
 def test_wrapped_lines_are_folded() -> None:

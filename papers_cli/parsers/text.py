@@ -150,6 +150,12 @@ def parse_text(text: str) -> ParsedPage:
 
 def _records(texts: list[Block], trailer: Block | None, position: int) -> list[PaperRecord]:
     """Title/abstract block pairs (the last with `trailer`) as records."""
+    if len(texts) == 1 and trailer is not None:
+        # A title and its author/date lines with no abstract: a record all the same.
+        rec = PaperRecord(title=fold_whitespace(" ".join(texts[0].lines)), abstract=None,
+                          line=texts[0].line, position=position + 1)
+        _apply_trailer(rec, trailer)
+        return [rec]
     if len(texts) % 2:
         last = texts[-1]
         if trailer is None:
