@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import sqlite3
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,16 +49,38 @@ def numbers_of(key: str) -> tuple[str, ...]:
     return tuple(digits + romans)
 
 
-@dataclass(slots=True)
-class Paper:
-    """What dedupe keeps in memory per paper (compact: 1M papers fit in well under 1 GB)."""
+class Corpus:
+    """What dedupe keeps per paper, as compact columns (1M papers: about 200 MB):
+    id, folded title, a hash of its numbers, arXiv id, printed date (ordinal, 0 if
+    none or inferred) and a hash of the folded abstract (0 if too short)."""
 
-    id: int
-    key: str
-    numbers: tuple[str, ...]
-    arxiv_id: str | None
-    date: dt.date | None  # a printed (not inferred) date
-    abstract_hash: bytes | None
+    def __init__(self) -> None:
+        self.ids = array("q")
+        self.keys: list[str] = []
+        self.numbers = array("q")
+        self.arxiv: dict[int, str] = {}
+        self.dates = array("l")
+        self.ahash = array("q")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, pid: int, title: str, abstract: str | None, arxiv: str | None,
+            published: str | None, inferred: bool) -> None:
+        key = dedupe_key(title)
+        h = 0
+        if abstract and len(abstract) >= MIN_ABSTRACT:
+            digest = hashlib.blake2b(" ".join(abstract.casefold().split()).encode(),
+                                     digest_size=8).digest()
+            h = int.from_bytes(digest, "little", signed=True) or 1
+        if arxiv:
+            self.arxiv[len(self.ids)] = arxiv
+        self.ids.append(pid)
+        self.keys.append(key)
+        self.numbers.append(hash(numbers_of(key)))
+        self.dates.append(dt.date.fromisoformat(published).toordinal()
+                          if published and not inferred else 0)
+        self.ahash.append(h)
 
 
 @dataclass
@@ -82,74 +105,73 @@ class Cluster:
         return [m.id for m in self.members]
 
 
-def _load(conn: sqlite3.Connection) -> list[Paper]:
-    papers = []
+def _load(conn: sqlite3.Connection) -> Corpus:
+    corpus = Corpus()
     for pid, title, abstract, arxiv, published, inferred in storage.iter_dedupe_rows(conn):
-        h = None
-        if abstract and len(abstract) >= MIN_ABSTRACT:
-            h = hashlib.blake2b(" ".join(abstract.casefold().split()).encode(),
-                                digest_size=12).digest()
-        d = dt.date.fromisoformat(published) if published and not inferred else None
-        key = dedupe_key(title)
-        papers.append(Paper(pid, key, numbers_of(key), arxiv, d, h))
-    return papers
+        corpus.add(pid, title, abstract, arxiv, published, bool(inferred))
+    return corpus
 
 
-def _groups(papers: list[Paper]) -> Iterator[tuple[list[int], bool]]:
+PASSES = 4  # token-pair blocks are found in this many passes, to bound memory
+
+
+def _groups(c: Corpus) -> Iterator[tuple[list[int], bool]]:
     """Blocks of paper indices worth comparing; never all pairs, never a big dict.
 
     Each block is yielded with whether it is a block of identical abstracts.
     Blocks: the same abstract; the same key; each pair of a title's three rarest
     tokens (a typo in one token leaves another pair intact); and neighbours in
     sorted order of the key and of the reversed key (typos near either end).
-    Blocks are found by sorting compact integers, so 1M papers stay well under 1 GB.
+    Blocks are found by sorting compact integers.
     """
-    n = len(papers)
-    with_hash = sorted((p.abstract_hash, i) for i, p in enumerate(papers)
-                       if p.abstract_hash is not None)
-    for _, run in itertools.groupby(with_hash, key=lambda t: t[0]):
-        group = [i for _, i in run]
+    n = len(c)
+    by_hash = sorted((i for i in range(n) if c.ahash[i]), key=c.ahash.__getitem__)
+    for _, run in itertools.groupby(by_hash, key=c.ahash.__getitem__):
+        group = list(run)
         if len(group) > 1:
             yield group[:MAX_BLOCK], True
-    by_key = sorted(range(n), key=lambda i: papers[i].key)
-    for _, run in itertools.groupby(by_key, key=lambda i: papers[i].key):
+    del by_hash
+    by_key = sorted(range(n), key=c.keys.__getitem__)
+    for _, run in itertools.groupby(by_key, key=c.keys.__getitem__):
         group = list(run)
         if len(group) > 1:
             yield group[:MAX_BLOCK], False
-    for pos in range(len(by_key)):
+    for pos in range(n):
         yield by_key[pos: pos + 1 + WINDOW], False
     del by_key
-    by_rev = sorted(range(n), key=lambda i: papers[i].key[::-1])
-    for pos in range(len(by_rev)):
+    by_rev = sorted(range(n), key=lambda i: c.keys[i][::-1])
+    for pos in range(n):
         yield by_rev[pos: pos + 1 + WINDOW], False
     del by_rev
     df: Counter[str] = Counter()
-    for p in papers:
-        df.update({t for t in p.key.split() if t not in _STOP})
+    for key in c.keys:
+        df.update({t for t in key.split() if t not in _STOP})
     shift = 24 if n < (1 << 24) else 32
     mask = (1 << shift) - 1
-    codes: list[int] = []
-    for i, p in enumerate(papers):
-        rare = sorted({t for t in p.key.split() if t not in _STOP},
-                      key=lambda t: (df[t], t))[:3]
-        for a in range(len(rare)):
-            for b in range(a + 1, len(rare)):
-                pair = (rare[a], rare[b]) if rare[a] < rare[b] else (rare[b], rare[a])
-                codes.append(((hash(pair) & 0xFFFFFFFFFF) << shift) | i)
-    df.clear()
-    codes.sort()
-    for _, run in itertools.groupby(codes, key=lambda c: c >> shift):
-        group = [c & mask for c in run]
-        if len(group) > 1:
-            yield group[:MAX_BLOCK], False
+    for part in range(PASSES):
+        codes: list[int] = []
+        for i, key in enumerate(c.keys):
+            rare = sorted({t for t in key.split() if t not in _STOP},
+                          key=lambda t: (df[t], t))[:3]
+            for a in range(len(rare)):
+                for b in range(a + 1, len(rare)):
+                    h = hash((rare[a], rare[b]) if rare[a] < rare[b] else (rare[b], rare[a]))
+                    if h % PASSES == part:
+                        codes.append(((h & 0xFFFFFFFFFF) << shift) | i)
+        codes.sort()
+        for _, run in itertools.groupby(codes, key=lambda code: code >> shift):
+            group = [code & mask for code in run]
+            if len(group) > 1:
+                yield group[:MAX_BLOCK], False
 
 
-def _veto(a: Paper, b: Paper) -> str | None:
-    if a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id:
+def _veto(c: Corpus, i: int, j: int) -> str | None:
+    ai, aj = c.arxiv.get(i), c.arxiv.get(j)
+    if ai and aj and ai != aj:
         return "different arXiv ids"
-    if a.date and b.date and abs((a.date - b.date).days) > 365:
+    if c.dates[i] and c.dates[j] and abs(c.dates[i] - c.dates[j]) > 365:
         return "dates more than a year apart"
-    if a.numbers != b.numbers:
+    if c.numbers[i] != c.numbers[j]:
         return "different numbers in the titles"
     return None
 
@@ -159,7 +181,7 @@ def find_clusters(conn: sqlite3.Connection,
     """Clusters of papers that are one paper; nothing is changed."""
     from rapidfuzz import process
 
-    papers = _load(conn)
+    c = _load(conn)
     distinct = storage.distinct_pairs(conn)
     matches: list[tuple[int, int, float, str]] = []
     need_abstracts: list[tuple[int, int, float]] = []
@@ -170,16 +192,16 @@ def find_clusters(conn: sqlite3.Connection,
         if pair in done:
             return
         done.add(pair)
-        a, b = papers[i], papers[j]
-        if (min(a.id, b.id), max(a.id, b.id)) in distinct or _veto(a, b):
+        a, b = c.ids[i], c.ids[j]
+        if (min(a, b), max(a, b)) in distinct or _veto(c, i, j):
             return
         if same_abstract:
             matches.append((i, j, score, f"same abstract (title {score:.0f})"))
         else:
             need_abstracts.append((i, j, score))
 
-    for group, same_abstract in _groups(papers):
-        keys = [papers[k].key for k in group]
+    for group, same_abstract in _groups(c):
+        keys = [c.keys[k] for k in group]
         if same_abstract:
             for a in range(1, len(group)):
                 consider(group[0], group[a], fuzz.ratio(keys[0], keys[a]), True)
@@ -190,21 +212,23 @@ def find_clusters(conn: sqlite3.Connection,
                                                score_cutoff=threshold, limit=None):
                 consider(group[a], group[a + 1 + b], score, False)
     if need_abstracts:
-        abstracts = storage.abstracts_of(conn, {papers[k].id for i, j, _ in need_abstracts
+        abstracts = storage.abstracts_of(conn, {c.ids[k] for i, j, _ in need_abstracts
                                                 for k in (i, j)})
         for i, j, score in need_abstracts:
             # The same title over clearly different abstracts is a different paper.
-            if abstracts_agree(abstracts[papers[i].id], abstracts[papers[j].id]):
+            if abstracts_agree(abstracts[c.ids[i]], abstracts[c.ids[j]]):
                 matches.append((i, j, score, f"title {score:.0f}"))
-    return _describe(conn, _clusters(papers, matches))
+    return _describe(conn, _clusters(c, matches))
 
 
-def _clusters(papers: list[Paper], matches: list[tuple[int, int, float, str]]) -> list[Cluster]:
-    parent = list(range(len(papers)))
+def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]]) -> list[Cluster]:
+    """Union-find over the matched papers only (not the whole corpus)."""
+    parent: dict[int, int] = {}
     arxiv: dict[int, set[str]] = {}
-    dates: dict[int, list[dt.date]] = {}
+    dates: dict[int, list[int]] = {}
 
     def find(x: int) -> int:
+        parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
@@ -216,30 +240,30 @@ def _clusters(papers: list[Paper], matches: list[tuple[int, int, float, str]]) -
         if ri == rj:
             continue
         # No chain may join papers that a veto keeps apart (A~B, B~C, A!~C).
-        ai = arxiv.get(ri, {papers[ri].arxiv_id} - {None})
-        aj = arxiv.get(rj, {papers[rj].arxiv_id} - {None})
+        ai = arxiv.get(ri, {c.arxiv[ri]} if ri in c.arxiv else set())
+        aj = arxiv.get(rj, {c.arxiv[rj]} if rj in c.arxiv else set())
         if ai and aj and ai != aj:
             continue
-        di = dates.get(ri, [papers[ri].date] if papers[ri].date else [])
-        dj = dates.get(rj, [papers[rj].date] if papers[rj].date else [])
-        if di and dj and (max(di + dj) - min(di + dj)).days > 365:
+        di = dates.get(ri, [c.dates[ri]] if c.dates[ri] else [])
+        dj = dates.get(rj, [c.dates[rj]] if c.dates[rj] else [])
+        if di and dj and max(di + dj) - min(di + dj) > 365:
             continue
         parent[rj] = ri
-        arxiv[ri] = ai | aj  # type: ignore[operator]
+        arxiv[ri] = ai | aj
         dates[ri] = di + dj
         why.setdefault(j, (score, reason))
         why.setdefault(i, (score, reason))
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(papers)):
+    for i in list(parent):
         groups[find(i)].append(i)
     out = []
     for members in groups.values():
         if len(members) < 2:
             continue
-        members.sort(key=lambda k: papers[k].id)
-        out.append(Cluster([Member(papers[k].id, "", None, *why.get(k, (100.0, "")))
+        members.sort(key=lambda k: c.ids[k])
+        out.append(Cluster([Member(c.ids[k], "", None, *why.get(k, (100.0, "")))
                             for k in members]))
-    out.sort(key=lambda c: c.ids[0])
+    out.sort(key=lambda cl: cl.ids[0])
     return out
 
 
