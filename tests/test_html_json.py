@@ -166,3 +166,22 @@ def test_author_search_and_list(sample_conn: sqlite3.Connection) -> None:
     assert [h["title"][:12] for h in hits.hits] == ["Sparsing Law"]
     listed = storage.list_papers(sample_conn, Filters(author="chenyang"))
     assert [p["arxiv_id"] for p in listed] == ["2411.02335"]
+
+
+def test_arxiv_id_learnt_mid_page_matches_later_records(conn: sqlite3.Connection) -> None:
+    # A text page gives a paper without an arXiv id; an API page then names it twice:
+    # first under the same title (the paper learns its id), then under a revised title
+    # with that id. Both are the one paper, however records are grouped for lookups.
+    text = ("Daily Papers\n\nJan 7\n\nA Study of Things\n\nWe study things.\n\n"
+            "  • 3 authors\n·\nJan 2, 2025\n")
+    ingest_bytes(conn, text.encode(), "t.txt", today=TODAY)
+    items = [{"paper": {"id": "2501.00001", "title": "A Study of Things",
+                        "summary": "We study things.", "publishedAt": "2025-01-02T00:00:00Z"}},
+             {"paper": {"id": "2501.00001", "title": "A Study of Things (revised)",
+                        "summary": "We study things, again.",
+                        "publishedAt": "2025-01-02T00:00:00Z"}}]
+    out = ingest_bytes(conn, json.dumps(items).encode(), "api.json", today=TODAY)
+    assert (out.status, out.new_papers, out.known_papers) == ("ingested", 0, 2)
+    assert storage.counts(conn)["papers"] == 1
+    paper = storage.get_paper(conn, storage.resolve_paper_id(conn, "2501.00001"))
+    assert paper["abstract"] == "We study things, again." and len(paper["pages"]) == 3

@@ -171,6 +171,48 @@ def test_doctor_rebuilds_deleted_index(tmp_path: Path) -> None:
     assert papers(db, "search", "convergent").returncode == 0
 
 
+def _old_database(path: Path, version: int) -> None:
+    """A database as an older papers left it: the first `version` migrations only."""
+    c = sqlite3.connect(path, isolation_level=None)
+    for script in storage.MIGRATIONS[:version]:
+        assert isinstance(script, str)
+        for stmt in storage._statements(script):
+            c.execute(stmt)
+    c.execute(f"PRAGMA user_version = {version}")
+    c.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_schema_is_migrated(tmp_path: Path, version: int) -> None:
+    db = tmp_path / "old.db"
+    _old_database(db, version)
+    assert papers(db, "ingest", str(JAN)).returncode == 0
+    c = sqlite3.connect(db)
+    assert c.execute("PRAGMA user_version").fetchone()[0] == storage.SCHEMA_VERSION
+    config = dict(c.execute("SELECT k, v FROM papers_fts_config"))
+    assert config["hashsize"] == 16 << 20 and config["automerge"] == 8
+    assert c.execute("SELECT count(*) FROM merge_runs").fetchone()[0] == 0  # v2 tables
+    c.close()
+    check_consistent(db)
+    assert papers(db, "search", "convergent").returncode == 0
+
+
+def test_migration_of_a_corpus_without_its_index(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    _old_database(db, 2)
+    c = sqlite3.connect(db)
+    c.execute("DROP TABLE papers_fts")
+    c.commit()
+    c.close()
+    res = papers(db, "doctor", "--fix")
+    assert res.returncode == 0, res.stderr
+    c = sqlite3.connect(db)
+    assert dict(c.execute("SELECT k, v FROM papers_fts_config"))["hashsize"] == 16 << 20
+    c.close()
+    assert papers(db, "ingest", str(JAN)).returncode == 0
+    check_consistent(db)
+
+
 def test_rich_output_of_hostile_stored_text(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     titles = ["[bold red]Markup[/] \"quoted\" 'single'; -- DROP", "NEAR(a b) OR title:x *",
