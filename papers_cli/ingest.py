@@ -438,29 +438,46 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
     import concurrent.futures as cf
 
     with cf.ProcessPoolExecutor(1, initializer=_worker_init, initargs=(path,)) as pool:
-        ahead: dict[int, cf.Future[Prepared]] = {}
+        ahead: dict[int, tuple[cf.Future[Prepared], int]] = {}
         queue = iter(i for i, s in enumerate(sources) if s.path is not None and not s.error)
-        for _ in range(PREFETCH):  # a bounded window: memory stays flat
-            i = next(queue, None)
-            if i is not None:
-                ahead[i] = pool.submit(_worker_prepare, str(sources[i].path))
+        queued_bytes = 0
+
+        def fill() -> None:
+            # A window of pages bounded in count and bytes: memory stays flat, and the
+            # worker has work while this process builds the search index at a commit.
+            nonlocal queued_bytes
+            while len(ahead) < PREFETCH_PAGES and (not ahead or queued_bytes < PREFETCH_BYTES):
+                j = next(queue, None)
+                if j is None:
+                    return
+                p = sources[j].path
+                assert p is not None
+                try:
+                    size = p.stat().st_size
+                except OSError:
+                    size = 0
+                ahead[j] = (pool.submit(_worker_prepare, str(p)), size)
+                queued_bytes += size
+
+        fill()
         for i, src in enumerate(sources):
-            fut = ahead.pop(i, None)
-            if fut is None:
+            entry = ahead.pop(i, None)
+            if entry is None:
                 yield src, None
                 continue
-            j = next(queue, None)
-            if j is not None:
-                ahead[j] = pool.submit(_worker_prepare, str(sources[j].path))
+            fut, size = entry
+            queued_bytes -= size
             try:
                 pre: Prepared | None = fut.result()
             except OSError:
                 pre = None  # let the main process meet the error and report it
+            fill()
             yield src, pre
 
 
 PARALLEL_MIN = 16
-PREFETCH = 8
+PREFETCH_PAGES = 64
+PREFETCH_BYTES = 16 << 20
 _worker_conn: sqlite3.Connection | None = None
 
 

@@ -54,12 +54,12 @@ def abstracts_agree(a: str | None, b: str | None) -> bool:
     Identical once whitespace is folded, nearly identical (a revised abstract),
     one a truncated copy of the other, or one of them missing.
     """
-    if not a or not b:
+    if not a or not b or a == b:  # a re-listing: the same text (the common case)
         return True
     fa, fb = fold_whitespace(a), fold_whitespace(b)
     if fa == fb:
         return True
-    short, long_ = sorted((fa.rstrip(".… "), fb), key=len)
+    short, long_ = sorted((fa.rstrip(".… "), fb.rstrip(".… ")), key=len)
     if len(short) >= 100 and long_.startswith(short):  # a truncated copy
         return True
     return fuzz.ratio(fa, fb, score_cutoff=ABSTRACT_AGREEMENT) > 0
