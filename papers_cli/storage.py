@@ -1019,23 +1019,43 @@ EXPORT_JSON_SQL = {
     "pages": f"json({_PAGES_JSON})",
 }
 
+# Each export field as SQL producing its CSV cell text (lists joined with ';').
+_JOINED = "(SELECT group_concat(value, ';') FROM json_each({}))"
+EXPORT_CELL_SQL = {
+    "published_inferred": "CASE WHEN p.published_inferred THEN 'true' ELSE 'false' END",
+    "authors": ("(SELECT group_concat(name, ';') FROM (SELECT name FROM authors a WHERE "
+                "a.paper_id = p.id ORDER BY position))"),
+    "code_links": _JOINED.format("p.code_links"),
+    "keywords": _JOINED.format("p.keywords"),
+    "pages": ("(SELECT group_concat(path, ';') FROM (SELECT pg.path FROM sightings s JOIN "
+              "pages pg ON pg.id = s.page_id WHERE s.paper_id = p.id "
+              "ORDER BY pg.page_date, pg.id, s.position))"),
+}
+
 
 def iter_export_rows(conn: sqlite3.Connection, *, ids: Iterable[int] | None = None,
                      filters: Filters | None = None, sort: str = "date",
                      limit: int | None = None,
                      json_fields: Sequence[str] | None = None,
-                     json_mark: tuple[str, int] | None = None) -> Iterator[Any]:
-    """Whole papers, streamed: dicts (author names and sightings as JSON text), or, with
-    `json_fields`, one JSON object per paper as text, built by SQLite."""
+                     json_mark: tuple[str, int] | None = None,
+                     cell_fields: Sequence[str] | None = None) -> Iterator[Any]:
+    """Whole papers, streamed: dicts (author names and sightings as JSON text); with
+    `json_fields`, one JSON object per paper as text, built by SQLite; with
+    `cell_fields`, a tuple of CSV cell values per paper (text, numbers or None)."""
     if json_fields is not None:
         parts = [f"'{json_mark[0]}', {int(json_mark[1])}"] if json_mark else []
         for f in json_fields:  # names from the export module's fixed list only
             parts.append(f"'{f}', {EXPORT_JSON_SQL.get(f, 'p.' + f)}")
         columns = f"p.id AS id, json_object({', '.join(parts)}) AS line"
+        pick: Callable[[sqlite3.Row], Any] = lambda r: r["line"]  # noqa: E731
+    elif cell_fields is not None:
+        columns = "p.id AS id, " + ", ".join(  # names from the export module's list only
+            f"{EXPORT_CELL_SQL.get(f, 'p.' + f)} AS {f}" for f in cell_fields)
+        pick = lambda r: tuple(r)[1:]  # noqa: E731
     else:
         columns = _EXPORT_COLUMNS
+        pick = dict
     base = f"SELECT {columns} FROM papers p"
-    pick = (lambda r: r["line"]) if json_fields is not None else dict
     if ids is not None:
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))

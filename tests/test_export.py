@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY, page
@@ -180,3 +182,26 @@ def test_pipe_search_ids_into_export_subprocess(rich_db: Path) -> None:
         f"'{papers}' --db '{rich_db}' export - --bibtex | grep -c '^@misc'",
         shell=True, capture_output=True, text=True, check=False)
     assert res.stdout.strip() == "15" and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("fields", [None, ["title", "pages", "authors", "published_inferred",
+                                           "upvotes", "keywords"]])
+def test_sql_built_csv_equals_csv_of_records(rich_db: Path, raw: bool,
+                                             fields: list[str] | None) -> None:
+    # export_to builds CSV cells in SQLite; export.write builds them from whole records.
+    conn = storage.connect(rich_db)
+    fast, slow = io.StringIO(), io.StringIO()
+    n = export.export_to(conn, fast, "csv", fields=fields, raw_cells=raw)
+    m = export.write(export.records(conn), "csv", slow, fields=fields, raw_cells=raw)
+    assert n == m == storage.counts(conn)["papers"]
+    assert fast.getvalue() == slow.getvalue()
+    assert ";" in fast.getvalue() and ("'=HYPERLINK" in fast.getvalue()) is not raw
+
+
+@given(st.lists(st.lists(st.text(alphabet=st.sampled_from('ab ",\r\n\t\'=é🚀'), max_size=8),
+                         min_size=1, max_size=4), max_size=5))
+def test_csv_line_writes_what_csv_writer_writes(rows: list[list[str]]) -> None:
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows(rows)
+    assert "".join(export.csv_line(r) for r in rows) == expected.getvalue()
