@@ -209,6 +209,14 @@ def _bar(n: int, peak: int, width: int = 40) -> str:
     return "█" * max(1 if n else 0, round(width * n / peak)) if peak else ""
 
 
+def _with_latest(paper: dict[str, Any], col: str) -> Any:
+    """`17`, or `17 (latest 15)` when the most recent page showed fewer than the highest."""
+    latest = paper.get(f"latest_{col}")
+    if latest is None or latest == paper[col]:
+        return paper[col]
+    return f"{paper[col]} (latest {latest})"
+
+
 def write_paper(
     paper: dict[str, Any],
     *,
@@ -229,8 +237,8 @@ def write_paper(
         ("authors", ", ".join(paper.get("author_names") or []) or paper.get("authors")),
         ("author count", paper["authors_count"]),
         ("organization", paper["organization"]),
-        ("upvotes", paper["upvotes"]),
-        ("comments", paper["comments"]),
+        ("upvotes", _with_latest(paper, "upvotes")),
+        ("comments", _with_latest(paper, "comments")),
         (
             "arxiv",
             paper["arxiv_id"] and f"{paper['arxiv_id']}  https://arxiv.org/abs/{paper['arxiv_id']}",

@@ -757,14 +757,20 @@ def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
         dict(r)
         for r in conn.execute(
             "SELECT pg.path, pg.page_date, pg.format, s.position, s.line, s.date_text, "
-            "s.published, s.year_inferred, s.comments, s.upvotes FROM sightings s "
-            "JOIN pages pg ON pg.id = s.page_id WHERE s.paper_id = ? "
+            "s.published, s.year_inferred, s.comments, s.upvotes, pg.ingested_at "
+            "FROM sightings s JOIN pages pg ON pg.id = s.page_id WHERE s.paper_id = ? "
             "ORDER BY pg.page_date, pg.id, s.position",
             (paper_id,),
         )
     ]
     for p in d["pages"]:
         p["year_inferred"] = bool(p["year_inferred"])
+    # The paper keeps the highest counts seen; the latest are those of the most recent
+    # page that showed them (a page without a date counts from when it was ingested).
+    recent = sorted(d["pages"], key=lambda p: (p["page_date"] or p["ingested_at"][:10]))
+    for col in ("upvotes", "comments"):
+        d[f"latest_{col}"] = next((p[col] for p in reversed(recent) if p[col] is not None),
+                                  None)
     d["merged_from"] = merged_into(conn, paper_id)
     return d
 

@@ -6,6 +6,7 @@ Set UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sqlite3
@@ -185,3 +186,26 @@ def test_arxiv_id_learnt_mid_page_matches_later_records(conn: sqlite3.Connection
     assert storage.counts(conn)["papers"] == 1
     paper = storage.get_paper(conn, storage.resolve_paper_id(conn, "2501.00001"))
     assert paper["abstract"] == "We study things, again." and len(paper["pages"]) == 3
+
+
+def test_highest_and_latest_counts(conn: sqlite3.Connection) -> None:
+    def api_page(upvotes: int, comments: int | None) -> bytes:
+        item: dict = {"paper": {"id": "2501.00002", "title": "Counting Votes",
+                                "summary": "We count votes.", "upvotes": upvotes,
+                                "publishedAt": "2025-01-02T00:00:00Z"}}
+        if comments is not None:
+            item["numComments"] = comments
+        return json.dumps([item]).encode()
+
+    for n, (up, com) in enumerate([(20, 3), (12, None), (15, 1)]):
+        assert ingest_bytes(conn, api_page(up, com), f"api{n}.json").status == "ingested"
+    paper = storage.get_paper(conn, storage.resolve_paper_id(conn, "2501.00002"))
+    assert (paper["upvotes"], paper["latest_upvotes"]) == (20, 15)
+    assert (paper["comments"], paper["latest_comments"]) == (3, 1)
+    assert [p["upvotes"] for p in paper["pages"]] == [20, 12, 15]  # each page as it showed
+    from papers_cli.output import write_paper
+
+    out = io.StringIO()
+    write_paper(paper, out=out, rich_output=False)
+    assert "upvotes: 20 (latest 15)\n" in out.getvalue()
+    assert "comments: 3 (latest 1)\n" in out.getvalue()
