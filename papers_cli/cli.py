@@ -366,7 +366,7 @@ def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
     keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
             "arxiv_id", "score")
     out = {k: hit.get(k) for k in keys}
-    out["score"] = round(-float(out["score"]), 6)  # bm25 is negative; higher is better here
+    out["score"] = round(-float(out["score"] or 0.0), 6)  # bm25 is negative; higher is better here
     out["snippet"] = strip_marks(hit.get("snippet"))
     return out
 

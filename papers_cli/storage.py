@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from papers_cli.models import PaperRecord, ParsedPage
 
@@ -43,6 +43,7 @@ PAPER_COLUMNS = (
     "last_seen",
 )
 JSON_LIST_COLUMNS = ("code_links", "keywords")
+T = TypeVar("T")
 
 _V1 = """
 CREATE TABLE papers (
@@ -316,7 +317,7 @@ def known_full_dates(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str,
     return out
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -1305,8 +1306,8 @@ def repair(conn: sqlite3.Connection) -> list[str]:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         missing = [n for n in _FTS_OBJECTS if n not in names]
         if missing:
-            for n in ("papers_ai", "papers_ad", "papers_au"):
-                conn.execute(f"DROP TRIGGER IF EXISTS {n}")
+            for trigger in ("papers_ai", "papers_ad", "papers_au"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             if "papers_fts" in names:
                 conn.execute("DROP TABLE papers_fts")
             for st in _fts_statements():

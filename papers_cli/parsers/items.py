@@ -71,7 +71,7 @@ def arxiv_id(value: Any) -> str | None:
 
 def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> PaperRecord | None:
     """One record from an item or flat paper; None when it has no title."""
-    paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
+    paper: dict[str, Any] = item["paper"] if isinstance(item.get("paper"), dict) else item
     title = _str(paper.get("title")) or _str(item.get("title"))
     if not title:
         return None
@@ -80,7 +80,7 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> Pape
                       abstract=fold_whitespace(abstract) if abstract else None,
                       line=line, position=position)
     rec.arxiv_id = arxiv_id(paper.get("id")) or arxiv_id(item.get("id"))
-    authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
+    authors: list[Any] = paper["authors"] if isinstance(paper.get("authors"), list) else []
     names = []
     for a in authors:
         name = _str(a.get("name")) if isinstance(a, dict) else _str(a)

@@ -75,7 +75,7 @@ def _is_date_only(block: Block) -> bool:
     if len(block.lines) != 1:
         return False
     m = DATE_LINE_RE.match(block.lines[0].strip())
-    return bool(m) and m.group("rest") is None
+    return m is not None and m.group("rest") is None
 
 
 class TextPageReader:
