@@ -75,4 +75,10 @@ def check_consistent(db: Path) -> None:
         conn.execute("SELECT count(*) FROM papers").fetchone()[0]
     assert conn.execute("SELECT count(*) FROM pages g WHERE records != (SELECT count(*) FROM "
                         "sightings s WHERE s.page_id = g.id)").fetchone()[0] == 0
+    # The index's triggers are all there (an ingest batch drops the insert trigger and
+    # recreates it before committing) and no batch was left half open.
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {"papers_ai", "papers_ad", "papers_au"} <= names
+    assert conn.execute("SELECT value FROM settings WHERE key = 'fts_pending_from'"
+                        ).fetchone()[0] is None
     conn.close()

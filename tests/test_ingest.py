@@ -172,6 +172,16 @@ def test_fts_index_in_sync(sample_conn: sqlite3.Connection) -> None:
               for h in hits]
     assert titles == [
         "Sparsing Law: Towards Large Language Models with Greater Activation Sparsity"]
+    # After ingest, the triggers keep the index in step with writes by any other tool.
+    sample_conn.execute("INSERT INTO papers (title, title_key, abstract) VALUES "
+                        "('Zygomorphic widgets', 'zygomorphic widgets', 'Plain SQL insert.')")
+    sample_conn.execute("UPDATE papers SET title = 'Zygomorphic gadgets' WHERE title_key = "
+                        "'zygomorphic widgets'")
+    assert sample_conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH "
+                               "'zygomorphic gadgets'").fetchone()[0] == 1
+    assert sample_conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH "
+                               "'widgets'").fetchone()[0] == 0
+    sample_conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
 
 
 def test_storage_errors(tmp_path: Path) -> None:
