@@ -185,9 +185,18 @@ def _tune_fts(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES (?, ?)", (key, value))
 
 
+# v4: the title key of each merged-away paper, indexed, so that ingest recognises a
+# title dedupe merged away and adds its sightings to the surviving paper.
+_V4 = """
+ALTER TABLE merges ADD COLUMN title_key TEXT;
+UPDATE merges SET title_key = json_extract(merged_row, '$.title_key');
+CREATE INDEX merges_title_key ON merges(title_key);
+CREATE INDEX merges_merged ON merges(merged_id);
+"""
+
 # v3: FTS5 tuning (a callable: a corpus whose index was deleted still migrates,
 # and `papers doctor --fix` tunes the index it recreates).
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _tune_fts]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _tune_fts, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -426,6 +435,11 @@ def _store_page_tx(
     result = PageResult(page_id)
     seen = page.page_date_iso or ingested_at[:10]
     n = 0
+    # Ids are never reused: not even that of a paper dedupe merged away (it may come
+    # back with `dedupe --undo`, and people keep ids in notes and scripts).
+    ids = itertools.count(conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM papers), 0), "
+        "coalesce((SELECT max(merged_id) FROM merges), 0)) + 1").fetchone()[0])
     for chunk in _batched(records, LOOKUP_CHUNK):
         sightings: list[tuple[Any, ...]] = []
         keys = [title_key(rec.title) for rec in chunk]
@@ -437,7 +451,7 @@ def _store_page_tx(
             row = cache.row(paper_id) if paper_id is not None else cache.find(rec, key,
                                                                                same_paper)
             if row is None:
-                paper_id = _insert_paper(conn, rec, key, seen, cache)
+                paper_id = _insert_paper(conn, next(ids), rec, key, seen, cache)
                 result.new_papers += 1
             else:
                 paper_id = row["id"]
@@ -485,6 +499,21 @@ class _Candidates:
                 for r in conn.execute(
                         f"SELECT * FROM papers WHERE {column} IN ({marks}) ORDER BY id", values):
                     self.add(dict(r))
+        # A title that dedupe merged away leads to the paper it was merged into.
+        aliases = [k for k in dict.fromkeys(keys) if k not in self.by_key]
+        if aliases:
+            marks = ",".join("?" * len(aliases))
+            for r in conn.execute(
+                    "SELECT m.title_key AS alias, p.* FROM merges m JOIN merge_runs r ON "
+                    "r.id = m.run_id AND r.undone_at IS NULL JOIN papers p ON "
+                    f"p.id = m.survivor_id WHERE m.title_key IN ({marks}) "
+                    "ORDER BY m.run_id, p.id", aliases):
+                row = dict(r)
+                alias = row.pop("alias")
+                self.add(row)
+                known = self.by_id[row["id"]]
+                if known not in self.by_key.setdefault(alias, []):
+                    self.by_key[alias].append(known)
 
     def add(self, row: dict[str, Any]) -> None:
         """Know one more paper (stored or just inserted)."""
@@ -521,9 +550,10 @@ class _Candidates:
         return None
 
 
-def _insert_paper(conn: sqlite3.Connection, rec: PaperRecord, key: str, seen: str,
-                  cache: _Candidates) -> int:
+def _insert_paper(conn: sqlite3.Connection, paper_id: int, rec: PaperRecord, key: str,
+                  seen: str, cache: _Candidates) -> int:
     row: dict[str, Any] = {
+        "id": paper_id,
         "title": rec.title,
         "title_key": key,
         "abstract": rec.abstract,
@@ -546,9 +576,7 @@ def _insert_paper(conn: sqlite3.Connection, rec: PaperRecord, key: str, seen: st
         "first_seen": seen,
         "last_seen": seen,
     }
-    cur = conn.execute(_INSERT_PAPER, tuple(row.values()))
-    paper_id = int(cur.lastrowid or 0)
-    row["id"] = paper_id
+    conn.execute(_INSERT_PAPER, tuple(row.values()))
     cache.add(row)
     if rec.authors:
         conn.executemany(
@@ -559,11 +587,11 @@ def _insert_paper(conn: sqlite3.Connection, rec: PaperRecord, key: str, seen: st
 
 
 _INSERT_PAPER = (
-    "INSERT INTO papers (title, title_key, abstract, authors_count, authors, organization, "
+    "INSERT INTO papers (id, title, title_key, abstract, authors_count, authors, organization, "
     "organization_handle, published, published_inferred, comments, upvotes, code_links, "
     "arxiv_id, github_repo, github_stars, project_page, ai_summary, keywords, thumbnail, "
     "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?)"
+    "?, ?, ?)"
 )
 
 
@@ -1201,10 +1229,10 @@ def merge_papers(conn: sqlite3.Connection, run_id: int, survivor: dict[str, Any]
             "SELECT page_id, position FROM sightings WHERE paper_id = ?", (oid,))]
         conn.execute(
             "INSERT INTO merges (run_id, survivor_id, merged_id, score, reason, merged_row, "
-            "merged_authors, sightings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "merged_authors, sightings, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, sid, oid, score, reason,
              json.dumps({k: row[k] for k in PAPER_TABLE_COLUMNS}), json.dumps(row["_authors"]),
-             json.dumps(moved)))
+             json.dumps(moved), row["title_key"]))
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (sid, oid))
         conn.execute("DELETE FROM authors WHERE paper_id = ?", (oid,))
         conn.execute("DELETE FROM papers WHERE id = ?", (oid,))

@@ -119,6 +119,33 @@ def test_apply_keeps_most_complete_fields_and_undo_is_exact(conn: sqlite3.Connec
     assert dedupe.undo(conn) is None
 
 
+def test_a_title_merged_away_stays_merged_on_later_ingests(conn: sqlite3.Connection) -> None:
+    abstract = BASE.format(topic="routing")
+    a = add(conn, "Adaptive Retrieval Augmented Agents", abstract, name="a")
+    b = add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.", name="b")
+    run_id, merged = dedupe.apply(conn, dedupe.find_clusters(conn))
+    assert merged == 1 and storage.counts(conn)["papers"] == 1
+    survivor = conn.execute("SELECT id FROM papers").fetchone()[0]
+    # A later page lists the merged-away title again: one more sighting of the survivor.
+    add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.",
+        date="Mar 1, 2024 2", name="c")
+    assert storage.counts(conn)["papers"] == 1
+    paper = storage.get_paper(conn, survivor)
+    assert len(paper["pages"]) == 3 and paper["comments"] == 2
+    # The same title over a clearly different abstract is still a different paper.
+    d = add(conn, "Adaptive Retrieval Augmented Agents (v2)", OTHER.format(topic="x"), name="d")
+    assert storage.counts(conn)["papers"] == 2
+    assert d > max(a, b)  # a merged-away id is never given to another paper
+    conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
+    # Undone, the run no longer redirects the title: it is its own paper again.
+    assert dedupe.undo(conn) == (run_id, 1, 1)
+    assert {a, b} <= {r[0] for r in conn.execute("SELECT id FROM papers")}
+    add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.",
+        date="Mar 1, 2024 5", name="e")
+    assert storage.get_paper(conn, b)["comments"] == 5
+    assert storage.counts(conn)["papers"] == 3
+
+
 def test_distinct_is_remembered(conn: sqlite3.Connection) -> None:
     a = add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
     b = add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")

@@ -192,6 +192,7 @@ def test_older_schema_is_migrated(tmp_path: Path, version: int) -> None:
     config = dict(c.execute("SELECT k, v FROM papers_fts_config"))
     assert config["hashsize"] == 16 << 20 and config["automerge"] == 8
     assert c.execute("SELECT count(*) FROM merge_runs").fetchone()[0] == 0  # v2 tables
+    assert "title_key" in {r[1] for r in c.execute("PRAGMA table_info(merges)")}  # v4
     c.close()
     check_consistent(db)
     assert papers(db, "search", "convergent").returncode == 0
