@@ -7,7 +7,6 @@ paths in CSV. The JSONL export reads back with `papers ingest` (round trip).
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sqlite3
@@ -152,10 +151,9 @@ def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
     cols = check_fields(fields)
     n = 0
     if fmt == "csv":
-        w = csv.writer(out, lineterminator="\r\n")
-        w.writerow(cols)
+        out.write(csv_line(cols))
         for r in recs:
-            w.writerow([_csv_cell(r.get(f), f, raw_cells) for f in cols])
+            out.write(csv_line([_csv_cell(r.get(f), f, raw_cells) for f in cols]))
             n += 1
     elif fmt in ("json", "jsonl"):
         if fmt == "json":

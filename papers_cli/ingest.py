@@ -467,11 +467,11 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
                 continue
             fut, size = entry
             queued_bytes -= size
+            fill()  # before waiting: the worker's queue never runs dry
             try:
                 pre: Prepared | None = fut.result()
             except OSError:
                 pre = None  # let the main process meet the error and report it
-            fill()
             yield src, pre
 
 
