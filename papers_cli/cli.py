@@ -43,6 +43,7 @@ app = typer.Typer(
 class State:
     db: Path | None = None
     no_color: bool = False
+    opened: Path | None = None  # the database a command opened (for error messages)
 
 
 STATE = State()
@@ -105,6 +106,7 @@ def open_db(db: Path | None, *, create: bool = True) -> Any:
     from papers_cli import storage
 
     path = db or STATE.db or default_db()
+    STATE.opened = path
     try:
         return storage.connect(path, create=create)
     except storage.StorageError as e:
@@ -182,6 +184,11 @@ def ingest(
         int | None,
         typer.Option("--year", min=1990, max=2100, help="Year of pages whose date shows none."),
     ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", metavar="YYYY-MM-DD",
+                     help="Page date of pages that show none (also sets their year)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
     db: DbOpt = None,
 ) -> None:
@@ -191,10 +198,18 @@ def ingest(
     whole (path:line on stderr) and the others go on. Exit 1 when any page
     was rejected.
     """
-    from papers_cli.ingest import expand_paths, ingest_sources
+    from papers_cli.dates import parse_day
+    from papers_cli.ingest import Interrupted, expand_paths, ingest_sources
     from papers_cli.output import is_terminal, message
 
+    try:
+        page_date = parse_day(date) if date else None
+    except ValueError as e:
+        fail(f"--date: {e}")
     sources = expand_paths(paths)
+    missing = [s for s in sources if s.error == "no such file or directory"]
+    if missing and len(missing) == len(sources):
+        fail(f"{missing[0].name}: no such file or directory")
     conn = open_db(db)
     show_progress = not quiet and is_terminal(sys.stderr) and len(sources) > 5
 
@@ -221,13 +236,18 @@ def ingest(
 
     if show_progress:
         from rich.progress import Progress
-
-        with Progress(transient=True) as progress:
-            task = progress.add_task("ingesting", total=len(sources))
-            result = ingest_sources(conn, sources, year=year, on_page=report,
-                                    on_progress=lambda: progress.advance(task))
-    else:
-        result = ingest_sources(conn, sources, year=year, on_page=report)
+    try:
+        if show_progress:
+            with Progress(transient=True) as progress:
+                task = progress.add_task("ingesting", total=len(sources))
+                result = ingest_sources(conn, sources, year=year, date=page_date,
+                                        on_page=report,
+                                        on_progress=lambda: progress.advance(task))
+        else:
+            result = ingest_sources(conn, sources, year=year, date=page_date, on_page=report)
+    except Interrupted as e:
+        message(e.summary(), no_color=STATE.no_color)
+        raise typer.Exit(130) from None
     if not quiet or result.failed:
         message(result.summary(), style="bold", no_color=STATE.no_color)
     if sources and all(s.error for s in sources):
@@ -289,7 +309,8 @@ def list_(
 
 @app.command(short_help='One paper in full, with its pages.  e.g. papers show 2411.02335')
 def show(
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
+    paper_id: Annotated[str, typer.Argument(
+        metavar="ID", help="Paper id, arXiv id, or a huggingface.co/papers or arXiv URL.")],
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
@@ -297,10 +318,15 @@ def show(
     import json
 
     from papers_cli import storage
-    from papers_cli.output import is_terminal, write_paper
+    from papers_cli.output import is_terminal, message, write_paper
 
     conn = open_db(db, create=False)
     pid = storage.resolve_paper_id(conn, paper_id)
+    if pid is None:
+        pid = storage.moved_to(conn, paper_id)
+        if pid is not None:
+            message(f"paper {paper_id} was merged into paper {pid} by dedupe; showing {pid} "
+                    "('papers dedupe --undo' separates them)", no_color=STATE.no_color)
     paper = storage.get_paper(conn, pid) if pid is not None else None
     if paper is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
@@ -375,7 +401,7 @@ def _write_full(conn: Any, ids: list[int], fmt: str) -> None:
     """Whole records (BibTeX, Markdown) of the given papers, in that order."""
     from papers_cli import export
 
-    export.write(export.records(conn, ids=ids), fmt, sys.stdout)
+    export.write(export.records(conn, export.Selection(ids=ids)), fmt, sys.stdout)
 
 
 def _render_hits(conn: Any, result: Any, out_fmt: str, limit: int) -> None:
@@ -543,16 +569,17 @@ def export(
         flags.append(fmt)
     if len(set(flags)) > 1:
         fail("choose one format")
-    out_fmt = flags[0] if flags else (export_mod.format_for_path(str(output)) if output
-                                      else None)
+    to_stdout = output is None or str(output) == "-"
+    out_fmt = flags[0] if flags else (None if to_stdout else
+                                      export_mod.format_for_path(str(output)))
     if out_fmt is None:
         fail("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
-             + (f" (the extension of {output} says none)" if output else ""))
+             + ("" if to_stdout else f" (the extension of {output} says none)"))
     if out_fmt not in export_mod.EXPORT_FORMATS:
         fail(f"unknown export format {out_fmt!r}; choose from "
              f"{', '.join(export_mod.EXPORT_FORMATS)}")
     try:
-        cols = export_mod.check_fields(fields.split(",") if fields else None)
+        cols = export_mod.check_fields(fields.split(",") if fields is not None else None)
     except ValueError as e:
         fail(str(e))
     filters = _filters(since, until, min_upvotes)
@@ -566,41 +593,36 @@ def export(
             if pid is None:
                 fail(f"no paper with id {w!r}", EXIT_NOTHING)
             selected.append(pid)
+    match = None
     if query:
         from papers_cli import search as search_mod
 
         try:
-            hits = search_mod.search(conn, query, filters=filters, limit=limit or 10**9,
-                                     suggest=False).hits
+            match = search_mod.parse_query(query).fts()
         except search_mod.QueryError as e:
             fail(str(e))
-        found = [h["id"] for h in hits]
-        selected = found if selected is None else [i for i in selected if i in set(found)]
-    keep = cols if fields else None
+    selection = export_mod.Selection(ids=selected, match=match, filters=filters, limit=limit)
+    keep = cols if fields is not None else None
 
     def run(fh: Any) -> int:
-        if selected is not None:
-            return export_mod.export_to(conn, fh, out_fmt,
-                                        ids=selected[:limit] if limit else selected,
-                                        fields=keep, raw_cells=raw_cells, abstracts=abstracts)
-        return export_mod.export_to(conn, fh, out_fmt, filters=filters, limit=limit,
-                                    fields=keep, raw_cells=raw_cells, abstracts=abstracts)
+        return export_mod.export_to(conn, fh, out_fmt, selection, fields=keep,
+                                    raw_cells=raw_cells, abstracts=abstracts)
 
-    if output is not None:
-        tmp = output.with_name(output.name + ".part")
-        try:
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                n = run(fh)
-            tmp.replace(output)  # never leave a half-written file under the real name
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            fail(f"cannot write {output}: {e.strerror or e}")
-        from papers_cli.output import message
-
-        message(f"{n} papers written to {output}", no_color=STATE.no_color)
-    else:
+    if to_stdout:
         with pipe_safe():
             n = run(sys.stdout)
+    else:
+        from papers_cli.outfile import atomic_text
+        from papers_cli.output import message
+
+        assert output is not None
+        try:
+            with atomic_text(output) as fh:
+                n = run(fh)
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror or e}")
+        message(f"{n} paper{'s' if n != 1 else ''} written to {output}",
+                no_color=STATE.no_color)
     if n == 0:
         raise typer.Exit(EXIT_NOTHING)
 
@@ -640,6 +662,12 @@ def dedupe(
     from papers_cli import storage
     from papers_cli.output import is_terminal, message
 
+    if apply_ and undo:
+        fail("--apply and --undo contradict each other; give one")
+    if distinct and (apply_ or undo):
+        fail("--distinct goes alone (not with --apply or --undo)")
+    if threshold != threshold:  # NaN passes the range check
+        fail("--threshold must be a number from 50 to 100")
     conn = open_db(db, create=False)
     if distinct:
         pids = [storage.resolve_paper_id(conn, i) for i in ids or []]
@@ -667,8 +695,10 @@ def dedupe(
             _print_clusters(clusters, is_terminal())
     merged = sum(len(c.members) - 1 for c in clusters)
     if apply_ or (interactive and clusters):
-        run_id, merged = dd.apply(conn, clusters, threshold)
-        message(f"merged {merged} paper(s) in {len(clusters)} cluster(s) (run {run_id}; "
+        res = dd.apply(conn, clusters, threshold)
+        for change in res.changes:
+            message(change, style="yellow", no_color=STATE.no_color)
+        message(f"merged {res.merged} paper(s) in {len(clusters)} cluster(s) (run {res.run_id}; "
                 "'papers dedupe --undo' reverses it)", no_color=STATE.no_color)
     elif not json_:
         message(f"{len(clusters)} cluster(s), {merged} paper(s) would be merged"
@@ -722,31 +752,22 @@ def doctor(
 
     Exit 1 when a problem is found (and, with --fix, remains after repair).
     """
+    import datetime as dt
+
     from papers_cli import storage
     from papers_cli.output import message
 
     conn = open_db(db, create=False)
     if fix:
-        for line in storage.repair(conn):
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        for line in storage.repair(conn, now):
             message(f"fixed: {line}", no_color=STATE.no_color)
     report = storage.health(conn)
-    problems = []
-    if report["integrity"] != ["ok"]:
-        problems.append("integrity check failed: " + "; ".join(report["integrity"][:5]))
-    if report["missing_fts_objects"]:
-        problems.append("search index missing: " + ", ".join(report["missing_fts_objects"]))
-    if report["fts_consistent"] is False:
-        problems.append("search index out of step with the papers table")
-    if report["orphan_sightings"]:
-        problems.append(f"{report['orphan_sightings']} orphan sighting(s)")
-    if report["orphan_authors"]:
-        problems.append(f"{report['orphan_authors']} orphan author row(s)")
-    if report["pending_fts_batch"]:
-        problems.append("an unfinished ingest batch marker is set")
+    problems = storage.problems(report)
     report["problems"] = problems
     with pipe_safe():
         if json_:
-            print(json.dumps(report, indent=2))
+            print(json.dumps(report, indent=2, ensure_ascii=False))
         else:
             print(f"schema version\t{report['schema_version']} (this papers: "
                   f"{report['expected_schema_version']})")
@@ -754,6 +775,8 @@ def doctor(
             print(f"search index\t{'ok' if report['fts_consistent'] else 'PROBLEM'}")
             print(f"orphan sightings\t{report['orphan_sightings']}")
             print(f"papers without sightings\t{report['papers_without_sightings']}")
+            print(f"bad values\t{len(report['bad_values'])}")
+            print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
     for p in problems:
         message(f"problem: {p}" + ("" if fix else " (run 'papers doctor --fix')"),
                 style="red", no_color=STATE.no_color)
@@ -761,27 +784,80 @@ def doctor(
         raise typer.Exit(EXIT_NOTHING)
 
 
+@app.command(short_help="The ingested pages.  e.g. papers pages --format json")
+def pages(
+    fmt: FormatOpt = None,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    csv_: CsvOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Every ingested page: id, source path or URL, sha256, format, page date, papers,
+    ingested at.  Example: papers pages"""
+    from papers_cli import storage
+    from papers_cli.output import Column, write_rows
+
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    conn = open_db(db, create=False)
+    rows = storage.list_pages(conn)
+    cols = [Column("id", "id", style="dim", justify="right"),
+            Column("page_date", "page date", style="cyan"),
+            Column("format", "format"),
+            Column("papers", "papers", justify="right"),
+            Column("ingested_at", "ingested at"),
+            Column("sha256", "sha256", max_width=12),
+            Column("path", "source")]
+    with pipe_safe():
+        write_rows(rows, cols, out_fmt, no_color=STATE.no_color)
+    if not rows:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+@app.command(short_help="Remove ingested pages.  e.g. papers rm 3 4")
+def rm(
+    page_ids: Annotated[list[str], typer.Argument(
+        metavar="PAGE...", help="Page ids (see 'papers pages') or sha256 prefixes.")],
+    db: DbOpt = None,
+) -> None:
+    """Remove pages and their sightings in one transaction; papers they touched are
+    computed again from their other sightings, and papers left with none are deleted.
+    Example: papers rm 3"""
+    from papers_cli import storage
+    from papers_cli.output import message
+
+    conn = open_db(db, create=False)
+    known = storage.list_pages(conn)
+    chosen: list[int] = []
+    for ident in page_ids:
+        t = ident.strip().lower()
+        hits = [p["id"] for p in known
+                if (t.isascii() and t.isdigit() and len(t) <= 18 and p["id"] == int(t))
+                or (len(t) >= 6 and p["sha256"].startswith(t))]
+        if len(hits) != 1:
+            fail(f"{ident}: {'no such page' if not hits else 'matches several pages'} "
+                 "(see 'papers pages')", EXIT_NOTHING)
+        chosen.append(hits[0])
+    res = storage.remove_pages(conn, sorted(set(chosen)))
+    message(f"removed {res.pages} page{'s' if res.pages != 1 else ''} and {res.sightings} "
+            f"sighting{'s' if res.sightings != 1 else ''}; {res.papers_changed} paper(s) "
+            f"recomputed, {res.papers_deleted} deleted (no sighting left)",
+            no_color=STATE.no_color)
+
+
 def main() -> None:
-    """Console-script entry: quiet on closed pipes and Ctrl-C."""
+    """Console-script entry: one line for database errors; quiet on closed pipes and
+    Ctrl-C (a second Ctrl-C during clean-up prints no traceback either)."""
+    import signal
+
     try:
         app()
-    except sqlite3.OperationalError as e:
-        msg = str(e)
-        if "locked" in msg or "busy" in msg:
-            sys.stderr.write("papers: the database is busy (another papers is writing); "
-                             "try again\n")
-        elif "papers_fts" in msg:
-            sys.stderr.write("papers: the search index is missing or damaged; run "
-                             "'papers doctor --fix'\n")
-        elif "readonly" in msg or "read-only" in msg:
-            sys.stderr.write("papers: the database is read-only\n")
-        else:
-            sys.stderr.write(f"papers: database error: {msg}; try 'papers doctor'\n")
-        sys.exit(EXIT_USAGE)
-    except sqlite3.DatabaseError as e:
-        sys.stderr.write(f"papers: database error: {e}; try 'papers doctor'\n")
+    except sqlite3.Error as e:
+        from papers_cli.storage.errors import explain
+
+        sys.stderr.write(f"papers: {explain(e, STATE.opened)}\n")
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stderr.write("papers: interrupted\n")
         sys.exit(130)
     except BrokenPipeError:

@@ -162,24 +162,42 @@ def resolve_record(rec: PaperRecord, choice: YearChoice) -> None:
     rec.year_inferred = rec.shown_date.year is None and choice.inferred
 
 
+_PERIOD_RE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
+
+
 def parse_iso_date(text: str) -> str:
-    """Validate a YYYY-MM-DD (or YYYY-MM, YYYY) filter value; return it as a date string."""
+    """Validate a YYYY-MM-DD (or YYYY-MM, YYYY) filter value; return it as a full date.
+
+    Only these exact forms: `2024-1` would compare wrongly as text, so it is refused.
+    """
     t = text.strip()
-    for fmt, pad in (("%Y-%m-%d", ""), ("%Y-%m", "-01"), ("%Y", "-01-01")):
+    if _PERIOD_RE.fullmatch(t):
+        full = t + "-01-01"[len(t) - 4 :] if len(t) < 10 else t
         try:
-            dt.datetime.strptime(t, fmt)
+            dt.date.fromisoformat(full)
+            return full
         except ValueError:
-            continue
-        return t + pad
+            pass
     raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)")
+
+
+def parse_day(text: str) -> dt.date:
+    """A whole day, YYYY-MM-DD."""
+    t = text.strip()
+    if len(t) == 10 and _PERIOD_RE.fullmatch(t):
+        try:
+            return dt.date.fromisoformat(t)
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not a day (use YYYY-MM-DD)")
 
 
 def end_of_period(text: str) -> str:
     """Upper bound for --until: 2024 means through 2024-12-31, 2024-05 through May 31."""
     t = text.strip()
-    if re.fullmatch(r"\d{4}", t):
+    if re.fullmatch(r"[0-9]{4}", t):
         return f"{t}-12-31"
-    if re.fullmatch(r"\d{4}-\d{2}", t):
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}", t) and 1 <= int(t[5:]) <= 12:
         y, m = int(t[:4]), int(t[5:])
         return f"{t}-{calendar.monthrange(y, m)[1]:02d}"
     return parse_iso_date(t)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import json
 import re
 import sqlite3
 from array import array
@@ -25,7 +24,8 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from papers_cli import storage
-from papers_cli.normalize import abstracts_agree, title_key
+from papers_cli.normalize import abstracts_agree, same_paper, title_key
+from papers_cli.storage import merges, tx
 
 DEFAULT_THRESHOLD = 90.0
 MAX_BLOCK = 50  # a block this big is not a sign of duplication; only its first members pair
@@ -78,9 +78,15 @@ class Corpus:
         self.ids.append(pid)
         self.keys.append(key)
         self.numbers.append(hash(numbers_of(key)))
-        self.dates.append(dt.date.fromisoformat(published).toordinal()
-                          if published and not inferred else 0)
+        self.dates.append(_ordinal(published) if not inferred else 0)
         self.ahash.append(h)
+
+
+def _ordinal(published: str | None) -> int:
+    try:
+        return dt.date.fromisoformat(published).toordinal() if published else 0
+    except ValueError:
+        return 0
 
 
 @dataclass
@@ -107,7 +113,7 @@ class Cluster:
 
 def _load(conn: sqlite3.Connection) -> Corpus:
     corpus = Corpus()
-    for pid, title, abstract, arxiv, published, inferred in storage.iter_dedupe_rows(conn):
+    for pid, title, abstract, arxiv, published, inferred in storage.dedupe_rows(conn):
         corpus.add(pid, title, abstract, arxiv, published, bool(inferred))
     return corpus
 
@@ -182,7 +188,7 @@ def find_clusters(conn: sqlite3.Connection,
     from rapidfuzz import process
 
     c = _load(conn)
-    distinct = storage.distinct_pairs(conn)
+    distinct = merges.distinct_pairs(conn)
     matches: list[tuple[int, int, float, str]] = []
     need_abstracts: list[tuple[int, int, float]] = []
     done: set[tuple[int, int]] = set()  # only pairs that matched: small
@@ -211,21 +217,26 @@ def find_clusters(conn: sqlite3.Connection,
             for _, score, b in process.extract(keys[a], keys[a + 1:], scorer=fuzz.ratio,
                                                score_cutoff=threshold, limit=None):
                 consider(group[a], group[a + 1 + b], score, False)
-    if need_abstracts:
-        abstracts = storage.abstracts_of(conn, {c.ids[k] for i, j, _ in need_abstracts
-                                                for k in (i, j)})
-        for i, j, score in need_abstracts:
-            # The same title over clearly different abstracts is a different paper.
-            if abstracts_agree(abstracts[c.ids[i]], abstracts[c.ids[j]]):
-                matches.append((i, j, score, f"title {score:.0f}"))
-    return _describe(conn, _clusters(c, matches))
+    involved = {c.ids[k] for i, j, *_ in matches for k in (i, j)}
+    involved |= {c.ids[k] for i, j, _ in need_abstracts for k in (i, j)}
+    abstracts = {pid: r["abstract"] for pid, r in storage.paper_rows(conn, involved).items()}
+    for i, j, score in need_abstracts:
+        # The same title over clearly different abstracts is a different paper.
+        if abstracts_agree(abstracts[c.ids[i]], abstracts[c.ids[j]]):
+            matches.append((i, j, score, f"title {score:.0f}"))
+    return _describe(conn, _clusters(c, matches, abstracts))
 
 
-def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]]) -> list[Cluster]:
-    """Union-find over the matched papers only (not the whole corpus)."""
+def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]],
+              abstracts: dict[int, str | None]) -> list[Cluster]:
+    """Union-find over the matched papers only (not the whole corpus). No chain may
+    join papers that a veto keeps apart (A~B, B~C, A!~C): different arXiv ids, dates
+    more than a year apart, or abstracts that clearly differ (B without an abstract
+    must not bridge two different papers)."""
     parent: dict[int, int] = {}
     arxiv: dict[int, set[str]] = {}
     dates: dict[int, list[int]] = {}
+    texts: dict[int, list[str]] = {}
 
     def find(x: int) -> int:
         parent.setdefault(x, x)
@@ -234,12 +245,15 @@ def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]]) -> list[Clu
             x = parent[x]
         return x
 
+    def own_texts(r: int) -> list[str]:
+        a = abstracts.get(c.ids[r])
+        return [a] if a else []
+
     why: dict[int, tuple[float, str]] = {}
     for i, j, score, reason in sorted(matches, key=lambda m: -m[2]):
         ri, rj = find(i), find(j)
         if ri == rj:
             continue
-        # No chain may join papers that a veto keeps apart (A~B, B~C, A!~C).
         ai = arxiv.get(ri, {c.arxiv[ri]} if ri in c.arxiv else set())
         aj = arxiv.get(rj, {c.arxiv[rj]} if rj in c.arxiv else set())
         if ai and aj and ai != aj:
@@ -248,9 +262,13 @@ def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]]) -> list[Clu
         dj = dates.get(rj, [c.dates[rj]] if c.dates[rj] else [])
         if di and dj and max(di + dj) - min(di + dj) > 365:
             continue
+        ti, tj = texts.get(ri, own_texts(ri)), texts.get(rj, own_texts(rj))
+        if not all(abstracts_agree(x, y) for x in ti for y in tj):
+            continue
         parent[rj] = ri
         arxiv[ri] = ai | aj
         dates[ri] = di + dj
+        texts[ri] = ti + [y for y in tj if y not in ti]
         why.setdefault(j, (score, reason))
         why.setdefault(i, (score, reason))
     groups: dict[int, list[int]] = defaultdict(list)
@@ -281,98 +299,53 @@ def _survivor(rows: dict[int, dict[str, Any]], ids: list[int]) -> int:
     return min(ids, key=lambda i: (rows[i]["arxiv_id"] is None, -rows[i]["_sightings"], i))
 
 
-def merged_values(rows: list[dict[str, Any]], survivor: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                                  list[str]]:
-    """The most complete fields of a cluster: longest abstract, highest counts, earliest
-    printed date, any arXiv id and links, the longest author list."""
-    vals: dict[str, Any] = {}
-    longest = max((r["abstract"] or "" for r in rows), key=len)
-    if longest and longest != (survivor["abstract"] or ""):
-        vals["abstract"] = longest
-    for col in ("upvotes", "comments", "github_stars", "authors_count"):
-        best = max((r[col] for r in rows if r[col] is not None), default=None)
-        if best != survivor[col]:
-            vals[col] = best
-    dated = [r for r in rows if r["published"]]
-    if dated:
-        best_r = min(dated, key=lambda r: (r["published_inferred"], r["published"]))
-        if (best_r["published"], best_r["published_inferred"]) != (
-                survivor["published"], survivor["published_inferred"]):
-            vals["published"] = best_r["published"]
-            vals["published_inferred"] = best_r["published_inferred"]
-    for col in ("arxiv_id", "github_repo", "project_page", "ai_summary", "organization",
-                "organization_handle", "thumbnail"):
-        if not survivor[col]:
-            other = next((r[col] for r in rows if r[col]), None)
-            if other:
-                vals[col] = other
-    for col in ("code_links", "keywords"):
-        merged: list[str] = []
-        for r in rows:
-            merged += [x for x in json.loads(r[col] or "[]") if x not in merged]
-        if merged != json.loads(survivor[col] or "[]"):
-            vals[col] = json.dumps(merged)
-    firsts = [r["first_seen"] for r in rows if r["first_seen"]]
-    lasts = [r["last_seen"] for r in rows if r["last_seen"]]
-    if firsts and min(firsts) != survivor["first_seen"]:
-        vals["first_seen"] = min(firsts)
-    if lasts and max(lasts) != survivor["last_seen"]:
-        vals["last_seen"] = max(lasts)
-    authors = max((r["_authors"] for r in rows), key=len)
-    if authors != survivor["_authors"]:
-        vals["authors"] = ", ".join(authors) or None
-    return vals, authors
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def apply(conn: sqlite3.Connection, clusters: Iterable[Cluster],
-          threshold: float = DEFAULT_THRESHOLD) -> tuple[int, int]:
-    """Merge every cluster in one transaction; returns (run id, papers merged away)."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    merged = 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        run_id = storage.begin_merge_run(conn, now, threshold)
-        for cluster in clusters:
+          threshold: float = DEFAULT_THRESHOLD) -> merges.RunResult:
+    """Merge every cluster in one transaction.
+
+    The plan was made without the write lock; under it each cluster is checked
+    again (its papers still there and still one paper), and what changed is said
+    in the result instead of failing."""
+    with tx.write(conn):
+        result = merges.RunResult(merges.begin_run(conn, _now(), threshold))
+        for n, cluster in enumerate(clusters, 1):
             rows = storage.paper_rows(conn, cluster.ids)
-            sid = _survivor(rows, cluster.ids)
-            survivor = rows[sid]
-            vals, authors = merged_values(list(rows.values()), survivor)
-            others = [(rows[m.id], m.score, m.reason) for m in cluster.members if m.id != sid]
-            storage.merge_papers(conn, run_id, survivor, others, vals, authors)
-            merged += len(others)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return run_id, merged
+            gone = [i for i in cluster.ids if i not in rows]
+            if gone:
+                result.changes.append(f"cluster {n}: paper(s) {', '.join(map(str, gone))} no "
+                                      "longer exist (merged or removed meanwhile)")
+            ids = [i for i in cluster.ids if i in rows]
+            if len(ids) < 2:
+                continue
+            if not all(same_paper(rows[a], rows[b]) for k, a in enumerate(ids)
+                       for b in ids[k + 1:]):
+                result.changes.append(f"cluster {n}: its papers changed meanwhile and no "
+                                      "longer agree; not merged")
+                continue
+            sid = _survivor(rows, ids)
+            by_id = {m.id: m for m in cluster.members}
+            others = [(i, by_id[i].score, by_id[i].reason) for i in ids if i != sid]
+            result.merged += merges.merge(conn, result.run_id,
+                                          merges.Planned(sid, others))
+    return result
 
 
 def undo(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
     """Reverse the last merge run exactly: (run id, survivors, papers restored)."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        run = storage.last_merge_run(conn)
+    with tx.write(conn):
+        run = merges.last_run(conn)
         if run is None:
-            conn.execute("ROLLBACK")
             return None
-        survivors, restored = storage.undo_merge_run(conn, run["id"], now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        survivors, restored = merges.undo_run(conn, run, _now())
     return run["id"], survivors, restored
 
 
 def mark_distinct(conn: sqlite3.Connection, ids: list[int]) -> int:
     """Remember that these papers are all different from each other."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     pairs = [(a, b) for k, a in enumerate(ids) for b in ids[k + 1:]]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        n = storage.add_distinct(conn, pairs, now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return n
+    with tx.write(conn):
+        return merges.add_distinct(conn, pairs, _now())

@@ -1,8 +1,9 @@
 """Export: whole paper records as CSV, JSON, JSONL, BibTeX or Markdown, streamed.
 
-Columns (CSV) and keys (JSON), in this order, are EXPORT_FIELDS. Dates are ISO
-8601. `pages` is a list of sightings in JSON/JSONL and a ';'-joined list of page
-paths in CSV. The JSONL export reads back with `papers ingest` (round trip).
+Columns (CSV) and keys (JSON), in this order, are fields.EXPORT_FIELDS. Dates are
+ISO 8601. `pages` is a list of sightings in JSON/JSONL (each with its page's
+provenance and everything that page showed) and a ';'-joined list of page paths
+in CSV. The JSONL export reads back with `papers ingest` (round trip).
 """
 
 from __future__ import annotations
@@ -12,22 +13,19 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from papers_cli import storage
+from papers_cli.fields import EXPORT_FIELDS
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "markdown")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".bib": "bibtex", ".bibtex": "bibtex", ".md": "markdown", ".markdown": "markdown"}
-EXPORT_FIELDS = (
-    "id", "arxiv_id", "title", "published", "published_inferred", "authors", "authors_count",
-    "organization", "organization_handle", "upvotes", "comments", "github_repo",
-    "github_stars", "project_page", "code_links", "keywords", "ai_summary", "thumbnail",
-    "abstract", "first_seen", "last_seen", "pages",
-)
-# Marks this JSONL shape so `papers ingest` recognises its own export.
+# Marks this JSONL shape so `papers ingest` recognises its own export; version 2 lines
+# carry every sighting's own values.
 EXPORT_MARK = "papers_export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,74 +39,75 @@ def format_for_path(path: str) -> str | None:
 
 
 def check_fields(fields: Sequence[str] | None) -> list[str]:
-    """Validated --fields (all of EXPORT_FIELDS when None)."""
+    """Validated --fields (all of EXPORT_FIELDS when None); names are trimmed."""
     if not fields:
         return list(EXPORT_FIELDS)
-    bad = [f for f in fields if f not in EXPORT_FIELDS]
-    if bad:
-        raise ValueError(f"unknown field(s) {', '.join(bad)}; choose from "
+    names = [f.strip() for f in fields if f.strip()]
+    bad = [f for f in names if f not in EXPORT_FIELDS]
+    if bad or not names:
+        raise ValueError(f"unknown field(s) {', '.join(bad) or '(none given)'}; choose from "
                          f"{', '.join(EXPORT_FIELDS)}")
-    return list(fields)
+    return names
 
 
-def records(conn: sqlite3.Connection, ids: Iterable[int] | None = None,
-            filters: storage.Filters | None = None, sort: str = "date",
-            limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Full export records, streamed: by `ids` in that order, or by `filters`."""
-    for row in storage.iter_export_rows(conn, ids=ids, filters=filters, sort=sort, limit=limit):
-        yield _record(row)
+@dataclass
+class Selection:
+    """Which papers: explicit ids (in that order), papers matching an FTS5 expression
+    (best first), or all; always under the filters, up to a limit."""
+
+    ids: Sequence[int] | None = None
+    match: str | None = None
+    filters: storage.Filters | None = None
+    limit: int | None = None
+
+    def rows(self, conn: sqlite3.Connection, **kw: Any) -> Iterator[Any]:
+        if self.ids is not None and self.match is not None:
+            # Both: the given ids that also match, in the order given.
+            matching = {r[0] for r in conn.execute(
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN "
+                "(SELECT value FROM json_each(?))",
+                (self.match, json.dumps(list(self.ids))))}
+            ids = [i for i in self.ids if i in matching]
+            return storage.iter_export_rows(conn, ids=ids, filters=self.filters,
+                                            limit=self.limit, **kw)
+        return storage.iter_export_rows(conn, ids=self.ids, match=self.match,
+                                        filters=self.filters, limit=self.limit, **kw)
 
 
-def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, *,
-              ids: Iterable[int] | None = None, filters: storage.Filters | None = None,
-              limit: int | None = None, fields: Sequence[str] | None = None,
-              raw_cells: bool = False, abstracts: bool = False) -> int:
+def records(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
+    """Full export records as Python values, streamed."""
+    for line in selection.rows(conn, json_fields=EXPORT_FIELDS):
+        yield json.loads(line)
+
+
+def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selection, *,
+              fields: Sequence[str] | None = None, raw_cells: bool = False,
+              abstracts: bool = False) -> int:
     """Export a selection to `out`; returns the number of papers written.
 
-    JSON and JSONL lines are built by SQLite (json_object), several times faster
+    CSV cells and JSON lines are built by SQLite (json_object), several times faster
     than decoding and re-encoding each paper in Python; the output is the same.
     """
     cols = check_fields(fields)
+    n = 0
     if fmt == "csv":  # cells built by SQLite, quoted by csv_line: ~4x faster than csv.writer
         out.write(csv_line(cols))
-        n = 0
-        for row in storage.iter_export_rows(conn, ids=ids, filters=filters, limit=limit,
-                                            cell_fields=cols):
+        for row in selection.rows(conn, cell_fields=cols):
             cells = ["" if v is None else str(v) for v in row]
             out.write(csv_line(cells if raw_cells else [neutralise(c) for c in cells]))
             n += 1
         return n
-    if fmt not in ("json", "jsonl"):
-        return write(records(conn, ids=ids, filters=filters, limit=limit), fmt, out,
-                     fields=fields, raw_cells=raw_cells, abstracts=abstracts)
-    mark = (EXPORT_MARK, EXPORT_VERSION) if fmt == "jsonl" and fields is None else None
-    lines = storage.iter_export_rows(conn, ids=ids, filters=filters, limit=limit,
-                                     json_fields=cols, json_mark=mark)
-    n = 0
-    if fmt == "json":
-        out.write("[")
-    for line in lines:
+    if fmt in ("json", "jsonl"):
+        mark = (EXPORT_MARK, EXPORT_VERSION) if fmt == "jsonl" and fields is None else None
         if fmt == "json":
-            out.write((",\n  " if n else "\n  ") + line)
-        else:
-            out.write(line + "\n")
-        n += 1
-    if fmt == "json":
-        out.write("\n]\n" if n else "]\n")
-    return n
-
-
-def _record(row: dict[str, Any]) -> dict[str, Any]:
-    rec = {f: row.get(f) for f in EXPORT_FIELDS}
-    rec["authors"] = json.loads(row["author_names"] or "[]")
-    rec["code_links"] = json.loads(row["code_links"] or "[]")
-    rec["keywords"] = json.loads(row["keywords"] or "[]")
-    rec["published_inferred"] = bool(row["published_inferred"])
-    pages = json.loads(row["pages_json"] or "[]")
-    for p in pages:
-        p["year_inferred"] = bool(p["year_inferred"])
-    rec["pages"] = pages
-    return rec
+            out.write("[")
+        for line in selection.rows(conn, json_fields=cols, json_mark=mark):
+            out.write(((",\n  " if n else "\n  ") + line) if fmt == "json" else line + "\n")
+            n += 1
+        if fmt == "json":
+            out.write("\n]\n" if n else "]\n")
+        return n
+    return write(records(conn, selection), fmt, out, abstracts=abstracts)
 
 
 def csv_line(cells: Sequence[str]) -> str:
@@ -130,47 +129,11 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def _csv_cell(value: Any, field: str, raw_cells: bool) -> str:
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif field == "pages":
-        text = ";".join(p["path"] for p in value)
-    elif isinstance(value, list):
-        text = ";".join(str(v) for v in value)
-    else:
-        text = str(value)
-    return text if raw_cells else neutralise(text)
-
-
 def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
-          fields: Sequence[str] | None = None, raw_cells: bool = False,
           abstracts: bool = False) -> int:
-    """Write records in `fmt`; returns the number written. Never holds them all."""
-    cols = check_fields(fields)
+    """Write whole records as BibTeX or Markdown; returns the number written."""
     n = 0
-    if fmt == "csv":
-        out.write(csv_line(cols))
-        for r in recs:
-            out.write(csv_line([_csv_cell(r.get(f), f, raw_cells) for f in cols]))
-            n += 1
-    elif fmt in ("json", "jsonl"):
-        if fmt == "json":
-            out.write("[")
-        for r in recs:
-            obj = {f: r.get(f) for f in cols}
-            if fmt == "jsonl" and fields is None:
-                obj = {EXPORT_MARK: EXPORT_VERSION, **obj}
-            text = json.dumps(obj, ensure_ascii=False)
-            if fmt == "json":
-                out.write((",\n  " if n else "\n  ") + text)
-            else:
-                out.write(text + "\n")
-            n += 1
-        if fmt == "json":
-            out.write("\n]\n" if n else "]\n")
-    elif fmt == "bibtex":
+    if fmt == "bibtex":
         keys: dict[str, int] = {}
         for r in recs:
             out.write(bibtex_entry(r, keys) + "\n")

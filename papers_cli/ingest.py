@@ -11,7 +11,6 @@ import glob
 import hashlib
 import io
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -32,10 +31,11 @@ from papers_cli.dates import (
     resolve_record,
 )
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import abstracts_agree, title_key
+from papers_cli.normalize import title_key
 from papers_cli.parsers import decode, decoded_lines, detect_format, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
+from papers_cli.storage import tx
 
 # Extensions picked up when a folder is given; a file named explicitly is read
 # whatever its name, since the format is told by content.
@@ -152,35 +152,75 @@ def expand_paths(args: Sequence[str]) -> list[Source]:
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 HEAD = 65536  # bytes read to tell the format
-IN_MEMORY_LIMIT = 8 << 20  # text pages up to this size are parsed once, larger ones streamed
+IN_MEMORY_LIMIT = 8 << 20  # pages up to this size are held in memory, larger ones spooled
+MAX_PAGE_BYTES = 2 << 30  # a "page" larger than this is not a listing page
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
-def _fingerprint(open_stream: Opener) -> tuple[str, int, bytes]:
-    """sha256, size and first bytes of a page, read in chunks (constant memory)."""
+class PageTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Body:
+    """The bytes of one page, read once: hashed as they are read and kept (in memory,
+    or in a private spool file for large pages), so what is parsed is exactly what was
+    hashed, even if the file changes meanwhile or is a pipe."""
+
+    sha: str
+    size: int
+    head: bytes
+    data: bytes | None = None
+    spool: str | None = None
+
+    def open(self) -> AbstractContextManager[IO[bytes]]:
+        if self.data is not None:
+            return contextlib.nullcontext(io.BytesIO(self.data))
+        assert self.spool is not None
+        return open(self.spool, "rb")
+
+    def discard(self) -> None:
+        if self.spool is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.spool)
+            self.spool = None
+
+
+def read_once(stream: IO[bytes], limit: int = MAX_PAGE_BYTES) -> Body:
+    """Read a page once, hashing it; refuse early what cannot be a listing page."""
     h = hashlib.sha256()
+    buf = bytearray()
+    spool: IO[bytes] | None = None
     size = 0
     head = b""
-    with open_stream() as f:
-        while chunk := f.read(1 << 20):
+    try:
+        while chunk := stream.read(1 << 20):
             if not head:
                 head = chunk[:HEAD]
-            h.update(chunk)
+                if b"\x00" in head and not head.startswith(_BOMS):
+                    line = head.count(b"\n", 0, head.index(b"\x00")) + 1
+                    raise ParseError("binary file (NUL byte), not a listing page", line)
             size += len(chunk)
-    return h.hexdigest(), size, head
-
-
-def ingest_bytes(
-    conn: sqlite3.Connection,
-    data: bytes,
-    name: str,
-    *,
-    stored_path: str | None = None,
-    year: int | None = None,
-    today: dt.date | None = None,
-) -> PageOutcome:
-    """Parse and store one page given as bytes; never raises for bad input."""
-    return ingest_stream(conn, lambda: io.BytesIO(data), name, stored_path=stored_path,
-                         year=year, today=today)
+            if size > limit:
+                raise PageTooLarge(f"larger than {limit >> 20} MiB: not a listing page")
+            h.update(chunk)
+            if spool is None and size > IN_MEMORY_LIMIT:
+                spool = tempfile.NamedTemporaryFile(prefix="papers-", delete=False)  # noqa: SIM115
+                spool.write(buf)
+                buf = bytearray()
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                buf += chunk
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            os.unlink(spool.name)
+        raise
+    if spool is not None:
+        spool.close()
+        return Body(h.hexdigest(), size, head, spool=spool.name)
+    return Body(h.hexdigest(), size, head, data=bytes(buf))
 
 
 @dataclass
@@ -199,29 +239,39 @@ class Prepared:
     """What can be learnt of a page without the database; picklable, so a worker
     process can prepare pages while the main process writes."""
 
-    sha: str
-    size: int
+    body: Body
     kind: str  # "known" | "empty" | "export" | "text" | "other"
     scan: TextScan | None = None
     error: tuple[str, int | None] | None = None  # a ParseError's message and line
 
+    @property
+    def sha(self) -> str:
+        return self.body.sha
+
 
 def prepare(open_stream: Opener, known: Callable[[str], bool] | None = None) -> Prepared:
-    """Hash the page, tell its format, and check a text page's records."""
-    sha, size, head = _fingerprint(open_stream)
-    if known is not None and known(sha):
-        return Prepared(sha, size, "known")
-    if not head.strip() and size <= len(head):
-        return Prepared(sha, size, "empty")
-    head_text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    """Read the page once, tell its format, and check a text page's records."""
+    with open_stream() as f:
+        try:
+            body = read_once(f)
+        except ParseError as e:
+            return Prepared(Body("", 0, b""), "other", error=(e.message, e.line))
+        except PageTooLarge as e:
+            return Prepared(Body("", 0, b""), "other", error=(str(e), None))
+    if known is not None and known(body.sha):
+        body.discard()
+        return Prepared(body, "known")
+    if not body.head.strip() and body.size <= len(body.head):
+        return Prepared(body, "empty")
+    head_text = body.head.decode("utf-8", "ignore").lstrip("\ufeff")
     if is_export(head_text):
-        return Prepared(sha, size, "export")
-    if detect_format(head_text) != "text":
-        return Prepared(sha, size, "other")
+        return Prepared(body, "export")
+    if body.head.startswith(_BOMS) or detect_format(head_text) != "text":
+        return Prepared(body, "other")
     try:
-        return Prepared(sha, size, "text", scan=_scan_text(open_stream, size <= IN_MEMORY_LIMIT))
+        return Prepared(body, "text", scan=_scan_text(body.open, body.size <= IN_MEMORY_LIMIT))
     except ParseError as e:
-        return Prepared(sha, size, "text", error=(e.message, e.line))
+        return Prepared(body, "text", error=(e.message, e.line))
 
 
 def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
@@ -238,70 +288,93 @@ def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
     return scan
 
 
-def ingest_stream(
-    conn: sqlite3.Connection,
-    open_stream: Opener,
-    name: str,
-    *,
-    stored_path: str | None = None,
-    year: int | None = None,
-    today: dt.date | None = None,
-    prepared: Prepared | None = None,
-) -> PageOutcome:
-    """Parse and store one page from a stream that can be opened again from the start.
+@dataclass
+class Options:
+    """What the user said about pages that do not say it themselves."""
 
-    Text pages are checked in a first pass (records kept when the page is small)
-    and stored in a second, so their size does not matter; HTML and JSON are read
-    whole. Never raises for bad input.
-    """
-    pre = prepared or prepare(open_stream, lambda sha: storage.page_by_sha(conn, sha) is not None)
-    if pre.kind == "known" or storage.page_by_sha(conn, pre.sha) is not None:
+    year: int | None = None
+    date: dt.date | None = None  # --date: the page date of pages that show none
+    today: dt.date | None = None
+
+
+def ingest_bytes(conn: sqlite3.Connection, data: bytes, name: str, *,
+                 stored_path: str | None = None, year: int | None = None,
+                 date: dt.date | None = None, today: dt.date | None = None,
+                 ingested_at: str | None = None) -> PageOutcome:
+    """Parse and store one page given as bytes; never raises for bad input."""
+    return ingest_stream(conn, lambda: contextlib.nullcontext(io.BytesIO(data)), name,
+                         stored_path=stored_path, options=Options(year, date, today),
+                         ingested_at=ingested_at)
+
+
+def ingest_stream(conn: sqlite3.Connection, open_stream: Opener, name: str, *,
+                  stored_path: str | None = None, options: Options | None = None,
+                  prepared: Prepared | None = None,
+                  ingested_at: str | None = None) -> PageOutcome:
+    """Parse and store one page from a stream (read once). Never raises for bad input."""
+    opts = options or Options()
+    pre = prepared or prepare(open_stream, lambda sha: storage.is_known(conn, sha))
+    try:
+        return _ingest_prepared(conn, pre, name, stored_path or name, opts,
+                                ingested_at or _now())
+    except ParseError as e:
+        return PageOutcome(name, "rejected", e.located(name))
+    finally:
+        pre.body.discard()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _ingest_prepared(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+                     opts: Options, now: str) -> PageOutcome:
+    if pre.error is not None:
+        raise ParseError(*pre.error)
+    if pre.kind == "known" or storage.is_known(conn, pre.sha):
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
     if pre.kind == "empty":
-        return PageOutcome(name, "rejected", ParseError("empty file", 1).located(name))
-    if pre.error is not None:
-        return PageOutcome(name, "rejected", ParseError(*pre.error).located(name))
-    stored = stored_path or name
+        raise ParseError("empty file", 1)
     if pre.kind == "export":
-        with open_stream() as f:
+        with pre.body.open() as f:
             return _ingest_export(conn, f.read(), name)
     if pre.kind == "text":
-        assert pre.scan is not None
-        return _ingest_text(conn, open_stream, name, pre, stored, year, today)
-    with open_stream() as f:
+        return _ingest_text(conn, pre, name, stored, opts, now)
+    with pre.body.open() as f:
         data = f.read()
-    try:
-        page = parse_bytes(data)
-        choice = infer_page_year(page, year, lambda keys: storage.known_full_dates(conn, keys),
-                                 title_key, today)
-        apply_year(page, choice)
-    except ParseError as e:
-        return PageOutcome(name, "rejected", e.located(name))
-    return _store(conn, page, name, pre.sha, stored, choice, None, len(page.records))
+    page = parse_bytes(data)
+    if opts.date and not page.page_date_iso:
+        page.page_date_iso = opts.date.isoformat()
+    choice = infer_page_year(page, opts.year or (opts.date.year if opts.date else None),
+                             lambda keys: storage.known_full_dates(conn, keys), title_key,
+                             opts.today)
+    apply_year(page, choice)
+    return _store(conn, page, name, pre.sha, stored, choice, None, len(page.records), now)
 
 
-def _ingest_text(conn: sqlite3.Connection, open_stream: Opener, name: str, pre: Prepared,
-                 stored: str, year: int | None, today: dt.date | None) -> PageOutcome:
+def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+                 opts: Options, now: str) -> PageOutcome:
     scan = pre.scan
     assert scan is not None
-    page = ParsedPage(format="text", records=[], page_date=scan.page_date)
-    try:
-        choice = infer_year(scan.page_date, None, scan.shown, year,
-                            lambda keys: storage.known_full_dates(conn, keys), today)
-        resolve_page_date(page, choice)
-    except ParseError as e:
-        return PageOutcome(name, "rejected", e.located(name))
+    page_date = scan.page_date
+    if page_date is None and opts.date is not None:
+        page_date = ShownDate(opts.date.month, opts.date.day, opts.date.year)
+    page = ParsedPage(format="text", records=[], page_date=page_date)
+    choice = infer_year(page_date, None, scan.shown,
+                        opts.year or (opts.date.year if opts.date else None),
+                        lambda keys: storage.known_full_dates(conn, keys), opts.today)
+    resolve_page_date(page, choice)
 
     def records() -> Iterator[PaperRecord]:
         if scan.records is not None:
             source: Iterable[PaperRecord] = scan.records
-        else:  # a large page: read it again rather than hold it
-            source = _reread(open_stream)
+        else:  # a large page: read the spooled copy again rather than hold it
+            source = _reread(pre.body.open)
         for rec in source:
             resolve_record(rec, choice)
             yield rec
 
-    return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count)
+    return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count, now)
 
 
 def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
@@ -310,63 +383,75 @@ def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
 
 
 def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
-           choice: YearChoice, records: Iterator[PaperRecord] | None,
-           count: int) -> PageOutcome:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+           choice: YearChoice, records: Iterator[PaperRecord] | None, count: int,
+           now: str) -> PageOutcome:
     try:
         res = storage.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
-                                 year_source=choice.source, title_key=title_key,
-                                 same_paper=abstracts_agree, records=records)
-    except ParseError as e:  # found while storing a streamed page: it was rolled back
-        return PageOutcome(name, "rejected", e.located(name))
-    except sqlite3.IntegrityError as e:
-        if "pages.sha256" in str(e):  # another process stored the same page meanwhile
-            return PageOutcome(name, "skipped", "already ingested, nothing changed")
-        raise
-    return PageOutcome(name, "ingested", records=count, new_papers=res.new_papers,
+                                 year_source=choice.source, records=records)
+    except storage.PageExists:  # another process stored the same page meanwhile
+        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    return PageOutcome(name, "ingested", records=res.records, new_papers=res.new_papers,
                        known_papers=res.known_papers, page_date=page.page_date_iso,
                        year_source=choice.source, format=page.format,
                        notes=list(page.notes))
 
 
 def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutcome:
-    """Restore papers' own JSONL export: its pages, sightings and exact paper fields."""
-    try:
-        pages, papers = parse_export(decode(data))
-    except ParseError as e:
-        return PageOutcome(name, "rejected", e.located(name))
+    """Restore papers' own JSONL export: its pages and sightings; the papers are folded
+    from them, each exported paper's sightings kept together."""
+    pages, papers = parse_export(decode(data))
     assigned: dict[int, int] = {}
     out = PageOutcome(name, "ingested", format="papers export")
     restored = 0
-    conn.execute("SAVEPOINT bundle")  # the whole export lands, or none of it
-    try:
+    with tx.write(conn):  # the whole export lands, or none of it
         for page in pages:
             origin = page.origin
             assert origin is not None
-            if storage.page_by_sha(conn, origin.sha256) is not None:
-                continue
+            if storage.is_known(conn, origin.sha256):
+                known = storage.page_by_sha(conn, origin.sha256)
+                if known is not None and origin.records and known.records < origin.records:
+                    pass  # fall through: complete it below
+                else:
+                    for rec in page.records:  # its papers are still this export's papers
+                        _assign_known(conn, origin.sha256, rec, assigned)
+                    continue
             res = storage.store_page(conn, page, path=origin.path, sha256=origin.sha256,
                                      ingested_at=origin.ingested_at,
-                                     year_source=origin.year_source, title_key=title_key,
-                                     same_paper=abstracts_agree, assigned=assigned)
+                                     year_source=origin.year_source, assigned=assigned,
+                                     page_records=origin.records)
             restored += 1
-            out.records += len(page.records)
+            out.records += res.records
             out.new_papers += res.new_papers
             out.known_papers += res.known_papers
-        for index, paper_id in assigned.items():
-            paper = papers[index]
-            storage.overwrite_paper(conn, paper_id, paper, paper.get("authors"),
-                                    title_key(paper["title"]))
-        conn.execute("RELEASE bundle")
-    except BaseException:
-        conn.execute("ROLLBACK TO bundle")
-        conn.execute("RELEASE bundle")
-        raise
     if restored == 0:
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
-    out.notes.append(f"restored {restored} page(s) and {len(assigned)} paper(s) from a papers "
+    out.notes.append(f"restored {restored} page(s) and {len(papers)} paper(s) from a papers "
                      "export")
     return out
+
+
+def _assign_known(conn: sqlite3.Connection, sha: str, rec: PaperRecord,
+                  assigned: dict[int, int]) -> None:
+    if rec.source_index is None or rec.source_index in assigned:
+        return
+    row = conn.execute("SELECT s.paper_id FROM sightings s JOIN pages pg ON pg.id = s.page_id "
+                       "WHERE pg.sha256 = ? AND s.position = ?", (sha, rec.position)).fetchone()
+    if row:
+        assigned[rec.source_index] = row[0]
+
+
+class Interrupted(Exception):
+    """Ctrl-C during an ingest: what was committed before it."""
+
+    def __init__(self, report: IngestReport, not_started: int) -> None:
+        super().__init__("interrupted")
+        self.report = report
+        self.not_started = not_started
+
+    def summary(self) -> str:
+        done = self.report.count("ingested")
+        return (f"interrupted: {done} page{'s' if done != 1 else ''} ingested, "
+                f"{self.not_started} not started")
 
 
 def ingest_sources(
@@ -374,6 +459,7 @@ def ingest_sources(
     sources: Sequence[Source],
     *,
     year: int | None = None,
+    date: dt.date | None = None,
     today: dt.date | None = None,
     on_page: Callable[[PageOutcome], None] | None = None,
     on_progress: Callable[[], None] | None = None,
@@ -386,21 +472,27 @@ def ingest_sources(
     Each page is all-or-nothing (a savepoint). Pages are committed in batches of
     about `batch_records` records or `batch_seconds`, whichever comes first: one
     FTS5 segment per batch instead of per page. Outcomes are reported once their
-    batch is committed; an interruption rolls back the open batch only, and a
-    re-run picks those pages up again.
+    batch is committed. Ctrl-C rolls back the open batch only and raises
+    Interrupted with what was committed; a re-run picks the rest up.
 
     With many files (or `parallel=True`) a worker process reads, hashes and
     parses the next pages while this one writes: the second core hides parsing.
     """
+    opts = Options(year, date, today)
     report = IngestReport()
+    committed = IngestReport()
     pending: list[PageOutcome] = []
     records = 0
     started = time.monotonic()
+    handled = 0
 
     def flush() -> None:
         nonlocal records, started
-        storage.commit_batch(conn)
+        if conn.in_transaction:
+            storage.fts.end_batch(conn)
+            tx.commit(conn)
         for o in pending:
+            committed.outcomes.append(o)
             if on_page:
                 on_page(o)
         pending.clear()
@@ -408,8 +500,16 @@ def ingest_sources(
 
     try:
         for src, pre in _with_prepared(conn, sources, parallel):
-            storage.begin_batch(conn)
-            outcome = _ingest_one(conn, src, year, today, pre)
+            if not conn.in_transaction:
+                tx.begin(conn)
+                storage.adopt_foreign(conn, _now())
+                storage.fts.begin_batch(conn)
+            outcome = _ingest_one(conn, src, opts, pre)
+            handled += 1
+            if not conn.in_transaction:  # an error ended the batch: its pages are lost
+                for o in pending:
+                    o.status, o.message = "rejected", f"{o.source}: not stored ({outcome.message})"
+                flush()
             report.outcomes.append(outcome)
             pending.append(outcome)
             records += outcome.records
@@ -418,8 +518,11 @@ def ingest_sources(
             if records >= batch_records or time.monotonic() - started >= batch_seconds:
                 flush()
         flush()
+    except KeyboardInterrupt:
+        tx.rollback(conn)
+        raise Interrupted(committed, len(sources) - len(committed.outcomes)) from None
     except BaseException:
-        storage.rollback_batch(conn)
+        tx.rollback(conn)
         raise
     return report
 
@@ -427,7 +530,7 @@ def ingest_sources(
 def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
                    parallel: bool | None) -> Iterator[tuple[Source, Prepared | None]]:
     """Sources with their pages prepared ahead by a worker process, in order."""
-    files = [s for s in sources if s.path is not None and not s.error]
+    files = [s for s in sources if s.path is not None and not s.error and s.path.is_file()]
     path = storage.db_path(conn)
     if parallel is None:
         parallel = len(files) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1
@@ -437,9 +540,11 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
         return
     import concurrent.futures as cf
 
-    with cf.ProcessPoolExecutor(1, initializer=_worker_init, initargs=(path,)) as pool:
+    regular = {id(s) for s in files}
+    with cf.ProcessPoolExecutor(1, initializer=_worker_init,
+                                initargs=(path, os.getpid())) as pool:
         ahead: dict[int, tuple[cf.Future[Prepared], int]] = {}
-        queue = iter(i for i, s in enumerate(sources) if s.path is not None and not s.error)
+        queue = iter(i for i, s in enumerate(sources) if id(s) in regular)
         queued_bytes = 0
 
         def fill() -> None:
@@ -459,20 +564,27 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
                 ahead[j] = (pool.submit(_worker_prepare, str(p)), size)
                 queued_bytes += size
 
-        fill()
-        for i, src in enumerate(sources):
-            entry = ahead.pop(i, None)
-            if entry is None:
-                yield src, None
-                continue
-            fut, size = entry
-            queued_bytes -= size
-            fill()  # before waiting: the worker's queue never runs dry
-            try:
-                pre: Prepared | None = fut.result()
-            except OSError:
-                pre = None  # let the main process meet the error and report it
-            yield src, pre
+        try:
+            fill()
+            for i, src in enumerate(sources):
+                entry = ahead.pop(i, None)
+                if entry is None:
+                    yield src, None
+                    continue
+                fut, size = entry
+                queued_bytes -= size
+                fill()  # before waiting: the worker's queue never runs dry
+                try:
+                    pre: Prepared | None = fut.result()
+                except Exception:
+                    pre = None  # let the main process meet the error and report it
+                yield src, pre
+        finally:
+            for fut, _ in ahead.values():
+                fut.cancel()
+            for fut, _ in ahead.values():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    fut.result().body.discard()
 
 
 PARALLEL_MIN = 16
@@ -481,8 +593,38 @@ PREFETCH_BYTES = 16 << 20
 _worker_conn: sqlite3.Connection | None = None
 
 
-def _worker_init(db: str) -> None:
+def _die_with_parent(parent: int) -> None:
+    """The worker must not outlive an ingest killed with -9 (it would block on its pipe
+    forever): Linux kills it when the parent dies; elsewhere a thread watches."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+        return
+    except (OSError, AttributeError):
+        pass
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker_init(db: str, parent: int) -> None:
     global _worker_conn
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent(parent)
     try:
         _worker_conn = storage.connect_readonly(db)
     except sqlite3.Error:
@@ -494,36 +636,37 @@ def _worker_prepare(path: str) -> Prepared:
         if _worker_conn is None:
             return False
         try:
-            return storage.page_by_sha(_worker_conn, sha) is not None
+            return storage.is_known(_worker_conn, sha)
         except sqlite3.Error:
             return False
 
     return prepare(lambda: Path(path).open("rb"), known)
 
 
-def _ingest_one(conn: sqlite3.Connection, src: Source, year: int | None,
-                today: dt.date | None, pre: Prepared | None = None) -> PageOutcome:
+def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
+                pre: Prepared | None = None) -> PageOutcome:
+    """One source, whatever goes wrong in it: a bad page is a rejected outcome."""
     if src.error:
         return PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
     try:
         if src.path is None:
-            # stdin can be read once: spool it (to disk past 16 MB) to read it twice.
-            with tempfile.SpooledTemporaryFile(max_size=16 << 20) as spool:
-                shutil.copyfileobj(sys.stdin.buffer, spool)
-                return ingest_stream(conn, lambda: _rewound(spool), src.name, year=year,
-                                     today=today)
+            return ingest_stream(conn, lambda: contextlib.nullcontext(sys.stdin.buffer),
+                                 src.name, options=opts)
         path = src.path
         if path.is_dir():
             return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
-        with path.open("rb"):
-            pass  # fail now, with the reason, if it cannot be read
-        return ingest_stream(conn, lambda: path.open("rb"), src.name,
-                             stored_path=os.path.abspath(path), year=year, today=today,
-                             prepared=pre)
+        stored = os.path.abspath(path) if path.is_file() else str(path)
+        return ingest_stream(conn, lambda: path.open("rb"), src.name, stored_path=stored,
+                             options=opts, prepared=pre)
     except OSError as e:
         return PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
-
-
-def _rewound(f: IO[bytes]) -> AbstractContextManager[IO[bytes]]:
-    f.seek(0)
-    return contextlib.nullcontext(f)
+    except sqlite3.Error as e:
+        err = storage.classify(e)
+        if err.kind == "busy":
+            raise
+        return PageOutcome(src.name, "rejected", f"{src.name}: {err}")
+    except RecursionError:
+        return PageOutcome(src.name, "rejected", f"{src.name}: nested too deeply to read")
+    except Exception as e:  # a parser bug must not stop the other pages
+        return PageOutcome(src.name, "rejected",
+                           f"{src.name}: could not read this page ({type(e).__name__}: {e})")

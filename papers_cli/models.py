@@ -58,6 +58,7 @@ class PaperRecord:
     ai_summary: str | None = None
     keywords: list[str] = field(default_factory=list)
     thumbnail: str | None = None
+    listed_on: str | None = None  # ISO date the listing showed this item on, when it says
     source_index: int | None = None  # the paper's index in a bundle (papers' own export)
 
     def __reduce__(self) -> tuple[type[PaperRecord], tuple[object, ...]]:
@@ -77,6 +78,7 @@ class PageOrigin:
     sha256: str
     ingested_at: str
     year_source: str | None
+    records: int | None = None  # how many records the whole page had
 
 
 @dataclass

@@ -87,3 +87,14 @@ def extract_code_links(text: str | None) -> list[str]:
         ) and url not in links:
             links.append(url)
     return links
+
+
+def same_paper(stored: dict[str, object], values: dict[str, object]) -> bool:
+    """The identity rule, once: a record with the same title key is the stored paper
+    unless their arXiv ids differ or their abstracts clearly do."""
+    a, b = stored.get("arxiv_id"), values.get("arxiv_id")
+    if a and b and a != b:
+        return False
+    sa, sb = stored.get("abstract"), values.get("abstract")
+    return abstracts_agree(sa if isinstance(sa, str) else None,
+                           sb if isinstance(sb, str) else None)

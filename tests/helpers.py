@@ -70,6 +70,11 @@ def check_consistent(db: Path) -> None:
     """integrity_check, FTS5 index against the table, and every page whole."""
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+        # Killed before the schema was committed: an empty file, which the next run sets up.
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        conn.close()
+        return
     conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES('integrity-check', 1)")
     assert conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0] == \
         conn.execute("SELECT count(*) FROM papers").fetchone()[0]

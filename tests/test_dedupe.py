@@ -102,7 +102,8 @@ def test_apply_keeps_most_complete_fields_and_undo_is_exact(conn: sqlite3.Connec
     before = dump(conn)
     clusters = dedupe.find_clusters(conn)
     assert [c.ids for c in clusters] == [[a, b]]
-    run_id, merged = dedupe.apply(conn, clusters)
+    res = dedupe.apply(conn, clusters)
+    run_id, merged = res.run_id, res.merged
     assert merged == 1 and storage.counts(conn)["papers"] == 1
     survivor = storage.get_paper(conn, b)  # the one with the arXiv id survives
     assert survivor["upvotes"] == 42 and survivor["comments"] == 7
@@ -123,7 +124,8 @@ def test_a_title_merged_away_stays_merged_on_later_ingests(conn: sqlite3.Connect
     abstract = BASE.format(topic="routing")
     a = add(conn, "Adaptive Retrieval Augmented Agents", abstract, name="a")
     b = add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.", name="b")
-    run_id, merged = dedupe.apply(conn, dedupe.find_clusters(conn))
+    res = dedupe.apply(conn, dedupe.find_clusters(conn))
+    run_id, merged = res.run_id, res.merged
     assert merged == 1 and storage.counts(conn)["papers"] == 1
     survivor = conn.execute("SELECT id FROM papers").fetchone()[0]
     # A later page lists the merged-away title again: one more sighting of the survivor.

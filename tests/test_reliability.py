@@ -173,11 +173,11 @@ def test_doctor_rebuilds_deleted_index(tmp_path: Path) -> None:
 
 def _old_database(path: Path, version: int) -> None:
     """A database as an older papers left it: the first `version` migrations only."""
+    from papers_cli.storage import schema
+
     c = sqlite3.connect(path, isolation_level=None)
-    for script in storage.MIGRATIONS[:version]:
-        assert isinstance(script, str)
-        for stmt in storage._statements(script):
-            c.execute(stmt)
+    for step in schema.STEPS[:version]:
+        step(c)
     c.execute(f"PRAGMA user_version = {version}")
     c.close()
 

@@ -1,19 +1,21 @@
 """Parser for papers' own JSONL export (`papers export --jsonl`): a bundle of pages.
 
 Each line is one paper with every field and its sightings. Read back, it gives
-the pages (with their original path, hash, date and ingest time) and, per page,
-one record per sighting, so a fresh database ends up with the same papers,
-sightings and fields.
+the pages (with their original path, hash, date, record count and ingest time)
+and, per page, one record per sighting with what that page showed (version 2;
+version 1 lines carry the paper's values only, used for each of its sightings).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from papers_cli import fields
 from papers_cli.models import PageOrigin, PaperRecord, ParsedPage, ParseError
 from papers_cli.parsers.json_api import json_lines
 
 MARK = "papers_export"
+VERSIONS = (1, 2)
 
 
 def is_export(text: str) -> bool:
@@ -27,24 +29,29 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
     papers: list[dict[str, Any]] = []
     pages: dict[str, ParsedPage] = {}
     for n, obj in json_lines(text.split("\n")):
-        if not isinstance(obj, dict) or obj.get(MARK) != 1:
-            raise ParseError("not a line of a papers export (version 1)", n)
+        if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
+            raise ParseError("not a line of a papers export (version 1 or 2)", n)
         if not isinstance(obj.get("title"), str) or not obj["title"].strip():
-            raise ParseError("paper without a title", n)
+            raise ParseError("title: missing", n)
         papers.append(obj)
-        for s in obj.get("pages") or []:
-            try:
-                page = pages.get(s["sha256"])
-                if page is None:
-                    origin = PageOrigin(s["path"], s["sha256"], s["ingested_at"],
-                                        s.get("year_source"))
-                    page = ParsedPage(format=s["format"], records=[],
-                                      page_date_iso=s.get("page_date"), query=s.get("query"),
-                                      origin=origin)
-                    pages[s["sha256"]] = page
-                page.records.append(_record(obj, s, len(papers) - 1))
-            except (KeyError, TypeError) as e:
-                raise ParseError(f"sighting without {e}", n) from None
+        sightings = obj.get("pages")
+        if not isinstance(sightings, list):
+            raise ParseError("pages: not a list", n)
+        for s in sightings:
+            if not isinstance(s, dict):
+                raise ParseError("pages: an item is not an object", n)
+            page = pages.get(_text(s, "sha256", n))
+            if page is None:
+                records = s.get("records")
+                origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
+                                    _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
+                                    records if isinstance(records, int) and not
+                                    isinstance(records, bool) and records > 0 else None)
+                page = ParsedPage(format=_text(s, "format", n), records=[],
+                                  page_date_iso=_date(s, "page_date", n),
+                                  query=_opt_text(s, "query", n), origin=origin)
+                pages[origin.sha256] = page
+            page.records.append(_record(obj, s, len(papers) - 1, n))
     if not papers:
         raise ParseError("empty papers export", 1)
     ordered = sorted(pages.values(), key=lambda p: (p.origin.ingested_at, p.origin.path)
@@ -54,16 +61,53 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
     return ordered, papers
 
 
-def _record(paper: dict[str, Any], s: dict[str, Any], index: int) -> PaperRecord:
-    return PaperRecord(
-        title=paper["title"], abstract=paper.get("abstract"), line=s.get("line") or 0,
-        position=int(s["position"]), authors_count=paper.get("authors_count"),
-        authors=list(paper.get("authors") or []), organization=paper.get("organization"),
-        date_text=s.get("date_text"), published=s.get("published"),
-        year_inferred=bool(s.get("year_inferred")), comments=s.get("comments"),
-        upvotes=s.get("upvotes"), code_links=list(paper.get("code_links") or []),
-        arxiv_id=paper.get("arxiv_id"), github_repo=paper.get("github_repo"),
-        github_stars=paper.get("github_stars"), project_page=paper.get("project_page"),
-        ai_summary=paper.get("ai_summary"), keywords=list(paper.get("keywords") or []),
-        source_index=index,
-    )
+def _text(obj: dict[str, Any], key: str, line: int) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise ParseError(f"pages: {key}: missing or not text", line)
+    return value
+
+
+def _opt_text(obj: dict[str, Any], key: str, line: int) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ParseError(f"pages: {key}: not text", line)
+    return value
+
+
+def _date(obj: dict[str, Any], key: str, line: int) -> str | None:
+    try:
+        return fields.check_value(key, fields.Kind.DATE, obj.get(key))
+    except fields.FieldError as e:
+        raise ParseError(f"pages: {e}", line) from None
+
+
+def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> PaperRecord:
+    """One sighting as a record: what its page showed (v2), else the paper's values."""
+    def pick(key: str, paper_key: str | None = None) -> Any:
+        return s[key] if key in s else paper.get(paper_key or key)
+
+    position = s.get("position")
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise ParseError(f"pages: position: not a whole number ({position!r})", line)
+    rec = PaperRecord(title=pick("title"), position=position, line=line, source_index=index)
+    for f in fields.SIGHTING_FIELDS:
+        if f.name in ("title", "line"):
+            continue
+        value = pick(f.name, "authors" if f.name == "author_list" else
+                     "published_inferred" if f.name == "year_inferred" else None)
+        setattr(rec, f.record, value)
+    if not rec.authors:
+        rec.authors = []
+    if rec.year_inferred is None:
+        rec.year_inferred = False
+    for attr in ("code_links", "keywords"):
+        if getattr(rec, attr) is None:
+            setattr(rec, attr, [])
+    try:  # checked here so that an error names the line of the export
+        fields.check_record(vars(rec))
+    except fields.FieldError as e:
+        raise ParseError(str(e), line) from None
+    original = s.get("line")
+    rec.line = original if isinstance(original, int) and not isinstance(original, bool) else 0
+    return rec

@@ -1,0 +1,126 @@
+"""Health checks and repairs (`papers doctor`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from papers_cli import fields
+from papers_cli.storage import fts, schema, tx
+from papers_cli.storage.papers import drifted, recompute
+from papers_cli.storage.read import counts
+
+
+def health(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Everything `papers doctor` checks; nothing is changed."""
+    out: dict[str, Any] = {"schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
+                           "expected_schema_version": schema.VERSION}
+    out["integrity"] = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    objects = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master")}
+    out["missing_fts_objects"] = [n for n in fts.OBJECTS if n not in objects]
+    want = fts.triggers_sql()
+    out["changed_fts_triggers"] = [n for n, sql in want.items()
+                                   if n in objects and " ".join(objects[n].split()) != sql]
+    out["fts_consistent"] = None
+    if "papers_fts" in objects:
+        try:
+            conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES('integrity-check', 1)")
+            docs = conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0]
+            out["fts_consistent"] = docs == counts(conn)["papers"]
+        except sqlite3.DatabaseError:
+            out["fts_consistent"] = False
+    out["orphan_sightings"] = conn.execute(
+        "SELECT count(*) FROM sightings s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = "
+        "s.paper_id) OR NOT EXISTS (SELECT 1 FROM pages g WHERE g.id = s.page_id)").fetchone()[0]
+    out["orphan_authors"] = conn.execute(
+        "SELECT count(*) FROM authors a WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = "
+        "a.paper_id)").fetchone()[0]
+    out["papers_without_sightings"] = conn.execute(
+        "SELECT count(*) FROM papers p WHERE NOT EXISTS (SELECT 1 FROM sightings s WHERE "
+        "s.paper_id = p.id)").fetchone()[0]
+    out["papers_from_other_tools"] = conn.execute(
+        "SELECT count(*) FROM papers WHERE title_key IS NULL").fetchone()[0]
+    out["pending_fts_batch"] = conn.execute(
+        "SELECT value FROM settings WHERE key = 'fts_pending_from'").fetchone()[0] is not None
+    out["bad_values"] = bad_values(conn)
+    out["drifted_papers"] = drifted(conn)
+    return out
+
+
+def bad_values(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
+    """Stored values the field table does not allow, as `paper N: field: problem`."""
+    out: list[str] = []
+    for row in conn.execute("SELECT * FROM papers"):
+        for problem in fields.check_paper_row(dict(row)):
+            out.append(f"paper {row['id']}: {problem}")
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def problems(report: dict[str, Any]) -> list[str]:
+    """What is wrong, one line each."""
+    out = []
+    if report["integrity"] != ["ok"]:
+        out.append("integrity check failed: " + "; ".join(report["integrity"][:5]))
+    if report["missing_fts_objects"]:
+        out.append("search index missing: " + ", ".join(report["missing_fts_objects"]))
+    if report["changed_fts_triggers"]:
+        out.append("search index triggers changed: " + ", ".join(report["changed_fts_triggers"]))
+    if report["fts_consistent"] is False:
+        out.append("search index out of step with the papers table")
+    if report["orphan_sightings"]:
+        out.append(f"{report['orphan_sightings']} orphan sighting(s)")
+    if report["orphan_authors"]:
+        out.append(f"{report['orphan_authors']} orphan author row(s)")
+    if report["pending_fts_batch"]:
+        out.append("an unfinished ingest batch marker is set")
+    if report["papers_from_other_tools"]:
+        out.append(f"{report['papers_from_other_tools']} paper(s) written by another tool are "
+                   "not yet taken in")
+    out += [f"bad value: {p}" for p in report["bad_values"]]
+    if report["drifted_papers"]:
+        ids = ", ".join(map(str, report["drifted_papers"][:10]))
+        out.append(f"paper(s) {ids} differ from what their sightings say")
+    return out
+
+
+def repair(conn: sqlite3.Connection, now: str) -> list[str]:
+    """Fix what can be fixed: the index, orphans, papers from other tools, drift."""
+    from papers_cli.storage.pages import adopt_foreign
+
+    done: list[str] = []
+    with tx.write(conn):
+        objects = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master")}
+        missing = [n for n in fts.OBJECTS if n not in objects]
+        conn.execute("UPDATE settings SET value = NULL WHERE key = 'fts_pending_from'")
+        if missing:
+            fts.create(conn)
+            done.append(f"recreated the search index ({', '.join(missing)} were missing)")
+        else:
+            fts.recreate_triggers(conn)
+            conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')")
+            done.append("rebuilt the search index from the papers table")
+        n = conn.execute(
+            "DELETE FROM sightings WHERE paper_id NOT IN (SELECT id FROM papers) OR page_id NOT "
+            "IN (SELECT id FROM pages)").rowcount
+        if n:
+            conn.execute("UPDATE pages SET records = (SELECT count(*) FROM sightings s WHERE "
+                         "s.page_id = pages.id)")
+            done.append(f"deleted {n} orphan sighting(s)")
+        n = conn.execute("DELETE FROM authors WHERE paper_id NOT IN (SELECT id FROM papers)"
+                         ).rowcount
+        if n:
+            done.append(f"deleted {n} orphan author row(s)")
+        n = adopt_foreign(conn, now)
+        if n:
+            done.append(f"took in {n} paper(s) written by another tool")
+        ids = [r[0] for r in conn.execute("SELECT id FROM papers WHERE title_key IS NOT NULL")]
+        stats = recompute(conn, ids)
+        if stats["updated"]:
+            done.append(f"recomputed {stats['updated']} paper(s) from their sightings")
+    left = bad_values(conn)
+    if left:
+        done.append(f"{len(left)} bad value(s) remain (see above); fix them in the source "
+                    "pages and re-ingest, or remove those pages")
+    return done

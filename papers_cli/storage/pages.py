@@ -1,0 +1,181 @@
+"""Pages: what was ingested, from where, and taking a page out again."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from papers_cli import fields
+from papers_cli.models import PaperRecord, ParsedPage
+from papers_cli.storage import tx
+from papers_cli.storage.papers import PageResult, recompute, store_records
+
+# The pseudo-page that holds papers rows other tools wrote into the table.
+FOREIGN_FORMAT = "papers table"
+
+
+@dataclass
+class KnownPage:
+    id: int
+    records: int
+    stored: int
+
+    @property
+    def complete(self) -> bool:
+        return self.stored >= self.records
+
+
+def page_by_sha(conn: sqlite3.Connection, sha256: str) -> KnownPage | None:
+    """The page already ingested with this content hash, if any, and whether all its
+    records are stored (a page restored from a partial export is not)."""
+    row = conn.execute("SELECT id, records, (SELECT count(*) FROM sightings s WHERE s.page_id = "
+                       "pages.id) FROM pages WHERE sha256 = ?", (sha256,)).fetchone()
+    return KnownPage(row[0], row[1], row[2]) if row else None
+
+
+def is_known(conn: sqlite3.Connection, sha256: str) -> bool:
+    page = page_by_sha(conn, sha256)
+    return page is not None and page.complete
+
+
+def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256: str,
+               ingested_at: str, year_source: str | None,
+               records: Iterable[PaperRecord] | None = None,
+               assigned: dict[int, int] | None = None,
+               page_records: int | None = None) -> PageResult:
+    """Write one parsed page, its sightings and the papers they touch, all or nothing.
+
+    `records` (default: page.records) may be a stream, consumed once; a ParseError
+    it raises rolls the page back. A page already stored in part (restored from a
+    partial export) is completed: positions it has are kept. `page_records` is
+    the number of records the whole page has (an export says so) when `records`
+    holds only some of them.
+    """
+    with tx.write(conn):
+        known = page_by_sha(conn, sha256)
+        skip: set[int] | None = None
+        if known is None:
+            cur = conn.execute(
+                "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
+                "ingested_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(sha256) DO NOTHING "
+                "RETURNING id", (path, sha256, page.format, page.page_date_iso, year_source,
+                                 page.query, ingested_at))
+            row = cur.fetchone()
+            if row is None:  # another process stored it since we looked
+                raise PageExists(sha256)
+            page_id = int(row[0])
+        else:
+            page_id = known.id
+            skip = {r[0] for r in conn.execute("SELECT position FROM sightings WHERE page_id = ?",
+                                               (page_id,))}
+        result = store_records(conn, page, page_id, ingested_at,
+                               page.records if records is None else records,
+                               assigned=assigned, skip_positions=skip)
+        count = conn.execute("SELECT count(*) FROM sightings WHERE page_id = ?",
+                             (page_id,)).fetchone()[0]
+        conn.execute("UPDATE pages SET records = max(?, ?) WHERE id = ?",
+                     (count, page_records or 0, page_id))
+    return result
+
+
+class PageExists(Exception):
+    """The page was stored by another process meanwhile."""
+
+
+def list_pages(conn: sqlite3.Connection, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Every ingested page with the number of papers it shows."""
+    sql = ("SELECT pg.id, pg.path, pg.sha256, pg.format, pg.page_date, pg.records, "
+           "(SELECT count(DISTINCT paper_id) FROM sightings s WHERE s.page_id = pg.id) AS papers, "
+           "pg.ingested_at FROM pages pg")
+    params: list[Any] = []
+    if ids is not None:
+        sql += " WHERE pg.id IN (SELECT value FROM json_each(?))"
+        params.append(_json_ids(ids))
+    return [dict(r) for r in conn.execute(sql + " ORDER BY pg.id", params)]
+
+
+def _json_ids(ids: Iterable[int]) -> str:
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+
+@dataclass
+class Removal:
+    pages: int
+    sightings: int
+    papers_changed: int
+    papers_deleted: int
+
+
+def remove_pages(conn: sqlite3.Connection, page_ids: list[int]) -> Removal:
+    """Take pages out with their sightings; fold the papers they touched again and
+    delete those left with no sighting. One transaction."""
+    with tx.write(conn):
+        ids = _json_ids(page_ids)
+        touched = [r[0] for r in conn.execute(
+            "SELECT DISTINCT paper_id FROM sightings WHERE page_id IN (SELECT value FROM "
+            "json_each(?))", (ids,))]
+        n = conn.execute("DELETE FROM sightings WHERE page_id IN (SELECT value FROM "
+                         "json_each(?))", (ids,)).rowcount
+        pages = conn.execute("DELETE FROM pages WHERE id IN (SELECT value FROM json_each(?))",
+                             (ids,)).rowcount
+        stats = recompute(conn, touched)
+    return Removal(pages, n, stats["updated"], stats["deleted"])
+
+
+def adopt_foreign(conn: sqlite3.Connection, now: str) -> int:
+    """Take in papers rows another tool inserted (no title key): each gets a sighting
+    on one pseudo-page holding the values it was written with, so from then on it is
+    folded, matched and removable like any paper. Inside the caller's transaction."""
+    rows = conn.execute("SELECT * FROM papers WHERE title_key IS NULL ORDER BY id").fetchall()
+    if not rows:
+        return 0
+    from papers_cli.storage.papers import SIGHTING_COLUMNS, title_key
+
+    cur = conn.execute(
+        "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
+        "ingested_at) VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING id",
+        ("(rows written into the papers table by another tool)", f"foreign:{now}:{rows[0]['id']}",
+         FOREIGN_FORMAT, len(rows), now))
+    page_id = cur.fetchone()[0]
+    names: dict[int, list[str]] = {r[0]: [] for r in rows}
+    for pid, name in conn.execute("SELECT paper_id, name FROM authors WHERE paper_id IN "
+                                  "(SELECT id FROM papers WHERE title_key IS NULL) "
+                                  "ORDER BY paper_id, position"):
+        names.setdefault(pid, []).append(name)
+    out = []
+    for pos, r in enumerate(rows, start=1):
+        values = _foreign_values(dict(r), names.get(r["id"]) or [])
+        out.append({"page_id": page_id, "position": pos, "paper_id": r["id"],
+                    "title_key": title_key(values["title"] or ""), **values})
+    conn.executemany(
+        f"INSERT INTO sightings ({', '.join(SIGHTING_COLUMNS)}) VALUES "
+        f"({', '.join('?' * len(SIGHTING_COLUMNS))})",
+        [[fields.to_db(c, o[c]) if c in fields.SIGHTING else o[c] for c in SIGHTING_COLUMNS]
+         for o in out])
+    recompute(conn, [r["id"] for r in rows])
+    return len(rows)
+
+
+def _foreign_values(row: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Sighting values of a row another tool wrote: what validates is kept, the rest is
+    left out (doctor reports it)."""
+    out: dict[str, Any] = {}
+    if not names and isinstance(row.get("authors"), str):
+        names = [a.strip() for a in row["authors"].split(",") if a.strip()]
+    for f in fields.SIGHTING_FIELDS:
+        src = {"author_list": None, "year_inferred": "published_inferred"}.get(f.name, f.name)
+        value = names if f.name == "author_list" else row.get(src) if src else None
+        if f.kind is fields.Kind.LIST and isinstance(value, str):
+            value = fields.from_db(f.name, value)
+        try:
+            out[f.name] = fields.check_value(f.name, f.kind, value)
+        except fields.FieldError:
+            out[f.name] = None
+        if f.kind is fields.Kind.LIST and out[f.name] is None:
+            out[f.name] = []
+        if f.kind is fields.Kind.BOOL:
+            out[f.name] = bool(out[f.name])
+    out["title"] = out["title"] or str(row.get("title") or "untitled")
+    return out

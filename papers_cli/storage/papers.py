@@ -1,0 +1,288 @@
+"""Papers and their sightings: storing a page's records, finding the paper a record
+is, and computing each paper from its sightings (fields.fold)."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from papers_cli import fields
+from papers_cli.fields import PAPER_COLUMNS, SIGHTING_FIELDS, FieldError
+from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.normalize import same_paper, title_key
+from papers_cli.storage.fts import chunks
+
+SIGHTING_COLUMNS = ("page_id", "position", "paper_id", "title_key",
+                    *(f.name for f in SIGHTING_FIELDS))
+_INSERT_SIGHTING = (f"INSERT INTO sightings ({', '.join(SIGHTING_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(SIGHTING_COLUMNS))})")
+_INSERT_PAPER = (f"INSERT INTO papers (id, {', '.join(PAPER_COLUMNS)}) "
+                 f"VALUES (?, {', '.join('?' * len(PAPER_COLUMNS))})")
+# Records are matched against stored papers this many at a time: one query per
+# chunk instead of two per record, and a streamed page still needs little memory.
+LOOKUP_CHUNK = 256
+# The order of a paper's sightings, oldest first: the day the listing showed it (else
+# the page's date, else the day it was ingested), then ingest order.
+SEEN_SQL = "coalesce(s.listed_on, pg.page_date, substr(pg.ingested_at, 1, 10))"
+
+
+@dataclass
+class PageResult:
+    """What storing one page did."""
+
+    page_id: int
+    new_papers: int = 0
+    known_papers: int = 0
+    records: int = 0
+    paper_ids: list[int] = field(default_factory=list)
+
+
+def sighting_values(rec: PaperRecord) -> dict[str, Any]:
+    """A record's values checked and normalised for storage (FieldError if bad)."""
+    return fields.check_record(vars(rec))
+
+
+def next_ids(conn: sqlite3.Connection) -> Iterator[int]:
+    """Fresh paper ids. Ids are never reused, not even that of a paper merged away or
+    removed (it may come back with `dedupe --undo`, and people keep ids in notes)."""
+    start = conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM papers), 0), "
+        "coalesce((SELECT max(merged_id) FROM merges), 0), "
+        "coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'max_paper_id'), "
+        "0)) + 1").fetchone()[0]
+    return itertools.count(int(start))
+
+
+def note_max_id(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES ('max_paper_id', "
+                 "(SELECT max(id) FROM papers)) ON CONFLICT(key) DO UPDATE SET value = "
+                 "max(coalesce(CAST(value AS INTEGER), 0), coalesce(excluded.value, 0))")
+
+
+class Matcher:
+    """The stored papers a chunk of records may be, loaded in one go: by the title
+    keys of their sightings (so a title dedupe merged away leads to its survivor)
+    and by arXiv id."""
+
+    def __init__(self, conn: sqlite3.Connection, keys: list[str], arxiv_ids: list[str]) -> None:
+        self.by_id: dict[int, dict[str, Any]] = {}
+        self.by_key: dict[str, list[int]] = {}
+        self.by_arxiv: dict[str, int] = {}
+        ids: dict[int, None] = {}
+        keys = list(dict.fromkeys(keys))
+        for chunk in chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for key, pid in conn.execute(
+                    f"SELECT DISTINCT title_key, paper_id FROM sightings WHERE title_key IN "
+                    f"({marks}) ORDER BY paper_id", list(chunk)):
+                self.by_key.setdefault(key, []).append(pid)
+                ids[pid] = None
+        for achunk in chunks(list(dict.fromkeys(arxiv_ids)), 500):
+            marks = ",".join("?" * len(achunk))
+            for aid, pid in conn.execute(
+                    f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", list(achunk)):
+                self.by_arxiv[aid] = pid
+                ids[pid] = None
+        for ichunk in chunks(list(ids), 500):
+            marks = ",".join("?" * len(ichunk))
+            for r in conn.execute(f"SELECT id, abstract, arxiv_id FROM papers WHERE id IN "
+                                  f"({marks})", list(ichunk)):
+                self.by_id[r[0]] = {"abstract": r[1], "arxiv_id": r[2]}
+
+    def add(self, pid: int, key: str, values: dict[str, Any]) -> None:
+        """Know one more sighting of a paper (just stored)."""
+        known = self.by_id.setdefault(pid, {"abstract": None, "arxiv_id": None})
+        if values["abstract"] and len(values["abstract"]) > len(known["abstract"] or ""):
+            known["abstract"] = values["abstract"]
+        if values["arxiv_id"] and not known["arxiv_id"]:
+            known["arxiv_id"] = values["arxiv_id"]
+            self.by_arxiv.setdefault(values["arxiv_id"], pid)
+        listed = self.by_key.setdefault(key, [])
+        if pid not in listed:
+            listed.append(pid)
+
+    def find(self, key: str, values: dict[str, Any]) -> int | None:
+        """The stored paper this record is: same arXiv id, else the same title key
+        and the same paper by normalize.same_paper."""
+        aid = values["arxiv_id"]
+        if aid and aid in self.by_arxiv:
+            return self.by_arxiv[aid]
+        for pid in self.by_key.get(key, ()):
+            if same_paper(self.by_id[pid], values):
+                return pid
+        return None
+
+
+def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, ingested_at: str,
+                  records: Iterable[PaperRecord], *, assigned: dict[int, int] | None = None,
+                  skip_positions: set[int] | None = None) -> PageResult:
+    """Store a page's records as sightings and fold the papers they touch.
+
+    Runs inside the caller's transaction. A bad record raises ParseError (with its
+    line) and the caller rolls the page back. `assigned` maps a restored export's
+    paper index to the paper its first sighting went to.
+    """
+    result = PageResult(page_id)
+    page_seen = page.page_date_iso or ingested_at[:10]
+    ids = next_ids(conn)
+    positions: set[int] = set(skip_positions or ())
+    for chunk in _batched(records, LOOKUP_CHUNK):
+        prepared = []
+        for rec in chunk:
+            try:
+                values = sighting_values(rec)
+                pos = fields.check_value("position", fields.Kind.INT, rec.position)
+            except FieldError as e:
+                raise ParseError(str(e), rec.line or None) from None
+            if pos is None:
+                raise ParseError("position: missing", rec.line or None)
+            if pos in positions:
+                if skip_positions and pos in skip_positions:
+                    continue  # completing a page restored from a partial export
+                raise ParseError(f"position: {pos} appears twice on the page", rec.line or None)
+            positions.add(pos)
+            prepared.append((rec, pos, values, title_key(values["title"])))
+        matcher = Matcher(conn, [k for *_, k in prepared],
+                          [v["arxiv_id"] for _, _, v, _ in prepared if v["arxiv_id"]])
+        new: dict[int, list[dict[str, Any]]] = {}
+        known: set[int] = set()
+        known_records = 0
+        rows = []
+        for rec, pos, values, key in prepared:
+            index = rec.source_index if assigned is not None else None
+            pid = assigned.get(index) if assigned is not None and index is not None else None
+            if pid is None:
+                pid = matcher.find(key, values)
+            if pid is None:
+                pid = next(ids)
+                new[pid] = []
+            if pid in new:
+                new[pid].append({**values, "seen": values["listed_on"] or page_seen})
+            else:
+                known.add(pid)
+                known_records += 1
+            matcher.add(pid, key, values)
+            if assigned is not None and index is not None:
+                assigned[index] = pid
+            result.paper_ids.append(pid)
+            rows.append((page_id, pos, pid, key,
+                         *(fields.to_db(f.name, values[f.name]) for f in SIGHTING_FIELDS)))
+        result.records += len(rows)
+        result.new_papers += len(new)
+        result.known_papers += known_records
+        insert_papers(conn, {pid: fields.fold(ss, title_key) for pid, ss in new.items()})
+        conn.executemany(_INSERT_SIGHTING, rows)
+        recompute(conn, known)
+    note_max_id(conn)
+    return result
+
+
+def _batched(items: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def paper_row(folded: dict[str, Any]) -> list[Any]:
+    return [fields.to_db(c, folded[c]) for c in PAPER_COLUMNS]
+
+
+def insert_papers(conn: sqlite3.Connection, folded: dict[int, dict[str, Any]]) -> None:
+    """Insert papers (id -> folded values) and their authors."""
+    if not folded:
+        return
+    conn.executemany(_INSERT_PAPER, [(pid, *paper_row(v)) for pid, v in folded.items()])
+    conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+                     [(pid, i, name) for pid, v in folded.items()
+                      for i, name in enumerate(v["author_names"], start=1)])
+
+
+def load_sightings(conn: sqlite3.Connection,
+                   paper_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each paper's sightings, oldest first, as fold takes them."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    cols = ", ".join(f"s.{f.name}" for f in SIGHTING_FIELDS)
+    for chunk in chunks(list(paper_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+                f"SELECT s.paper_id, {cols}, {SEEN_SQL} AS seen FROM sightings s JOIN pages pg "
+                f"ON pg.id = s.page_id WHERE s.paper_id IN ({marks}) "
+                f"ORDER BY s.paper_id, seen, pg.ingested_at, pg.id, s.position", list(chunk)):
+            d = {f.name: fields.from_db(f.name, r[i + 1]) for i, f in enumerate(SIGHTING_FIELDS)}
+            d["seen"] = r["seen"]
+            out.setdefault(r[0], []).append(d)
+    return out
+
+
+def recompute(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> dict[str, int]:
+    """Fold each paper again from its sightings: update what changed, insert a paper
+    that has sightings but no row (undo), delete one left with none (and not written
+    by another tool). The one function every write path ends in."""
+    ids = list(dict.fromkeys(paper_ids))
+    stats = {"updated": 0, "inserted": 0, "deleted": 0}
+    for chunk in chunks(ids, 500):
+        sightings = load_sightings(conn, chunk)
+        marks = ",".join("?" * len(chunk))
+        current = {r["id"]: r for r in conn.execute(
+            f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk))}
+        authors: dict[int, list[str]] = {}
+        for pid, name in conn.execute(f"SELECT paper_id, name FROM authors WHERE paper_id IN "
+                                      f"({marks}) ORDER BY paper_id, position", list(chunk)):
+            authors.setdefault(pid, []).append(name)
+        inserts: dict[int, dict[str, Any]] = {}
+        for pid in chunk:
+            ss = sightings.get(pid)
+            row = current.get(pid)
+            if not ss:
+                if row is not None:
+                    conn.execute("DELETE FROM authors WHERE paper_id = ?", (pid,))
+                    conn.execute("DELETE FROM papers WHERE id = ?", (pid,))
+                    stats["deleted"] += 1
+                continue
+            folded = fields.fold(ss, title_key)
+            if row is None:
+                inserts[pid] = folded
+                continue
+            new = dict(zip(PAPER_COLUMNS, paper_row(folded), strict=True))
+            changed = {c: v for c, v in new.items() if row[c] != v}
+            if changed:
+                sets = ", ".join(f"{c} = ?" for c in changed)  # names from the field table
+                conn.execute(f"UPDATE papers SET {sets} WHERE id = ?", (*changed.values(), pid))
+                stats["updated"] += 1
+            if authors.get(pid, []) != folded["author_names"]:
+                set_authors(conn, pid, folded["author_names"])
+        insert_papers(conn, inserts)
+        stats["inserted"] += len(inserts)
+    return stats
+
+
+def set_authors(conn: sqlite3.Connection, paper_id: int, names: Sequence[str]) -> None:
+    conn.execute("DELETE FROM authors WHERE paper_id = ?", (paper_id,))
+    conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+                     [(paper_id, i, n) for i, n in enumerate(names, start=1)])
+
+
+def drifted(conn: sqlite3.Connection, limit: int = 20) -> list[int]:
+    """Papers whose stored values are not what their sightings fold to (doctor)."""
+    out: list[int] = []
+    last = 0
+    while len(out) < limit:
+        ids = [r[0] for r in conn.execute("SELECT id FROM papers WHERE id > ? AND title_key "
+                                          "IS NOT NULL ORDER BY id LIMIT 500", (last,))]
+        if not ids:
+            break
+        last = ids[-1]
+        sightings = load_sightings(conn, ids)
+        marks = ",".join("?" * len(ids))
+        rows = {r["id"]: r for r in conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})",
+                                                  ids)}
+        for pid in ids:
+            if pid not in sightings:
+                continue
+            want = paper_row(fields.fold(sightings[pid], title_key))
+            if [rows[pid][c] for c in PAPER_COLUMNS] != want:
+                out.append(pid)
+    return out[:limit]
