@@ -29,7 +29,7 @@ FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "markdown")
 FULL_RECORD_FORMATS = ("bibtex", "markdown")
 HIGHLIGHT_STYLE = "bold yellow"
 # A wrapping column keeps at least this many characters before minor columns go.
-FLEX_MIN_WIDTH = 24
+FLEX_MIN_WIDTH = 30
 
 
 def strip_marks(text: str | None) -> str | None:
