@@ -85,7 +85,9 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO
 
 def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
     """A short error on stderr and an exit code; never a traceback."""
-    sys.stderr.write(f"papers: {msg}\n")
+    from papers_cli.sanitize import for_terminal
+
+    sys.stderr.write(f"papers: {for_terminal(msg)}\n")  # ids and paths are the user's
     raise typer.Exit(code)
 
 
@@ -200,7 +202,7 @@ def ingest(
     """
     from papers_cli.dates import parse_day
     from papers_cli.ingest import Interrupted, expand_paths, ingest_sources
-    from papers_cli.output import is_terminal, message
+    from papers_cli.output import message, progress, want_progress
 
     try:
         page_date = parse_day(date) if date else None
@@ -211,7 +213,7 @@ def ingest(
     if missing and len(missing) == len(sources):
         fail(f"{missing[0].name}: no such file or directory")
     conn = open_db(db)
-    show_progress = not quiet and is_terminal(sys.stderr) and len(sources) > 5
+    show_progress = want_progress(len(sources), quiet=quiet)
 
     def report(o: Any) -> None:
         if o.status == "rejected":
@@ -234,17 +236,11 @@ def ingest(
             for note in o.notes:
                 message(f"{o.source}: note: {note}", style="yellow", no_color=STATE.no_color)
 
-    if show_progress:
-        from rich.progress import Progress
+    # Messages print above the bar (output.message goes through its console).
     try:
-        if show_progress:
-            with Progress(transient=True) as progress:
-                task = progress.add_task("ingesting", total=len(sources))
-                result = ingest_sources(conn, sources, year=year, date=page_date,
-                                        on_page=report,
-                                        on_progress=lambda: progress.advance(task))
-        else:
-            result = ingest_sources(conn, sources, year=year, date=page_date, on_page=report)
+        with progress(len(sources), unit="files", enabled=show_progress) as bar:
+            result = ingest_sources(conn, sources, year=year, date=page_date, on_page=report,
+                                    on_progress=bar.advance)
     except Interrupted as e:
         message(e.summary(), no_color=STATE.no_color)
         raise typer.Exit(130) from None
@@ -259,17 +255,9 @@ LIST_SORTS = ("date", "upvotes", "comments", "title", "authors")
 
 
 def _paper_columns() -> list[Any]:
-    from papers_cli.output import Column
+    from papers_cli.output import paper_columns
 
-    return [
-        Column("id", "id", style="dim", justify="right"),
-        Column("published", "published", style="cyan"),
-        Column("upvotes", "▲", justify="right", style="green"),
-        Column("comments", "comments", justify="right"),
-        Column("authors_count", "authors", justify="right"),
-        Column("sightings", "pages", justify="right"),
-        Column("title", "title", style="bold"),
-    ]
+    return paper_columns()
 
 
 @app.command("list", short_help='Browse papers, newest first.  e.g. papers list --since 2025 -n 10')
@@ -315,10 +303,9 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """Every field of one paper and every page it was seen on.  Example: papers show 12"""
-    import json
-
     from papers_cli import storage
     from papers_cli.output import is_terminal, message, write_paper
+    from papers_cli.sanitize import dumps
 
     conn = open_db(db, create=False)
     pid = storage.resolve_paper_id(conn, paper_id)
@@ -332,7 +319,7 @@ def show(
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
     with pipe_safe():
         if json_:
-            print(json.dumps(paper, ensure_ascii=False, indent=2))
+            print(dumps(paper, indent=2))
         else:
             write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
 
@@ -340,16 +327,15 @@ def show(
 @app.command(short_help='The corpus at a glance.  e.g. papers stats --json')
 def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
     """The corpus at a glance: counts, dates, papers per year and month.  Example: papers stats"""
-    import json
-
     from papers_cli import storage
     from papers_cli.output import is_terminal, write_stats
+    from papers_cli.sanitize import dumps
 
     conn = open_db(db, create=False)
     data = storage.corpus_stats(conn)
     with pipe_safe():
         if json_:
-            print(json.dumps(data, ensure_ascii=False, indent=2))
+            print(dumps(data, indent=2))
         else:
             write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
 
@@ -374,16 +360,9 @@ Example: papers search "activation sparsity" --since 2024 -n 5
 
 
 def _hit_columns() -> list[Any]:
-    from papers_cli.output import Column
+    from papers_cli.output import hit_columns
 
-    return [
-        Column("rank", "#", style="dim", justify="right"),
-        Column("id", "id", style="dim", justify="right"),
-        Column("published", "published", style="cyan"),
-        Column("upvotes", "▲", justify="right", style="green"),
-        Column("title_hl", "title", highlight=True, max_width=50),
-        Column("snippet", "snippet", highlight=True),
-    ]
+    return hit_columns()
 
 
 def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
@@ -689,8 +668,9 @@ def dedupe(
         clusters = _ask_clusters(conn, clusters)
     with pipe_safe():
         if json_:
-            print(json.dumps([[vars(m) for m in c.members] for c in clusters],
-                             ensure_ascii=False, indent=2))
+            from papers_cli.sanitize import dumps
+
+            print(dumps([[vars(m) for m in c.members] for c in clusters], indent=2))
         else:
             _print_clusters(clusters, is_terminal())
     merged = sum(len(c.members) - 1 for c in clusters)
@@ -707,35 +687,24 @@ def dedupe(
 
 
 def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
-    if not rich_output:
-        for n, c in enumerate(clusters, 1):
-            for k, m in enumerate(c.members):
-                why = "survivor" if k == 0 else f"{m.reason}"
-                print(f"{n}\t{m.id}\t{m.published or ''}\t{why}\t{m.title}")
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from papers_cli.output import write_clusters
 
-    con = Console(no_color=STATE.no_color or "NO_COLOR" in os.environ, highlight=False)
-    for n, c in enumerate(clusters, 1):
-        t = Table(title=f"cluster {n}", title_justify="left", show_header=n == 1)
-        for h in ("id", "date", "why", "title"):
-            t.add_column(h, overflow="fold")
-        for m in c.members:
-            t.add_row(str(m.id), m.published or "", m.reason, Text(m.title))
-        con.print(t)
+    write_clusters(clusters, rich_output=rich_output, no_color=STATE.no_color)
 
 
 def _ask_clusters(conn: Any, clusters: list[Any]) -> list[Any]:
-    from rich.prompt import Confirm
-
+    """Ask per cluster on stderr; Ctrl-C or end of input stops asking, answers kept."""
     from papers_cli import dedupe as dd
+    from papers_cli.output import ask, cluster_title, write_clusters
 
     keep = []
     for n, c in enumerate(clusters, 1):
-        _print_clusters([c], True)
-        if Confirm.ask(f"merge cluster {n} of {len(clusters)}?", default=False):
+        write_clusters([c], out=sys.stderr, start=n, total=len(clusters),
+                       no_color=STATE.no_color)
+        answer = ask(f"merge {cluster_title(n, len(clusters))}?")
+        if answer is None:
+            break
+        if answer == "y":
             keep.append(c)
         else:
             dd.mark_distinct(conn, c.ids)

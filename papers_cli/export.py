@@ -125,8 +125,13 @@ def csv_line(cells: Sequence[str]) -> str:
 
 
 def neutralise(cell: str) -> str:
-    """Prefix a cell a spreadsheet would run as a formula with an apostrophe."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe.
+
+    Fullwidth = + - @ count too; a plain number (-3) stays a number.
+    """
+    from papers_cli.sanitize import neutralise_formula
+
+    return neutralise_formula(cell)
 
 
 def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
@@ -152,14 +157,68 @@ def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
 _STOP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "from", "towards",
          "toward", "is", "are", "do", "does", "how", "what", "why", "when", "can", "via", "by",
          "at", "as", "into", "beyond", "about"}
-_BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%",
-                 "$": r"\$", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}",
-                 "^": r"\textasciicircum{}"}
+# BibTeX counts every brace, escaped or not (`\}` closes a field), so braces in
+# text become brace-free commands; the other specials keep LaTeX's usual escapes.
+_BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}",
+                 "}": r"\textbraceright{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                 "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+# Inside $...$ TeX commands stay; these would end a line (%) or break alignment.
+_BIB_MATH_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#"}
+_MATH = re.compile(r"\$[^$]+\$")
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def braces_balanced(text: str) -> bool:
+    """Whether BibTeX would read `text` as one field value (it ignores backslashes)."""
+    depth = 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def bib_escape(text: str) -> str:
-    """Escape LaTeX specials so braces stay balanced and the entry compiles."""
+    """Escape LaTeX specials so braces stay balanced and no field can be injected.
+
+    Control characters go, newlines become spaces. Math (`$\\times$`) is kept
+    as LaTeX when its braces balance; anything else is escaped as text.
+    """
+    from papers_cli.sanitize import strip_unsafe
+
+    text = strip_unsafe(text)
+    out: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        out.append(_bib_text(text[pos:m.start()]))
+        math = m.group()
+        if braces_balanced(math):
+            out.append("".join(_BIB_MATH_SPECIALS.get(ch, ch) for ch in math))
+        else:
+            out.append(_bib_text(math))
+        pos = m.end()
+    out.append(_bib_text(text[pos:]))
+    return "".join(out)
+
+
+def _bib_text(text: str) -> str:
     return "".join(_BIB_SPECIALS.get(ch, ch) for ch in text)
+
+
+def bib_url(url: str) -> str | None:
+    """An http(s) URL safe inside a braced field (braces, quotes, spaces percent-encoded)."""
+    from urllib.parse import quote
+
+    from papers_cli.sanitize import strip_unsafe
+
+    url = strip_unsafe(url).strip()
+    if not re.match(r"(?i)https?://", url):
+        return None
+    # Keep what a URL may hold; encode what would close the field or break \\url.
+    return quote(url, safe="/:?#[]@!$&'()*+,;=%-._~")
 
 
 def bib_key_base(title: str, published: str | None) -> str:
@@ -171,30 +230,40 @@ def bib_key_base(title: str, published: str | None) -> str:
 
 
 def bibtex_entry(r: dict[str, Any], keys: dict[str, int]) -> str:
-    """One @article/@misc entry; `keys` counts bases so keys stay unique (a, b, ...)."""
+    """One @misc entry; `keys` counts bases so keys stay unique (a, b, ...).
+
+    Every text value is escaped by bib_escape (balanced braces: nothing breaks
+    out of its field); the month is the BibTeX macro (`month = nov`), unbraced.
+    """
     base = bib_key_base(r["title"], r.get("published"))
     count = keys.get(base, 0)
     keys[base] = count + 1
     key = base if count == 0 else base + _suffix(count)
-    fields: list[tuple[str, str]] = [("title", "{" + bib_escape(r["title"]) + "}")]
+    # (name, value as written: braced text, or a bare number or macro)
+    fields: list[tuple[str, str]] = [("title", "{{" + bib_escape(r["title"]) + "}}")]
     if r.get("authors"):
-        fields.append(("author", bib_escape(" and ".join(r["authors"]))))
+        fields.append(("author", "{" + " and ".join(bib_escape(a) for a in r["authors"]) + "}"))
     elif r.get("organization"):
-        fields.append(("author", "{" + bib_escape(r["organization"]) + "}"))
-    if r.get("published"):
-        y, m = r["published"][:4], int(r["published"][5:7])
-        fields += [("year", y), ("month", ["jan", "feb", "mar", "apr", "may", "jun", "jul",
-                                           "aug", "sep", "oct", "nov", "dec"][m - 1])]
+        fields.append(("author", "{{" + bib_escape(r["organization"]) + "}}"))
+    date = re.match(r"(\d{4})(?:-(\d{2}))?", r.get("published") or "")
+    if date:
+        fields.append(("year", date.group(1)))
+        if date.group(2) and 1 <= int(date.group(2)) <= 12:
+            fields.append(("month", MONTHS[int(date.group(2)) - 1]))
+    url = None
     if r.get("arxiv_id"):
-        fields += [("eprint", r["arxiv_id"]), ("archivePrefix", "arXiv"),
-                   ("url", f"https://arxiv.org/abs/{r['arxiv_id']}")]
+        fields += [("eprint", "{" + bib_escape(r["arxiv_id"]) + "}"),
+                   ("archivePrefix", "{arXiv}")]
+        url = bib_url(f"https://arxiv.org/abs/{r['arxiv_id']}")
     elif r.get("code_links"):
-        fields.append(("url", r["code_links"][0]))
+        url = next((u for u in map(bib_url, r["code_links"]) if u), None)
+    if url:
+        fields.append(("url", "{" + url + "}"))
     if r.get("abstract"):
-        fields.append(("abstract", bib_escape(r["abstract"])))
+        fields.append(("abstract", "{" + bib_escape(r["abstract"]) + "}"))
     if r.get("keywords"):
-        fields.append(("keywords", bib_escape(", ".join(r["keywords"]))))
-    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
+        fields.append(("keywords", "{" + bib_escape(", ".join(r["keywords"])) + "}"))
+    body = ",\n".join(f"  {k} = {v}" for k, v in fields)
     # @misc with eprint is how arXiv itself and biblatex cite preprints.
     return f"@misc{{{key},\n{body}\n}}\n"
 
@@ -210,21 +279,50 @@ def _suffix(n: int) -> str:
 
 # ---------------------------------------------------------------------- Markdown
 
+# Backslash-escaped so text cannot open a link, image, autolink, HTML tag, entity,
+# emphasis, code span or table cell (CommonMark escapes any ASCII punctuation).
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]<>()|#!&~])")
+
+
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+    """Markdown-safe one-line text: controls gone, newlines as spaces, specials escaped."""
+    from papers_cli.sanitize import strip_unsafe
+
+    return _MD_SPECIALS.sub(r"\\\1", strip_unsafe(text))
+
+
+def md_link(url: str | None) -> str | None:
+    """An http(s) URL for a Markdown link target, or None (javascript:, data:, ...)."""
+    from urllib.parse import quote
+
+    from papers_cli.sanitize import strip_unsafe
+
+    if not url:
+        return None
+    url = strip_unsafe(url).strip()
+    if not re.match(r"(?i)https?://", url):
+        return None
+    # Parentheses, spaces and angle brackets would end or break the link target.
+    return quote(url, safe="/:?#[]@!$&'*+,;=%-._~")
 
 
 def markdown_item(r: dict[str, Any], abstracts: bool) -> str:
-    """One reading-list item: linked title, date, upvotes, optional abstract."""
-    link = (f"https://arxiv.org/abs/{r['arxiv_id']}" if r.get("arxiv_id")
-            else (r.get("code_links") or [None])[0])
+    """One reading-list item: linked title, date, upvotes, optional abstract.
+
+    Only http(s) links are written; a title with another link is plain bold text.
+    """
+    from urllib.parse import quote
+
+    link = md_link(f"https://arxiv.org/abs/{quote(r['arxiv_id'], safe='./')}"
+                   if r.get("arxiv_id") else (r.get("code_links") or [None])[0])
     title = _md_escape(r["title"])
     head = f"- [{title}]({link})" if link else f"- **{title}**"
-    meta = [r["published"] or "undated"]
+    meta = [_md_escape(r["published"] or "undated")]
     if r.get("upvotes") is not None:
-        meta.append(f"▲ {r['upvotes']}")
+        meta.append(f"▲ {int(r['upvotes'])}")
     if r.get("authors"):
-        meta.append(", ".join(r["authors"][:3]) + (" et al." if len(r["authors"]) > 3 else ""))
+        meta.append(", ".join(_md_escape(a) for a in r["authors"][:3])
+                    + (" et al." if len(r["authors"]) > 3 else ""))
     line = f"{head} — {' · '.join(meta)}"
     if abstracts and r.get("abstract"):
         line += "\n\n  > " + _md_escape(r["abstract"]) + "\n"

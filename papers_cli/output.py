@@ -2,25 +2,34 @@
 
 Formats: table (rich), tsv (header first, no colour, no truncation), csv
 (RFC 4180), json (an array), jsonl (one object a line) and ids (one id a line).
+
+Safety lives here, at the boundary: every cell, field, snippet and message a
+person reads goes through `sanitize.for_terminal` and is printed as a rich
+`Text` (never as markup); TSV escapes reversibly; CSV and TSV text cells are
+formula-safe; JSON escapes DEL, C1 and bidi controls as \\u escapes (same data).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import json
+import io
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from papers_cli.models import MARK_CLOSE, MARK_OPEN
+from papers_cli.sanitize import dumps, for_terminal, neutralise_formula, tsv_escape
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "markdown")
 # Formats of whole papers (written by papers_cli.export from full records).
 FULL_RECORD_FORMATS = ("bibtex", "markdown")
 HIGHLIGHT_STYLE = "bold yellow"
+# A wrapping column keeps at least this many characters before minor columns go.
+FLEX_MIN_WIDTH = 30
 
 
 def strip_marks(text: str | None) -> str | None:
@@ -30,25 +39,37 @@ def strip_marks(text: str | None) -> str | None:
     return text.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
+def safe_text(value: Any, *, style: str | None = None, multiline: bool = False) -> Any:
+    """A rich Text of `value` for people: escaped controls, markup printed literally."""
+    from rich.text import Text
+
+    return Text(for_terminal(plain(value), multiline=multiline), style=style or "")
+
+
 def highlighted(text: str | None) -> Any:
     """A rich Text with the marked spans styled; the rest is literal (never markup)."""
     from rich.text import Text
 
     out = Text()
     inside = False
+    # Split on the marks first: they are control characters the sanitiser would escape.
     for part in re.split(f"([{MARK_OPEN}{MARK_CLOSE}])", text or ""):
         if part == MARK_OPEN:
             inside = True
         elif part == MARK_CLOSE:
             inside = False
         elif part:
-            out.append(part, style=HIGHLIGHT_STYLE if inside else None)
+            out.append(for_terminal(part), style=HIGHLIGHT_STYLE if inside else None)
     return out
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of tabular output: dict key, header, and how rich shows it."""
+    """A column of tabular output: dict key, header, and how rich shows it.
+
+    `minor` > 0 marks a column a narrow table may drop (the highest first);
+    `flex` lets the column wrap (None: any long text value makes it flexible).
+    """
 
     key: str
     header: str
@@ -56,6 +77,33 @@ class Column:
     justify: str = "left"
     highlight: bool = False  # the value holds MARK_OPEN/MARK_CLOSE around matched terms
     max_width: int | None = None
+    minor: int = 0
+    flex: bool | None = None
+
+
+def paper_columns() -> list[Column]:
+    """The columns of `list`: the title wraps; counts go first on a narrow terminal."""
+    return [
+        Column("id", "id", style="dim", justify="right"),
+        Column("published", "published", style="cyan", minor=1),
+        Column("upvotes", "▲", justify="right", style="green"),
+        Column("comments", "comments", justify="right", minor=4),
+        Column("authors_count", "authors", justify="right", minor=3),
+        Column("sightings", "pages", justify="right", minor=2),
+        Column("title", "title", style="bold", flex=True),
+    ]
+
+
+def hit_columns() -> list[Column]:
+    """The columns of `search` and `similar` on a terminal."""
+    return [
+        Column("rank", "#", style="dim", justify="right", minor=2),
+        Column("id", "id", style="dim", justify="right"),
+        Column("published", "published", style="cyan", minor=1),
+        Column("upvotes", "▲", justify="right", style="green", minor=3),
+        Column("title_hl", "title", highlight=True, max_width=50, flex=True),
+        Column("snippet", "snippet", highlight=True, flex=True, minor=4),
+    ]
 
 
 def is_terminal(stream: IO[str] | None = None) -> bool:
@@ -70,6 +118,15 @@ def is_terminal(stream: IO[str] | None = None) -> bool:
 def color_enabled(no_color: bool = False) -> bool:
     """Colour only on a terminal, and never with NO_COLOR set or --no-color."""
     return not no_color and "NO_COLOR" not in os.environ and is_terminal()
+
+
+def console(out: IO[str], *, no_color: bool = False, width: int | None = None) -> Any:
+    """A rich Console on `out` that never highlights or reads markup on its own."""
+    from rich.console import Console
+
+    colour = not no_color and "NO_COLOR" not in os.environ
+    return Console(file=out, no_color=not colour, highlight=False, width=width,
+                   emoji=False, markup=False)
 
 
 def choose_format(
@@ -102,15 +159,23 @@ def plain(value: Any) -> str:
     return str(value)
 
 
+def _is_text(value: Any) -> bool:
+    """Text fields are neutralised against formulas; numbers stay numbers."""
+    return isinstance(value, str | list | tuple)
+
+
 def tsv_cell(value: Any) -> str:
-    """Escape so each record stays one line: backslash, tab, newline, CR."""
-    return (
-        plain(value)
-        .replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    """One line, reversibly escaped (backslash, tab, newline, controls), formula-safe."""
+    text = plain(value)
+    return tsv_escape(neutralise_formula(text) if _is_text(value) else text)
+
+
+def csv_cell(value: Any, *, terminal: bool = False) -> str:
+    """A CSV cell: exact data, text formula-safe; on a terminal, controls shown escaped."""
+    text = plain(value)
+    if _is_text(value):
+        text = neutralise_formula(text)
+    return for_terminal(text, multiline=True) if terminal else text
 
 
 def write_rows(
@@ -122,41 +187,94 @@ def write_rows(
     title: str | None = None,
     no_color: bool = False,
     json_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    width: int | None = None,
 ) -> int:
-    """Write rows in `fmt`; return how many were written. Streams where it can."""
+    """Write rows in `fmt`; return how many were written. Streams where it can.
+
+    Safe for every format: see the module docstring. `width` fixes the table
+    width (default: the terminal's).
+    """
     out = out or sys.stdout
     n = 0
     if fmt == "table":
-        return _write_table(rows, columns, out, title, no_color)
+        return _write_table(rows, columns, out, title, no_color, width)
     if fmt == "tsv":
         out.write("\t".join(c.key for c in columns) + "\n")
         for r in rows:
             out.write("\t".join(tsv_cell(r.get(c.key)) for c in columns) + "\n")
             n += 1
     elif fmt == "csv":
+        # A person reading CSV on a terminal must not get raw ESC; a file gets exact data.
+        tty = is_terminal(out)
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow([c.key for c in columns])
         for r in rows:
-            w.writerow([plain(r.get(c.key)) for c in columns])
+            w.writerow([csv_cell(r.get(c.key), terminal=tty) for c in columns])
             n += 1
     elif fmt == "json":
         out.write("[")
         for r in rows:
             out.write(",\n  " if n else "\n  ")
-            out.write(json.dumps(json_row(r) if json_row else r, ensure_ascii=False))
+            out.write(dumps(json_row(r) if json_row else r))
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt == "jsonl":
         for r in rows:
-            out.write(json.dumps(json_row(r) if json_row else r, ensure_ascii=False) + "\n")
+            out.write(dumps(json_row(r) if json_row else r) + "\n")
             n += 1
     elif fmt == "ids":
         for r in rows:
-            out.write(f"{r['id']}\n")
+            out.write(f"{int(r['id'])}\n")
             n += 1
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return n
+
+
+def _cell(c: Column, v: Any) -> Any:
+    from rich.text import Text
+
+    if c.highlight and isinstance(v, str):
+        return highlighted(v)
+    return Text(for_terminal(plain(v)))
+
+
+def fit_columns(
+    columns: Sequence[Column], cells: Sequence[Sequence[Any]], width: int
+) -> tuple[list[int], list[bool]]:
+    """The columns to show in `width` (indexes) and which of all columns may wrap.
+
+    Empty columns go first, then minor ones.
+    A table is readable when its fixed columns fit on one line and each wrapping
+    column keeps FLEX_MIN_WIDTH characters; until it is, drop a column that has
+    no value at all, then the minor column with the highest rank.
+    """
+    from rich.cells import cell_len
+
+    natural = []
+    flex = []
+    empty = []
+    for i, c in enumerate(columns):
+        longest = max((cell_len(row[i].plain) for row in cells), default=0)
+        natural.append(max(cell_len(c.header), longest))
+        flex.append(c.flex if c.flex is not None else longest > FLEX_MIN_WIDTH)
+        empty.append(longest == 0)
+    keep = list(range(len(columns)))
+
+    def needed() -> int:
+        # Rich's default box: one space either side of a cell, one rule between.
+        return sum(min(natural[i], FLEX_MIN_WIDTH) if flex[i] else natural[i]
+                   for i in keep) + 3 * len(keep) + 1
+
+    while needed() > width and len(keep) > 1:
+        drop = [i for i in keep if empty[i]]
+        if not drop:
+            minor = [i for i in keep if columns[i].minor > 0]
+            if not minor:
+                break
+            drop = [max(minor, key=lambda i: columns[i].minor)]
+        keep.remove(drop[0])
+    return keep, flex
 
 
 def _write_table(
@@ -165,44 +283,174 @@ def _write_table(
     out: IO[str],
     title: str | None,
     no_color: bool,
+    width: int | None,
 ) -> int:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_lines=False, header_style="bold", expand=False)
-    for c in columns:
+    con = console(out, no_color=no_color, width=width)
+    cells = [[_cell(c, r.get(c.key)) for c in columns] for r in rows]
+    keep, flex = fit_columns(columns, cells, con.width)
+    table = Table(title=Text(for_terminal(title)) if title else None, header_style="bold",
+                  expand=False)
+    for i in keep:
+        c = columns[i]
         table.add_column(
             c.header,
             style=c.style,
             justify=c.justify,  # type: ignore[arg-type]
             overflow="fold",
+            no_wrap=not flex[i],  # counts and dates never wrap; the title gives way
             max_width=c.max_width,
         )
-    n = 0
-    for r in rows:
-        cells = []
-        for c in columns:
-            v = r.get(c.key)
-            # Stored text is never markup: "[bold]" in a title prints literally.
-            cells.append(highlighted(v) if c.highlight and isinstance(v, str)
-                         else Text(plain(v)))
-        table.add_row(*cells)
-        n += 1
-    colour = not no_color and "NO_COLOR" not in os.environ
-    Console(file=out, no_color=not colour, highlight=False).print(table)
-    return n
+    for row in cells:
+        table.add_row(*(row[i] for i in keep))
+    con.print(table)
+    return len(cells)
+
+
+# ------------------------------------------------------------------- messages
+
+# While a progress display runs, messages go through its console so that they
+# print above the bar instead of being overwritten by it.
+_LIVE_CONSOLE: Any = None
 
 
 def message(text: str, *, style: str | None = None, no_color: bool = False) -> None:
-    """A message for people, on stderr (never mixed into data on stdout)."""
-    if is_terminal(sys.stderr) and style and not no_color and "NO_COLOR" not in os.environ:
-        from rich.console import Console
+    """A message for people, on stderr (never mixed into data on stdout).
+
+    The text (file names, ids, stored titles) is sanitised, and printed as one line.
+    """
+    safe = for_terminal(text)
+    if _LIVE_CONSOLE is not None:
         from rich.text import Text
 
-        Console(file=sys.stderr, highlight=False).print(Text(text, style=style))
+        _LIVE_CONSOLE.print(Text(safe, style=(style or "") if not no_color else ""))
+    elif is_terminal(sys.stderr) and style and not no_color and "NO_COLOR" not in os.environ:
+        from rich.text import Text
+
+        console(sys.stderr).print(Text(safe, style=style))
     else:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(safe + "\n")
+
+
+# ------------------------------------------------------------------- progress
+
+# One big file is worth a bar too: below this, a single file ingests in moments.
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+
+def want_progress(files: int, total_bytes: int = 0, *, quiet: bool = False) -> bool:
+    """A bar on a terminal (stderr) for more than one file or for one big file."""
+    return (not quiet and is_terminal(sys.stderr)
+            and (files > 1 or total_bytes >= PROGRESS_MIN_BYTES))
+
+
+class ProgressBar:
+    """A handle on the running display; `advance(n)` counts files or bytes."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: float = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def update(self, completed: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=completed)
+
+
+@contextlib.contextmanager
+def progress(total: float, *, unit: str = "files", description: str = "ingesting",
+             enabled: bool = True, stream: IO[str] | None = None) -> Iterator[ProgressBar]:
+    """One progress display on stderr, by files or by bytes (`unit`).
+
+    While it runs, `message()` prints above it through the same console. With
+    `enabled` False (quiet, a pipe) it yields a handle that does nothing.
+    """
+    global _LIVE_CONSOLE
+    if not enabled:
+        yield ProgressBar(None, None)
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    con = console(stream or sys.stderr)
+    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), count,
+                   TimeRemainingColumn(), console=con, transient=True)
+    previous = _LIVE_CONSOLE
+    with bar:
+        _LIVE_CONSOLE = con
+        try:
+            yield ProgressBar(bar, bar.add_task(for_terminal(description), total=total))
+        finally:
+            _LIVE_CONSOLE = previous
+
+
+# ---------------------------------------------------------------------- pager
+
+
+class _PagerStream(io.TextIOWrapper):
+    """The pager's stdin, taken for a terminal: the pager shows colours (-R)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def paged(enabled: bool = True) -> Iterator[None]:
+    """Send stdout through $PAGER (default `less -FRX`) on a terminal, never in a pipe.
+
+    Decide the format (is_terminal) before entering: inside, stdout is the pager.
+    Quitting the pager early ends the output quietly.
+    """
+    if not enabled or not is_terminal(sys.stdout):
+        yield
+        return
+    import shlex
+    import subprocess
+
+    command = os.environ.get("PAGER", "less -FRX").strip()
+    if not command or command == "cat":
+        yield
+        return
+    # As git does: less quits on one screen (-F), keeps colours (-R), leaves the screen (-X).
+    env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+    sys.stdout.flush()
+    try:
+        proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
+    except (OSError, ValueError):
+        yield  # no such pager: print directly
+        return
+    assert proc.stdin is not None
+    stream = _PagerStream(proc.stdin, encoding="utf-8", errors="replace", line_buffering=False)
+    saved, sys.stdout = sys.stdout, stream
+    try:
+        yield
+    except BrokenPipeError:
+        pass  # the pager was quit before the end
+    finally:
+        sys.stdout = saved
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            stream.close()
+        while True:
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:
+                continue  # the pager handles Ctrl-C itself; wait for it to end
+
+
+# -------------------------------------------------------------- single papers
 
 
 def _bar(n: int, peak: int, width: int = 40) -> str:
@@ -217,12 +465,17 @@ def _with_latest(paper: dict[str, Any], col: str) -> Any:
     return f"{paper[col]} (latest {latest})"
 
 
+def _field_text(v: Any) -> str:
+    return for_terminal(", ".join(plain(x) for x in v) if isinstance(v, list) else plain(v))
+
+
 def write_paper(
     paper: dict[str, Any],
     *,
     out: IO[str] | None = None,
     rich_output: bool = True,
     no_color: bool = False,
+    width: int | None = None,
 ) -> None:
     """Every field of one paper, its full abstract and the pages it was seen on."""
     out = out or sys.stdout
@@ -258,17 +511,19 @@ def write_paper(
                          for m in paper.get("merged_from") or []]),
     ]
     fields = [(k, v) for k, v in fields if v not in (None, "", [])]
+    abstract = for_terminal(paper["abstract"] or "", multiline=True)
+    summary = for_terminal(paper.get("ai_summary") or "", multiline=True)
     if not rich_output:
         for k, v in fields:
-            out.write(f"{k}: {plain(v) if not isinstance(v, list) else ', '.join(v)}\n")
-        out.write("\nabstract:\n" + (paper["abstract"] or "") + "\n")
-        if paper.get("ai_summary"):
-            out.write("\nai summary:\n" + paper["ai_summary"] + "\n")
+            out.write(f"{k}: {_field_text(v)}\n")
+        out.write("\nabstract:\n" + abstract + "\n")
+        if summary:
+            out.write("\nai summary:\n" + summary + "\n")
         out.write(f"\npages ({len(paper['pages'])}):\n")
         for p in paper["pages"]:
             out.write(_page_line(p) + "\n")
         return
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -277,22 +532,17 @@ def write_paper(
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column()
     for k, v in fields:
-        grid.add_row(k, Text(", ".join(v) if isinstance(v, list) else plain(v)))
-    parts: list[Any] = [
-        grid,
-        Text(""),
-        Text("Abstract", style="bold"),
-        Text(paper["abstract"] or "—"),
-    ]
-    if paper.get("ai_summary"):
-        parts += [Text(""), Text("AI summary", style="bold"), Text(paper["ai_summary"])]
+        grid.add_row(k, Text(_field_text(v)))
+    parts: list[Any] = [grid, Text(""), Text("Abstract", style="bold"), Text(abstract or "—")]
+    if summary:
+        parts += [Text(""), Text("AI summary", style="bold"), Text(summary)]
     pages = Table(title=f"Seen on {len(paper['pages'])} page(s)", title_justify="left")
     for h in ("page date", "position", "shown date", "comments", "upvotes", "path"):
         pages.add_column(h, overflow="fold")
     for p in paper["pages"]:
         pages.add_row(
             *(
-                Text(plain(x))
+                Text(for_terminal(plain(x)))
                 for x in (
                     p["page_date"],
                     p["position"],
@@ -304,9 +554,9 @@ def write_paper(
             )
         )
     parts += [Text(""), pages]
-    colour = not no_color and "NO_COLOR" not in os.environ
-    Console(file=out, no_color=not colour, highlight=False).print(
-        Panel(Group(*parts), title=Text(paper["title"], style="bold"), title_align="left")
+    console(out, no_color=no_color, width=width).print(
+        Panel(Group(*parts), title=Text(for_terminal(paper["title"]), style="bold"),
+              title_align="left")
     )
 
 
@@ -324,6 +574,7 @@ def write_stats(
     out: IO[str] | None = None,
     rich_output: bool = True,
     no_color: bool = False,
+    width: int | None = None,
 ) -> None:
     """The corpus at a glance; bar charts on a terminal, plain lines otherwise."""
     out = out or sys.stdout
@@ -340,29 +591,25 @@ def write_stats(
     ]
     if not rich_output:
         for k, v in summary:
-            out.write(f"{k}\t{plain(v)}\n")
+            out.write(f"{k}\t{tsv_cell(v)}\n")
         for r in stats["per_year"]:
-            out.write(f"year {r['year']}\t{r['papers']}\n")
+            out.write(f"year {tsv_cell(r['year'])}\t{r['papers']}\n")
         for r in stats["per_month"]:
-            out.write(f"month {r['month']}\t{r['papers']}\n")
+            out.write(f"month {tsv_cell(r['month'])}\t{r['papers']}\n")
         for r in stats["most_listed"]:
             out.write(f"most listed\t{r['sightings']}\t{r['id']}\t{tsv_cell(r['title'])}\n")
         for r in stats["pages_with_inferred_year"]:
-            out.write(
-                f"inferred page year\t{r['page_date']}\t{r['year_source']}\t{tsv_cell(r['path'])}\n"
-            )
+            out.write(f"inferred page year\t{tsv_cell(r['page_date'])}\t"
+                      f"{tsv_cell(r['year_source'])}\t{tsv_cell(r['path'])}\n")
         return
-    from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
 
-    colour = not no_color and "NO_COLOR" not in os.environ
-    con = Console(file=out, no_color=not colour, highlight=False)
+    con = console(out, no_color=no_color, width=width)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold cyan")
     grid.add_column()
     for k, v in summary:
-        grid.add_row(k, plain(v))
+        grid.add_row(k, safe_text(v))
     con.print(grid)
     for title, rows, key in (
         ("Papers per year", stats["per_year"], "year"),
@@ -376,24 +623,108 @@ def write_stats(
         t.add_column(justify="right")
         t.add_column(style="green")
         for r in rows:
-            t.add_row(r[key], str(r["papers"]), _bar(r["papers"], peak))
+            t.add_row(safe_text(r[key]), str(r["papers"]), _bar(r["papers"], peak))
         con.print()
         con.print(t)
     if stats["most_listed"]:
         t = Table(title="Most-listed papers", title_justify="left")
-        t.add_column("pages", justify="right")
-        t.add_column("id", justify="right")
-        t.add_column("title")
+        t.add_column("pages", justify="right", no_wrap=True)
+        t.add_column("id", justify="right", no_wrap=True)
+        t.add_column("title", overflow="fold")
         for r in stats["most_listed"]:
-            t.add_row(str(r["sightings"]), str(r["id"]), Text(r["title"]))
+            t.add_row(str(r["sightings"]), str(r["id"]), safe_text(r["title"]))
         con.print()
         con.print(t)
     if stats["pages_with_inferred_year"]:
         t = Table(title="Pages whose year was inferred", title_justify="left")
-        t.add_column("page date")
+        t.add_column("page date", no_wrap=True)
         t.add_column("how")
         t.add_column("path", overflow="fold")
         for r in stats["pages_with_inferred_year"]:
-            t.add_row(r["page_date"] or "", r["year_source"], Text(r["path"]))
+            t.add_row(safe_text(r["page_date"]), safe_text(r["year_source"]),
+                      safe_text(r["path"]))
         con.print()
         con.print(t)
+
+
+# ---------------------------------------------------------------- dedupe
+
+
+def cluster_title(n: int, total: int) -> str:
+    """`cluster 3 of 12`: where the reader is in the run."""
+    return f"cluster {n} of {total}"
+
+
+def write_clusters(
+    clusters: Sequence[Any],
+    *,
+    out: IO[str] | None = None,
+    rich_output: bool = True,
+    no_color: bool = False,
+    start: int = 1,
+    total: int | None = None,
+    width: int | None = None,
+) -> None:
+    """Clusters (members: id, published, reason, title), numbered `start` of `total`.
+
+    Plain output is TSV: cluster number, id, date, why (survivor first), title.
+    """
+    out = out or sys.stdout
+    total = total if total is not None else len(clusters)
+    if not rich_output:
+        for n, c in enumerate(clusters, start):
+            for k, m in enumerate(c.members):
+                why = "survivor" if k == 0 else m.reason
+                out.write("\t".join((str(n), str(m.id), tsv_cell(m.published), tsv_cell(why),
+                                     tsv_cell(m.title))) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console(out, no_color=no_color, width=width)
+    for n, c in enumerate(clusters, start):
+        t = Table(title=cluster_title(n, total), title_justify="left")
+        t.add_column("id", justify="right", no_wrap=True)
+        t.add_column("date", no_wrap=True)
+        t.add_column("why", no_wrap=True)
+        t.add_column("title", overflow="fold")
+        for k, m in enumerate(c.members):
+            t.add_row(str(m.id), safe_text(m.published),
+                      safe_text("survivor" if k == 0 else m.reason), Text(for_terminal(m.title)))
+        con.print(t)
+
+
+def ask(
+    question: str,
+    choices: Sequence[str] = ("y", "n"),
+    default: str | None = "n",
+    *,
+    stdin: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> str | None:
+    """Ask on stderr and read a line from stdin: one of `choices` (first letter or whole).
+
+    Returns None on end of input or Ctrl-C, so the caller keeps the answers already
+    given and stops asking. An empty line is `default`; anything else asks again.
+    """
+    stdin = stdin or sys.stdin
+    stderr = stderr or sys.stderr
+    options = "/".join(c.upper() if c == default else c for c in choices)
+    while True:
+        stderr.write(f"{for_terminal(question)} [{options}] ")
+        stderr.flush()
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            stderr.write("\n")
+            return None
+        if not line:
+            stderr.write("\n")
+            return None
+        answer = line.strip().lower()
+        if not answer and default is not None:
+            return default
+        for c in choices:
+            if answer in (c.lower(), c[:1].lower()):
+                return c
+        stderr.write(f"please answer {' or '.join(choices)}\n")

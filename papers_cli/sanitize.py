@@ -1,0 +1,111 @@
+"""One sanitiser for text that people read, and in-syntax escapes for machine formats.
+
+Stored text comes from web pages and is hostile: an ESC or C1 byte can move the
+cursor, retitle the window, write the clipboard (OSC 52) or plant a link (OSC 8);
+bidi controls reorder what is shown (a "Trojan Source" title). Everything a
+person reads goes through `for_terminal`, which shows such characters as visible
+escapes (`\\x1b`, `\\u202e`) instead of letting the terminal interpret them.
+Machine formats keep the data exact and escape within their own syntax
+(`json_safe`, `tsv_escape`).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Bidi controls: embeddings/overrides, isolates, marks, the Arabic letter mark.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+# Line and paragraph separators break a line in some terminals and editors.
+SEPARATORS = "\u2028\u2029"
+# C0 (without the ones a context may allow), DEL, C1, bidi, separators.
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI}{SEPARATORS}]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _visible(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _visible_match(m: re.Match[str]) -> str:
+    return _visible(m.group())
+
+
+def _visible_keep_lines(m: re.Match[str]) -> str:
+    ch = m.group()
+    return ch if ch in "\n\t" else _visible(ch)
+
+
+def for_terminal(text: object, *, multiline: bool = False) -> str:
+    """`text` safe to print: control, C1, DEL and bidi characters shown escaped.
+
+    One-line contexts (table cells, fields, messages) show newlines and tabs as
+    `\\n` and `\\t`; `multiline` (an abstract) keeps them. Rich markup is not
+    touched here: print the result as a rich `Text`, never as a markup string.
+    """
+    s = "" if text is None else str(text)
+    if not _UNSAFE.search(s):  # the common case costs one scan
+        return s
+    return _UNSAFE.sub(_visible_keep_lines if multiline else _visible_match, s)
+
+
+def is_clean(text: str) -> bool:
+    """Whether `text` holds no character that `for_terminal` would escape (newlines aside)."""
+    return _UNSAFE.search(text.replace("\n", "")) is None
+
+
+def tsv_escape(text: str) -> str:
+    """A TSV cell on one line, reversibly: backslash first, then every unsafe character."""
+    s = text.replace("\\", "\\\\")
+    return _UNSAFE.sub(_visible_match, s) if _UNSAFE.search(s) else s
+
+
+# JSON escapes only C0, '"' and '\\'; with ensure_ascii=False DEL, C1, bidi and
+# the separators would reach a terminal raw. \\uXXXX is the same data in JSON.
+_JSON_RAW = re.compile(f"[\x7f-\x9f{BIDI}{SEPARATORS}]")
+
+
+def json_safe(json_text: str) -> str:
+    """JSON text with DEL, C1, bidi and separators as \\u escapes (same data, exact).
+
+    Valid on any JSON document: outside strings these characters cannot occur.
+    """
+    if not _JSON_RAW.search(json_text):
+        return json_text
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
+def dumps(obj: object, *, indent: int | None = None) -> str:
+    """json.dumps for output: UTF-8 text kept readable, unsafe characters escaped."""
+    import json
+
+    return json_safe(json.dumps(obj, ensure_ascii=False, indent=indent))
+
+
+def strip_unsafe(text: str) -> str:
+    """`text` with control, C1, DEL and bidi characters removed; newlines and tabs to spaces.
+
+    For documents (BibTeX, Markdown) where a visible escape would be noise and
+    the characters carry no meaning.
+    """
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: " " if m.group() in "\n\t\r" else "", text)
+
+
+# A spreadsheet runs a cell starting with these as a formula (CSV injection),
+# fullwidth forms included (some spreadsheets fold them to ASCII).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def neutralise_formula(cell: str) -> str:
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe.
+
+    A plain number (-3, +1.5e3) cannot run anything and stays a number.
+    """
+    if cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
