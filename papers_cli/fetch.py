@@ -330,6 +330,13 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
     except http.FetchError as e:
         return TargetOutcome(target, "rejected", f"{e.url}: {e.reason}")
 
+    for resp in responses:
+        # The API answers JSON only: an HTML body (a login wall, an error page) must not
+        # reach the page parsers, which would read it as a listing.
+        head = resp.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if head not in (b"[", b"{"):
+            return TargetOutcome(target, "rejected", f"{resp.url}: " + (
+                "not JSON" if head else "empty response"))
     out = TargetOutcome(target, "unchanged", pages=len(responses))
     storage.begin_batch(conn)
     try:

@@ -207,9 +207,9 @@ class Client:
                         raise FetchError(url, f"HTTP {status} without a Location", status)
                     target = urljoin(current, location)
                     if site_of(target) != base_site:
-                        raise FetchError(url, f"redirected to another site "
-                                         f"({host_of(target) or target!r}); not followed",
-                                         status)
+                        where = host_of(target) or repr(target)
+                        raise FetchError(url, f"redirected to another site ({where}); "
+                                         "not followed", status)
                     current = target
                     continue
                 if status in RETRY_STATUSES:

@@ -63,13 +63,14 @@ class HFServer:
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
+                                        daemon=True)
 
     def route(self, path: str, *replies: Reply) -> None:
         self.routes[path] = list(replies)
 
-    def day(self, date: str, reply: Reply, limit: int = 100) -> None:
-        self.route(f"/api/daily_papers?date={date}&limit={limit}", reply)
+    def day(self, date: str, *replies: Reply) -> None:
+        self.route(f"/api/daily_papers?date={date}&limit=100", *replies)
 
     def hits(self, prefix: str) -> int:
         return sum(1 for p, _ in self.requests if p.startswith(prefix))
