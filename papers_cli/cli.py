@@ -864,7 +864,9 @@ def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | No
                 task = progress.add_task("fetching", total=len(targets))
 
                 def step(o: Any) -> None:
-                    say(o)
+                    if o.status in ("rejected", "missing"):  # above the bar, not through it
+                        progress.console.print(o.message, style="red", markup=False, soft_wrap=True,
+                                               highlight=False)
                     progress.update(task, advance=1, description=f"fetching ({report.new_papers}"
                                     " new papers)")
 

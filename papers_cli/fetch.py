@@ -256,18 +256,19 @@ def _items(body: bytes) -> list[object] | None:
 
 
 def fetch_target(client: Client, base: str, target: Target,
-                 limit: int | None = None) -> Iterator[Response]:
-    """The responses of one target, page after page while pages come back full."""
+                 limit: int | None = None) -> Iterator[tuple[Response, list[object] | None]]:
+    """The responses of one target, page after page while pages come back full, each
+    with its decoded list of items (None when the body is not a JSON list)."""
     seen: set[bytes] = set()
     for p in range(MAX_PAGES if pages_paged(target) else 1):
         resp = client.get(page_url(base, target, p, limit))
         if resp.body in seen:  # a server ignoring `p` repeats itself: stop there
             return
         seen.add(resp.body)
-        yield resp
+        items = _items(resp.body)
+        yield resp, items
         if not pages_paged(target):
             return
-        items = _items(resp.body)
         if items is None or len(items) < (limit or DAILY_LIMIT):
             return
 
@@ -330,7 +331,7 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
     except http.FetchError as e:
         return TargetOutcome(target, "rejected", f"{e.url}: {e.reason}")
 
-    for resp in responses:
+    for resp, _ in responses:
         # The API answers JSON only: an HTML body (a login wall, an error page) must not
         # reach the page parsers, which would read it as a listing.
         head = resp.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -340,8 +341,7 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
     out = TargetOutcome(target, "unchanged", pages=len(responses))
     storage.begin_batch(conn)
     try:
-        for resp in responses:
-            items = _items(resp.body)
+        for resp, items in responses:
             if items == []:
                 mark_fetched(conn, resp.url, resp.fetched_at)
                 continue
@@ -364,7 +364,7 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
         storage.rollback_batch(conn)
         raise
     if out.status == "unchanged" and not out.records and all(
-            _items(r.body) == [] for r in responses):
+            items == [] for _, items in responses):
         out.status = "empty"
         out.message = "empty list" if target.kind != "search" else "nothing found"
     return out
