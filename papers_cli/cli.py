@@ -881,7 +881,7 @@ def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | No
             message(report.summary(targets), style="bold", no_color=STATE.no_color)
         raise typer.Exit(EXIT_NOTHING) from None
     except KeyboardInterrupt:
-        sys.stderr.write(f"papers: interrupted; committed {report.summary(targets)}\n")
+        sys.stderr.write(f"papers: {report.interrupted(targets)}\n")
         raise typer.Exit(130) from None
     if not quiet or report.failed:
         message(report.summary(targets), style="bold", no_color=STATE.no_color)

@@ -246,6 +246,16 @@ class FetchReport:
         return f"{n} {unit}{'s' if n != 1 else ''}: " + ", ".join(parts)
 
 
+    def interrupted(self, planned: list[Target]) -> str:
+        """The line for Ctrl-C: what was committed, and how to finish."""
+        kinds = {t.kind for t in planned}
+        unit = UNITS[kinds.pop()] if len(kinds) == 1 else "target"
+        n = len(planned)
+        return (f"interrupted after {len(self.outcomes)} of {n} {unit}{'s' if n != 1 else ''}"
+                f" ({self.count('ingested')} fetched, {self.new_papers} new papers, committed);"
+                " run the same command again to resume")
+
+
 def _items(body: bytes) -> list[object] | None:
     """The decoded list when the body is a JSON list, else None (the parser says why)."""
     try:

@@ -207,7 +207,7 @@ class Client:
                         raise FetchError(url, f"HTTP {status} without a Location", status)
                     target = urljoin(current, location)
                     if site_of(target) != base_site:
-                        where = host_of(target) or repr(target)
+                        where = clean(host_of(target) or target)
                         raise FetchError(url, f"redirected to another site ({where}); "
                                          "not followed", status)
                     current = target
@@ -222,8 +222,8 @@ class Client:
                     raise FetchError(url, f"HTTP {status}{hint}", status)
                 ctype = resp.headers.get("content-type", "")
                 if not _is_json_type(ctype):
-                    raise FetchError(url, f"not JSON (content type {ctype.split(';')[0]!r})",
-                                     status)
+                    shown = clean(ctype.split(";")[0], 60)
+                    raise FetchError(url, f"not JSON (content type {shown!r})", status)
                 body = self._read_capped(resp, url)
                 return Response(url, status, ctype, body, fetched_at)
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
@@ -261,9 +261,15 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n} bytes"
 
 
+def clean(text: str, limit: int = 200) -> str:
+    """Text from the other side, safe on a terminal: one line, printable, bounded."""
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _reason(e: Any) -> str:
     """A one-line reason from an httpx error (its text can be empty or multi-line)."""
-    text = " ".join(str(e).split())
+    text = clean(str(e))
     name = type(e).__name__
     words = {"ConnectTimeout": "connection timed out", "ReadTimeout": "timed out reading",
              "RemoteProtocolError": "response cut short or malformed",

@@ -32,7 +32,7 @@ from papers_cli.fetch import (
     plan,
     run_fetch,
 )
-from papers_cli.http import Client, FetchError, HttpConfig, Unreachable, retry_after
+from papers_cli.http import Client, FetchError, HttpConfig, Unreachable, clean, retry_after
 from papers_cli.ingest import expand_paths, ingest_sources
 
 DAY = "2024-07-09"
@@ -124,6 +124,18 @@ def test_retry_after_seconds_and_date() -> None:
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after("soon") is None
     assert retry_after(None) is None
+
+
+def test_text_from_the_site_is_made_safe_for_a_terminal() -> None:
+    assert clean("evil\x1b[2J\nhost\x07") == "evil?[2J host?"
+    assert len(clean("x" * 1000)) == 200
+
+
+def test_base_url_trailing_slash(server: HFServer, conn: sqlite3.Connection) -> None:
+    server.day(DAY, json_reply(DAY_FILE))
+    cfg = HttpConfig(base_url=server.url + "/", **FAST)  # type: ignore[arg-type]
+    run_fetch(conn, [Target("day", DAY)], cfg, today=OLD_TODAY)
+    assert page_rows(conn)[0][0] == f"{server.url}/api/daily_papers?date={DAY}&limit=100"
 
 
 # --- the same corpus as ingest ---
@@ -579,8 +591,8 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes(server: HFServer, tmp_path: Path) 
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
-    assert err.splitlines()[-1] == ("papers: interrupted; committed 5 days: 1 fetched "
-                                    "(14 new papers, 0 known), 1 empty, 3 not done")
+    assert err.splitlines()[-1] == ("papers: interrupted after 2 of 5 days (1 fetched, 14 new "
+                                    "papers, committed); run the same command again to resume")
     assert "Traceback" not in err
     server.day("2024-07-10", json_reply(FIXTURES / "2024-11-13.json"))
     server.requests.clear()
