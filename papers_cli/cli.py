@@ -763,6 +763,7 @@ def doctor(
 
 FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
 
+\b
   papers fetch                              today's list (UTC)
   papers fetch --date 2026-08-13            one day
   papers fetch --since 2026-08-01 [--until 2026-08-19]   every day in the range
