@@ -813,6 +813,136 @@ def rm(
             no_color=STATE.no_color)
 
 
+FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
+
+\b
+  papers fetch                              today's list (UTC)
+  papers fetch --date 2026-08-13            one day
+  papers fetch --since 2026-08-01 [--until 2026-08-19]   every day in the range
+  papers fetch --week 2026-W33 | --month 2026-08         the site's week or month list
+  papers fetch --search "activation sparsity"            the site's search
+  papers fetch 2407.21783 2604.01234        single papers
+
+Each response is stored as a page whose path is its URL, exactly as 'papers
+ingest' stores a saved copy. A range resumes: days already fetched are skipped
+(except the last 2 days, whose upvotes still move) unless --refresh. HF_TOKEN,
+if set, is sent as a bearer token and never printed or stored. Exit 1 when a
+response was rejected, a paper is not on the site, or the site cannot be
+reached; 130 when interrupted (what was committed stays).
+"""
+
+
+@app.command(help=FETCH_HELP, short_help="Fetch from the site's API.  e.g. papers fetch "
+             "--since 2026-08-01")
+def fetch(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ARXIV_ID]...", help="Papers to fetch (/api/papers/ID).")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="One day, YYYY-MM-DD.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last day (default today).")] =
+    None,
+    week: Annotated[str | None, typer.Option("--week", help="ISO week, YYYY-Www.")] = None,
+    month: Annotated[str | None, typer.Option("--month", help="Month, YYYY-MM.")] = None,
+    search: Annotated[str | None, typer.Option("--search", help="The site's search.")] = None,
+    base_url: Annotated[str, typer.Option("--base-url", envvar="PAPERS_HF_URL",
+                                          help="The site (env PAPERS_HF_URL).")] =
+    "https://huggingface.co",
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, max=100, help="Items per request (lists: 100; pages follow).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Fetch days already fetched.")] =
+    False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the URLs; fetch nothing.")]
+    = False,
+    rate: Annotated[float, typer.Option("--rate", min=0.01, max=50,
+                                        help="Requests per second at most.")] = 2.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.01,
+                                           help="Seconds to wait for the site.")] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", min=0, max=20,
+                                         help="Retries of a failed request.")] = 4,
+    backoff: Annotated[float, typer.Option("--backoff", min=0, hidden=True)] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    db: DbOpt = None,
+) -> None:
+    from papers_cli import fetch as fetch_mod
+
+    try:
+        base = fetch_mod.normalize_base_url(base_url)
+        targets = fetch_mod.plan(date=date, since=since, until=until, week=week, month=month,
+                                 search=search, ids=ids)
+    except fetch_mod.PlanError as e:
+        fail(str(e))
+    if dry_run:
+        path = db or STATE.db or default_db()
+        conn = open_db(db, create=False) if Path(path).exists() else None
+        today = fetch_mod.today_utc()
+        with pipe_safe():
+            for t in targets:
+                if not fetch_mod.is_done(conn, t, base, refresh=refresh, today=today,
+                                         limit=limit):
+                    print(fetch_mod.page_url(base, t, 0, limit))
+        return
+    _run_fetch(fetch_mod, targets, base, limit=limit, refresh=refresh, rate=rate,
+               timeout=timeout, retries=retries, backoff=backoff, quiet=quiet, db=db)
+
+
+def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | None,
+               refresh: bool, rate: float, timeout: float, retries: int, backoff: float,
+               quiet: bool, db: Path | None) -> None:
+    from papers_cli import http
+    from papers_cli.output import is_terminal, message
+
+    conn = open_db(db)
+    config = http.HttpConfig(base_url=base, rate=rate, timeout=timeout, retries=retries,
+                             backoff=backoff, token=os.environ.get("HF_TOKEN") or None)
+    report = fetch_mod.FetchReport()
+    show_progress = not quiet and is_terminal(sys.stderr) and len(targets) > 1
+
+    def say(o: Any) -> None:
+        if o.status in ("rejected", "missing"):
+            message(o.message, style="red", no_color=STATE.no_color)
+        elif not quiet and not show_progress:
+            text = {"ingested": f"{o.records} papers ({o.new_papers} new)",
+                    "unchanged": "unchanged since the last fetch"}.get(o.status, o.message)
+            message(f"{o.target.label}: {text}", no_color=STATE.no_color)
+            for note in o.notes:
+                message(f"{o.target.label}: note: {note}", style="yellow",
+                        no_color=STATE.no_color)
+
+    try:
+        if show_progress:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            with Progress(console=Console(file=sys.stderr), transient=True) as progress:
+                task = progress.add_task("fetching", total=len(targets))
+
+                def step(o: Any) -> None:
+                    if o.status in ("rejected", "missing"):  # above the bar, not through it
+                        progress.console.print(o.message, style="red", markup=False, soft_wrap=True,
+                                               highlight=False)
+                    progress.update(task, advance=1, description=f"fetching ({report.new_papers}"
+                                    " new papers)")
+
+                fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
+                                    report=report, on_target=step)
+        else:
+            fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
+                                report=report, on_target=say)
+    except http.Unreachable as e:
+        sys.stderr.write(f"papers: cannot reach {http.host_of(base)}: {e.reason}\n")
+        if report.outcomes:
+            message(report.summary(targets), style="bold", no_color=STATE.no_color)
+        raise typer.Exit(EXIT_NOTHING) from None
+    except KeyboardInterrupt:
+        sys.stderr.write(f"papers: {report.interrupted(targets)}\n")
+        raise typer.Exit(130) from None
+    if not quiet or report.failed:
+        message(report.summary(targets), style="bold", no_color=STATE.no_color)
+    nothing = all(o.target.kind == "search" and o.status == "empty" for o in report.outcomes)
+    raise typer.Exit(EXIT_NOTHING if report.failed or (nothing and report.outcomes)
+                     else EXIT_OK)
+
+
 def main() -> None:
     """Console-script entry: one line for database errors; quiet on closed pipes and
     Ctrl-C (a second Ctrl-C during clean-up prints no traceback either)."""

@@ -488,9 +488,7 @@ def ingest_sources(
 
     def flush() -> None:
         nonlocal records, started
-        if conn.in_transaction:
-            storage.fts.end_batch(conn)
-            tx.commit(conn)
+        storage.commit_batch(conn)
         for o in pending:
             committed.outcomes.append(o)
             if on_page:
@@ -500,10 +498,7 @@ def ingest_sources(
 
     try:
         for src, pre in _with_prepared(conn, sources, parallel):
-            if not conn.in_transaction:
-                tx.begin(conn)
-                storage.adopt_foreign(conn, _now())
-                storage.fts.begin_batch(conn)
+            storage.begin_batch(conn, _now())
             outcome = _ingest_one(conn, src, opts, pre)
             handled += 1
             if not conn.in_transaction:  # an error ended the batch: its pages are lost
@@ -519,10 +514,10 @@ def ingest_sources(
                 flush()
         flush()
     except KeyboardInterrupt:
-        tx.rollback(conn)
+        storage.rollback_batch(conn)
         raise Interrupted(committed, len(sources) - len(committed.outcomes)) from None
     except BaseException:
-        tx.rollback(conn)
+        storage.rollback_batch(conn)
         raise
     return report
 

@@ -54,13 +54,46 @@ from papers_cli.storage.records import iter_rows as iter_export_rows
 from papers_cli.storage.schema import VERSION as SCHEMA_VERSION
 
 __all__ = [
-    "SCHEMA_VERSION", "Filters", "PageExists", "PageResult", "StorageError", "adopt_foreign",
-    "classify", "connect", "connect_readonly", "corpus_stats", "count_matches", "counts",
-    "db_path", "dedupe_rows", "document_frequencies", "get_paper", "get_paper_text", "health",
-    "is_known", "iter_export_rows", "iter_papers", "known_full_dates", "list_pages",
-    "list_papers", "moved_to", "page_by_sha", "paper_rows", "problems", "recompute",
-    "remove_pages", "repair", "resolve_paper_id", "search_rows", "stems_of", "store_page",
-    "surface_words", "vocabulary",
+    "SCHEMA_VERSION",
+    "Filters",
+    "PageExists",
+    "PageResult",
+    "StorageError",
+    "adopt_foreign",
+    "begin_batch",
+    "classify",
+    "commit_batch",
+    "connect",
+    "connect_readonly",
+    "corpus_stats",
+    "count_matches",
+    "counts",
+    "db_path",
+    "dedupe_rows",
+    "document_frequencies",
+    "get_paper",
+    "get_paper_text",
+    "health",
+    "is_known",
+    "iter_export_rows",
+    "iter_papers",
+    "known_full_dates",
+    "list_pages",
+    "list_papers",
+    "moved_to",
+    "page_by_sha",
+    "paper_rows",
+    "problems",
+    "recompute",
+    "remove_pages",
+    "repair",
+    "resolve_paper_id",
+    "rollback_batch",
+    "search_rows",
+    "stems_of",
+    "store_page",
+    "surface_words",
+    "vocabulary",
 ]
 
 
@@ -68,3 +101,30 @@ def list_papers(conn: sqlite3.Connection, filters: Filters, sort: str = "date",
                 reverse: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
     """Papers matching `filters`, sorted; newest first by default (a list)."""
     return list(iter_papers(conn, filters, sort, reverse, limit))
+
+
+def begin_batch(conn: sqlite3.Connection, now: str) -> None:
+    """Open a write transaction several pages share (ingest, fetch): papers rows other
+    tools wrote are taken in first, and indexing of new papers waits for commit_batch."""
+    from papers_cli.storage import fts, tx
+
+    if not conn.in_transaction:
+        tx.begin(conn)
+        adopt_foreign(conn, now)
+        fts.begin_batch(conn)
+
+
+def commit_batch(conn: sqlite3.Connection) -> None:
+    """Index the batch's new papers, then commit."""
+    from papers_cli.storage import fts, tx
+
+    if conn.in_transaction:
+        fts.end_batch(conn)
+        tx.commit(conn)
+
+
+def rollback_batch(conn: sqlite3.Connection) -> None:
+    """Abandon the batch: the database is as before it."""
+    from papers_cli.storage import tx
+
+    tx.rollback(conn)
