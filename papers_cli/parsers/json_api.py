@@ -55,16 +55,32 @@ def page_from_props(obj: Any, fmt: str) -> ParsedPage:
     """A page from decoded JSON: items, plus page date and query when given."""
     items, holder = items_of(obj)
     page = ParsedPage(format=fmt, records=[])
-    page.records = records_from_items(items, page.notes)
     q = holder.get("query")
     if isinstance(q, dict) and isinstance(q.get("q"), str) and q["q"].strip():
         page.query = q["q"].strip()
     elif isinstance(q, str) and q.strip():
         page.query = q.strip()
+    # Search results are sightings without a listing date of their own.
+    page.records = records_from_items(items, page.notes, listing=page.query is None)
     d = _period_start(holder.get("dateString") or holder.get("date"))
     if d:
         page.page_date_iso = d.isoformat()
+    elif page.query is None and any(isinstance(i, dict) and isinstance(i.get("paper"), dict)
+                                    for i in items):  # a listing, not one paper object
+        page.page_date_iso = listing_day(page.records)
     return page
+
+
+def listing_day(records: list[PaperRecord]) -> str | None:
+    """The day a daily response lists: its items' latest listing day, when they all
+    fall on one day or two adjacent ones (papers submitted just before midnight UTC
+    are listed on the next day, and the API gives them under that date). A response
+    spanning a week or a month has no one day: each item keeps its own."""
+    days = sorted({r.listed_on for r in records if r.listed_on})
+    if not days:
+        return None
+    first, last = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
+    return days[-1] if (last - first).days <= 1 else None
 
 
 def _period_start(value: Any) -> dt.date | None:
@@ -124,4 +140,5 @@ def _parse_jsonl(lines: list[str]) -> ParsedPage:
             page.records.append(rec)
     if not page.records:
         raise ParseError("no papers in this JSON Lines file", 1)
+    page.page_date_iso = listing_day(page.records)
     return page
