@@ -21,24 +21,27 @@ _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$",
 
 
 def looks_like_item(obj: Any) -> bool:
-    """A dict that is a listing item or a flat paper object."""
+    """A dict of the site's shape: a listing item ({paper: {...}, ...}) or a flat paper
+    object, whose id is an arXiv id. A feed item or any other record with a title and
+    an id is not one."""
     if not isinstance(obj, dict):
         return False
     if isinstance(obj.get("paper"), dict):
         return True
-    return isinstance(obj.get("title"), str) and ("summary" in obj or "id" in obj
-                                                  or "publishedAt" in obj)
+    return (isinstance(obj.get("title"), str) and arxiv_id(obj.get("id")) is not None
+            and any(k in obj for k in ("summary", "authors", "publishedAt", "upvotes")))
 
 
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+        value = int(value.strip())
+    # A count SQLite cannot hold (64-bit) is not a real count.
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
     return None
 
 
@@ -175,7 +178,7 @@ def records_from_items(items: list[Any], notes: list[str],
     skipped = 0
     for item in items:
         rec = (record_from_item(item, len(records) + 1, listing=listing)
-               if isinstance(item, dict) else None)
+               if looks_like_item(item) else None)
         if rec is None:
             skipped += 1
         else:
