@@ -160,3 +160,13 @@ def test_search_results_have_no_listing_date() -> None:
     page = parse_bytes(json.dumps({"query": {"q": "x"}, "searchResults": items}).encode())
     assert page.query == "x" and page.page_date_iso is None
     assert [r.listed_on for r in page.records] == [None, None]
+
+
+def test_logged_out_card_page_keeps_upvotes_and_page_date() -> None:
+    # Hand-built from the quoted markup: see tests/fixtures/README-cards.md.
+    cards = Path(__file__).parent / "fixtures" / "cards-logged-out-2024.html"
+    page = parse_bytes(cards.read_bytes())
+    assert page.page_date_iso == "2024-11-05"
+    assert [(r.arxiv_id, r.upvotes, r.comments) for r in page.records] == [
+        ("2411.02335", 24, 1), ("2502.01074", 5, 0), ("2505.06708", 88, 4)]
+    assert all(r.listed_on is None for r in page.records)  # the page date applies

@@ -23,6 +23,7 @@ _AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
 _HF_MARK = re.compile(r'huggingface\.co|href="/papers/|data-target="[A-Za-z]*Papers',
                       re.IGNORECASE)
 _PROPS_START = re.compile(r'data-target="DailyPapers"[^>]{0,200}?data-props=["\']')
+_TIME_RE = re.compile(r'<time[^>]*\sdatetime=["\']([^"\']{10,40})["\']', re.IGNORECASE)
 _DATE_RE = re.compile(r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2})(?:,\s*(\d{4}))?\b")
 
 
@@ -109,6 +110,12 @@ def _parse_cards(text: str) -> ParsedPage:
     from papers_cli.dates import MONTHS
 
     page = ParsedPage(format="html", records=[])
+    # The page's own date: the header's <time datetime=...>, before the first card.
+    first_card = text.find("<article")
+    m = _TIME_RE.search(text, 0, first_card if first_card >= 0 else len(text))
+    when = parse_iso_datetime(m.group(1)) if m else None
+    if when:
+        page.page_date_iso = when.isoformat()
     soup = _soup(text, {"name": "article"})
     seen: set[str] = set()
     for art in soup.find_all("article"):
@@ -175,4 +182,11 @@ def _card_upvotes(art: Any) -> int | None:
             if s.isdigit():
                 return int(s)
         break
+    # Logged out (2024 layout): the count sits in a login link,
+    # <a href="/login?next=..."><div class="leading-none">24</div></a>.
+    for el in art.find_all("a", href=True):
+        if el["href"].startswith(("/login", "https://huggingface.co/login")):
+            for s in el.stripped_strings:
+                if s.isdigit():
+                    return int(s)
     return None
