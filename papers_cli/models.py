@@ -60,6 +60,9 @@ class PaperRecord:
     thumbnail: str | None = None
     listed_on: str | None = None  # ISO date the listing showed this item on, when it says
     source_index: int | None = None  # the paper's index in a bundle (papers' own export)
+    # The day the listing showed this item (ISO), when the item itself says so (API
+    # items: submittedOnDailyAt); None means the page's date applies.
+    listed_on: str | None = None
 
     def __reduce__(self) -> tuple[type[PaperRecord], tuple[object, ...]]:
         # Records cross from the parsing worker to the writer by pickle; positional

@@ -10,24 +10,33 @@ in `h3 > a[href^="/papers/"]`.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import extract_code_links, fold_whitespace
 from papers_cli.parsers.items import arxiv_id, looks_like_item, parse_iso_datetime
-from papers_cli.parsers.json_api import items_of, page_from_props
+from papers_cli.parsers.json_api import items_of, load_json, page_from_props
 
 _AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
+# Signs of a huggingface.co page: its paper links, hydration targets or name.
+_HF_MARK = re.compile(r'huggingface\.co|href="/papers/|data-target="[A-Za-z]*Papers',
+                      re.IGNORECASE)
+_PROPS_START = re.compile(r'data-target="DailyPapers"[^>]{0,200}?data-props=["\']')
+_TIME_RE = re.compile(r'<time[^>]*\sdatetime=["\']([^"\']{10,40})["\']', re.IGNORECASE)
 _DATE_RE = re.compile(r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2})(?:,\s*(\d{4}))?\b")
 
 
 def _soup(text: str, only: dict[str, Any]) -> Any:
-    from bs4 import BeautifulSoup, SoupStrainer
+    import warnings
 
-    # A strainer builds only the elements we read: a 50 MB page stays small in memory.
-    return BeautifulSoup(text, "lxml", parse_only=SoupStrainer(**only))
+    from bs4 import BeautifulSoup, SoupStrainer, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():
+        # An XML feed handed in by mistake is refused with one line, not a warning.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        # A strainer builds only the elements we read: a 50 MB page stays small in memory.
+        return BeautifulSoup(text, "lxml", parse_only=SoupStrainer(**only))
 
 
 def _embedded_props(text: str) -> list[Any]:
@@ -36,8 +45,8 @@ def _embedded_props(text: str) -> list[Any]:
     found: list[tuple[int, Any]] = []
     for el in soup.find_all(attrs={"data-props": True}):
         try:
-            props = json.loads(el["data-props"])
-        except (json.JSONDecodeError, TypeError):
+            props = load_json(el["data-props"])
+        except (ParseError, TypeError):
             continue
         first = 0 if el.get("data-target") == "DailyPapers" else 1
         found.append((first, props))
@@ -53,20 +62,60 @@ def parse_html(text: str) -> ParsedPage:
             page = page_from_props(props, "html")
             if page.records:
                 return page
+    cut = _cut_props(text)
+    if cut is not None:
+        raise cut
     page = _parse_cards(text)
     if not page.records:
+        if not _HF_MARK.search(text):
+            from papers_cli.parsers.sniff import describe_html, not_a_page
+
+            e = not_a_page(describe_html(text))
+            raise ParseError(e.message + "; no papers found", 1)
         raise ParseError("no papers found: the page has neither the embedded paper data "
                          "(data-target=\"DailyPapers\") nor paper cards "
                          "(article h3 a[href^=\"/papers/\"])", 1)
+    if not _ends_whole(text):
+        # Cards stop where the file stops: some papers are missing, so none are taken.
+        raise ParseError(f"the page is truncated: it stops after {len(page.records)} paper "
+                         "card(s) without the end of the page (</html>); save it again",
+                         text.count("\n") + 1)
     page.notes.append(f"no embedded paper data; read {len(page.records)} paper(s) from the "
                       "page's cards")
     return page
+
+
+def _ends_whole(text: str) -> bool:
+    """A saved page ends with its closing tags; one cut short does not."""
+    tail = text[-2000:].lower()
+    return "</html>" in tail or "</body>" in tail
+
+
+def _cut_props(text: str) -> ParseError | None:
+    """A ParseError when the page's DailyPapers data-props stops before its end (the
+    file was cut inside it), else None."""
+    m = _PROPS_START.search(text)
+    if m is None:
+        return None
+    quote = text[m.end() - 1]
+    end = text.find(quote, m.end())
+    if end >= 0:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    return ParseError("the page is truncated inside its embedded paper data (data-props "
+                      "has no end); save the page again", line)
 
 
 def _parse_cards(text: str) -> ParsedPage:
     from papers_cli.dates import MONTHS
 
     page = ParsedPage(format="html", records=[])
+    # The page's own date: the header's <time datetime=...>, before the first card.
+    first_card = text.find("<article")
+    m = _TIME_RE.search(text, 0, first_card if first_card >= 0 else len(text))
+    when = parse_iso_datetime(m.group(1)) if m else None
+    if when:
+        page.page_date_iso = when.isoformat()
     soup = _soup(text, {"name": "article"})
     seen: set[str] = set()
     for art in soup.find_all("article"):
@@ -133,4 +182,11 @@ def _card_upvotes(art: Any) -> int | None:
             if s.isdigit():
                 return int(s)
         break
+    # Logged out (2024 layout): the count sits in a login link,
+    # <a href="/login?next=..."><div class="leading-none">24</div></a>.
+    for el in art.find_all("a", href=True):
+        if el["href"].startswith(("/login", "https://huggingface.co/login")):
+            for s in el.stripped_strings:
+                if s.isdigit():
+                    return int(s)
     return None

@@ -21,24 +21,27 @@ _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$",
 
 
 def looks_like_item(obj: Any) -> bool:
-    """A dict that is a listing item or a flat paper object."""
+    """A dict of the site's shape: a listing item ({paper: {...}, ...}) or a flat paper
+    object, whose id is an arXiv id. A feed item or any other record with a title and
+    an id is not one."""
     if not isinstance(obj, dict):
         return False
     if isinstance(obj.get("paper"), dict):
         return True
-    return isinstance(obj.get("title"), str) and ("summary" in obj or "id" in obj
-                                                  or "publishedAt" in obj)
+    return (isinstance(obj.get("title"), str) and arxiv_id(obj.get("id")) is not None
+            and any(k in obj for k in ("summary", "authors", "publishedAt", "upvotes")))
 
 
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+        value = int(value.strip())
+    # A count SQLite cannot hold (64-bit) is not a real count.
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
     return None
 
 
@@ -69,22 +72,64 @@ def arxiv_id(value: Any) -> str | None:
     return m.group(1) if m else None
 
 
-def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> PaperRecord | None:
-    """One record from an item or flat paper; None when it has no title."""
+def _skeleton(text: str) -> str:
+    """Letters and digits only, casefolded: what survives HF's lossy title copy."""
+    return "".join(ch for ch in text if ch.isalnum()).casefold()
+
+
+def pick_title(item_title: str | None, paper_title: str | None) -> str | None:
+    """The title to keep, whitespace-folded.
+
+    HF's ``paper.title`` is a derived copy: line-wrapped (2024-2025) and with LaTeX
+    markup dropped ("LLMtimesMapReduce" for "LLM$\\times$MapReduce"). When the two
+    differ only by such losses, the item's own title is the fuller one; when they
+    really differ, ``paper.title`` is the paper's current title.
+    """
+    item_t = fold_whitespace(item_title) if item_title else None
+    paper_t = fold_whitespace(paper_title) if paper_title else None
+    if item_t and paper_t and item_t != paper_t and _skeleton(item_t) != _skeleton(paper_t):
+        return paper_t
+    return item_t or paper_t
+
+
+def _listed_on(item: dict[str, Any], paper: dict[str, Any], listing: bool) -> str | None:
+    """The day the listing showed the item: ``submittedOnDailyAt`` (2025 on), else a
+    listing item's own ``publishedAt`` (2024 items: the time it was put on the list;
+    ``paper.publishedAt`` is the arXiv time). A flat paper object or a search result
+    carries no listing time of its own."""
+    day = parse_iso_datetime(paper.get("submittedOnDailyAt")) or parse_iso_datetime(
+        item.get("submittedOnDailyAt"))
+    if day is None and listing and paper is not item:
+        day = parse_iso_datetime(item.get("publishedAt"))
+    return day.isoformat() if day else None
+
+
+def _folded(value: Any) -> str | None:
+    text = _str(value)
+    return fold_whitespace(text) if text else None
+
+
+def record_from_item(item: dict[str, Any], position: int, line: int = 0,
+                     listing: bool = True) -> PaperRecord | None:
+    """One record from an item or flat paper; None when it has no title.
+
+    `listing` is False for search results, whose items were not listed that day.
+    """
     paper: dict[str, Any] = item["paper"] if isinstance(item.get("paper"), dict) else item
-    title = _str(paper.get("title")) or _str(item.get("title"))
+    title = pick_title(_str(item.get("title")) if paper is not item else None,
+                       _str(paper.get("title")))
     if not title:
         return None
     abstract = _str(paper.get("summary")) or _str(item.get("summary"))
-    rec = PaperRecord(title=fold_whitespace(title),
-                      abstract=fold_whitespace(abstract) if abstract else None,
+    rec = PaperRecord(title=title, abstract=fold_whitespace(abstract) if abstract else None,
                       line=line, position=position)
     rec.arxiv_id = arxiv_id(paper.get("id")) or arxiv_id(item.get("id"))
     authors: list[Any] = paper["authors"] if isinstance(paper.get("authors"), list) else []
+    # Every author in order: "hidden" marks a hidden HF account, not an author to drop.
     names = []
     for a in authors:
         name = _str(a.get("name")) if isinstance(a, dict) else _str(a)
-        if name and not (isinstance(a, dict) and a.get("hidden") is True):
+        if name:
             names.append(fold_whitespace(name))
     rec.authors = names
     rec.authors_count = len(names) or None
@@ -93,22 +138,30 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> Pape
     if published:
         rec.shown_date = ShownDate(published.month, published.day, published.year)
         rec.date_text = published.isoformat()
+    rec.listed_on = _listed_on(item, paper, listing)
     rec.upvotes = _int(paper.get("upvotes"))
     if rec.upvotes is None:
         rec.upvotes = _int(item.get("upvotes"))
     rec.comments = _int(item.get("numComments"))
     if rec.comments is None:
         rec.comments = _int(paper.get("numComments"))
-    rec.github_repo = _str(paper.get("githubRepo"))
+    rec.github_repo = _str(paper.get("githubRepo")) or _str(item.get("githubRepo"))
     rec.github_stars = _int(paper.get("githubStars"))
-    rec.project_page = _str(paper.get("projectPage"))
-    rec.ai_summary = _str(paper.get("ai_summary"))
+    if rec.github_stars is None:
+        rec.github_stars = _int(item.get("githubStars"))
+    rec.project_page = _str(paper.get("projectPage")) or _str(item.get("projectPage"))
+    rec.ai_summary = _folded(paper.get("ai_summary")) or _folded(item.get("ai_summary"))
     kws = paper.get("ai_keywords")
-    rec.keywords = [k.strip() for k in kws if isinstance(k, str) and k.strip()] \
+    if not isinstance(kws, list):
+        kws = item.get("ai_keywords")
+    rec.keywords = [fold_whitespace(k) for k in kws if isinstance(k, str) and k.strip()] \
         if isinstance(kws, list) else []
-    org = paper.get("organization") or item.get("organization")
+    org = paper.get("organization")
+    if not isinstance(org, dict):
+        org = item.get("organization")
     if isinstance(org, dict):
-        rec.organization = _str(org.get("fullname")) or _str(org.get("name"))
+        # fullname can carry stray spaces ("shanghai ailab ").
+        rec.organization = _folded(org.get("fullname")) or _folded(org.get("name"))
         rec.organization_handle = _str(org.get("name"))
     rec.thumbnail = _str(item.get("thumbnail"))
     links = extract_code_links(abstract)
@@ -118,12 +171,14 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0) -> Pape
     return rec
 
 
-def records_from_items(items: list[Any], notes: list[str]) -> list[PaperRecord]:
+def records_from_items(items: list[Any], notes: list[str],
+                       listing: bool = True) -> list[PaperRecord]:
     """Records of all usable items, positions 1..n; skipped items are noted."""
     records: list[PaperRecord] = []
     skipped = 0
     for item in items:
-        rec = record_from_item(item, len(records) + 1) if isinstance(item, dict) else None
+        rec = (record_from_item(item, len(records) + 1, listing=listing)
+               if looks_like_item(item) else None)
         if rec is None:
             skipped += 1
         else:

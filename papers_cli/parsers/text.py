@@ -32,6 +32,9 @@ HEADER_LINES = {
 }
 _AUTHORS_RE = re.compile(r"^•\s*(?P<count>\S+)\s+authors?$", re.IGNORECASE)
 _SEPARATOR = "·"
+# Text blocks read before a page without a header must show its first trailer: real
+# pages have one after every few records (a page lists about 50 papers).
+_MAX_UNANCHORED = 400
 
 
 @dataclass
@@ -88,6 +91,7 @@ class TextPageReader:
     def __init__(self, blocks: Iterable[Block]) -> None:
         self._blocks = iter(blocks)
         self._peeked: list[Block] = []
+        self._head: list[str] = []  # the first lines, to say what a refused file looks like
         self.page_date: ShownDate | None = None
         saw_header = False
         first = self._next()
@@ -109,13 +113,24 @@ class TextPageReader:
         if block is None:
             if saw_header or self.page_date:
                 raise ParseError("page has a header but no records", last_header.line)
-            raise ParseError("not a listing page", 1)
+            raise self._refusal()
+        # A page is a listing by its header or date line; without them (a copy of the
+        # records alone) its first author/date trailer must show it.
+        self._anchored = saw_header or self.page_date is not None
         self._peeked.append(block)
 
     def _next(self) -> Block | None:
         if self._peeked:
             return self._peeked.pop()
-        return next(self._blocks, None)
+        block = next(self._blocks, None)
+        if block is not None and len(self._head) < 60:
+            self._head.extend(block.lines[: 60 - len(self._head)])
+        return block
+
+    def _refusal(self) -> ParseError:
+        from papers_cli.parsers.sniff import describe_text, not_a_page
+
+        return not_a_page(describe_text(self._head))
 
     def records(self) -> Iterator[PaperRecord]:
         """The page's records in order, positions from 1."""
@@ -124,15 +139,29 @@ class TextPageReader:
         while (block := self._next()) is not None:
             if not block.is_trailer:
                 pending.append(block)
+                if not self._anchored and len(pending) > _MAX_UNANCHORED:
+                    raise self._refusal()
                 continue
             if not pending:
+                if not self._anchored:
+                    raise self._refusal()
                 raise ParseError("author/date lines without a title and abstract before them",
                                  block.line)
-            for rec in _records(pending, block, position):
+            if self._anchored:
+                recs = _records(pending, block, position)
+            else:
+                try:
+                    recs = _records(pending, block, position)
+                except ParseError:
+                    raise self._refusal() from None
+                self._anchored = True
+            for rec in recs:
                 position = rec.position
                 yield rec
             pending = []
         if pending:
+            if not self._anchored:
+                raise self._refusal()
             yield from _records(pending, None, position)
 
 
