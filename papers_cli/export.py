@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from papers_cli import storage
 from papers_cli.fields import EXPORT_FIELDS
+from papers_cli.sanitize import json_safe
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "markdown")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -102,12 +102,34 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
         if fmt == "json":
             out.write("[")
         for line in selection.rows(conn, json_fields=cols, json_mark=mark):
+            line = json_safe(line)  # C1, bidi and separators as \u escapes: same data
             out.write(((",\n  " if n else "\n  ") + line) if fmt == "json" else line + "\n")
             n += 1
         if fmt == "json":
             out.write("\n]\n" if n else "]\n")
         return n
-    return write(records(conn, selection), fmt, out, abstracts=abstracts)
+    keys = bibtex_keys(conn, selection) if fmt == "bibtex" else None
+    return write(records(conn, selection), fmt, out, abstracts=abstracts, keys=keys)
+
+
+def bibtex_keys(conn: sqlite3.Connection, selection: Selection) -> dict[int, str]:
+    """Citation keys of a selection (a first, light pass over it), unique and stable:
+    papers whose keys collide get a, b, ... in the order of their ids, so the same
+    papers get the same keys whatever order or format they are exported in."""
+    from papers_cli.bibkey import bibtex_key
+
+    bases: dict[int, str] = {}
+    for line in selection.rows(conn, json_fields=("id", "title", "published", "authors")):
+        r = json.loads(line)
+        bases[r["id"]] = bibtex_key(r["authors"] or [], r["published"], r["title"])
+    by_base: dict[str, list[int]] = {}
+    for pid, base in bases.items():
+        by_base.setdefault(base, []).append(pid)
+    keys: dict[int, str] = {}
+    for base, ids in by_base.items():
+        for n, pid in enumerate(sorted(ids)):
+            keys[pid] = base + _suffix(n)
+    return keys
 
 
 def csv_line(cells: Sequence[str]) -> str:
@@ -135,13 +157,15 @@ def neutralise(cell: str) -> str:
 
 
 def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
-          abstracts: bool = False) -> int:
-    """Write whole records as BibTeX or Markdown; returns the number written."""
+          abstracts: bool = False, keys: dict[int, str] | None = None) -> int:
+    """Write whole records as BibTeX or Markdown; returns the number written. BibTeX
+    keys come from `keys` (bibtex_keys) when given, else are made unique as written."""
     n = 0
     if fmt == "bibtex":
-        keys: dict[str, int] = {}
+        seen: dict[str, int] = {}
         for r in recs:
-            out.write(bibtex_entry(r, keys) + "\n")
+            out.write(bibtex_entry(r, seen, keys.get(r.get("id", -1)) if keys else None)
+                      + "\n")
             n += 1
     elif fmt == "markdown":
         for r in recs:
@@ -154,9 +178,6 @@ def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
 
 # ------------------------------------------------------------------------ BibTeX
 
-_STOP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "from", "towards",
-         "toward", "is", "are", "do", "does", "how", "what", "why", "when", "can", "via", "by",
-         "at", "as", "into", "beyond", "about"}
 # BibTeX counts every brace, escaped or not (`\}` closes a field), so braces in
 # text become brace-free commands; the other specials keep LaTeX's usual escapes.
 _BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}",
@@ -221,24 +242,20 @@ def bib_url(url: str) -> str | None:
     return quote(url, safe="/:?#[]@!$&'()*+,;=%-._~")
 
 
-def bib_key_base(title: str, published: str | None) -> str:
-    """First significant title word (ASCII, lower case) + year: `sparsing2024`."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.findall(r"[A-Za-z0-9]+", ascii_title)
-    word = next((w for w in words if w.lower() not in _STOP), words[0] if words else "paper")
-    return word.lower() + (published[:4] if published else "nd")
-
-
-def bibtex_entry(r: dict[str, Any], keys: dict[str, int]) -> str:
-    """One @misc entry; `keys` counts bases so keys stay unique (a, b, ...).
+def bibtex_entry(r: dict[str, Any], keys: dict[str, int], key: str | None = None) -> str:
+    """One @misc entry with `key`, else a key made unique with `keys`, which counts
+    bases (a, b, ...).
 
     Every text value is escaped by bib_escape (balanced braces: nothing breaks
     out of its field); the month is the BibTeX macro (`month = nov`), unbraced.
     """
-    base = bib_key_base(r["title"], r.get("published"))
-    count = keys.get(base, 0)
-    keys[base] = count + 1
-    key = base if count == 0 else base + _suffix(count)
+    if key is None:
+        from papers_cli.bibkey import bibtex_key
+
+        base = bibtex_key(r.get("authors") or [], r.get("published"), r["title"])
+        count = keys.get(base, 0)
+        keys[base] = count + 1
+        key = base + _suffix(count)
     # (name, value as written: braced text, or a bare number or macro)
     fields: list[tuple[str, str]] = [("title", "{{" + bib_escape(r["title"]) + "}}")]
     if r.get("authors"):

@@ -32,7 +32,7 @@ from papers_cli.dates import (
 )
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import title_key
-from papers_cli.parsers import decode, decoded_lines, detect_format, parse_bytes
+from papers_cli.parsers import decode, decoded_lines, detect_format, head_text, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
 from papers_cli.storage import tx
@@ -198,8 +198,8 @@ def read_once(stream: IO[bytes], limit: int = MAX_PAGE_BYTES) -> Body:
             if not head:
                 head = chunk[:HEAD]
                 if b"\x00" in head and not head.startswith(_BOMS):
-                    line = head.count(b"\n", 0, head.index(b"\x00")) + 1
-                    raise ParseError("binary file (NUL byte), not a listing page", line)
+                    decode(head)  # raises the precise error (binary, UTF-16 without a BOM)
+                    raise ParseError("binary file (NUL byte), not a listing page", 1)
             size += len(chunk)
             if size > limit:
                 raise PageTooLarge(f"larger than {limit >> 20} MiB: not a listing page")
@@ -263,10 +263,10 @@ def prepare(open_stream: Opener, known: Callable[[str], bool] | None = None) -> 
         return Prepared(body, "known")
     if not body.head.strip() and body.size <= len(body.head):
         return Prepared(body, "empty")
-    head_text = body.head.decode("utf-8", "ignore").lstrip("\ufeff")
-    if is_export(head_text):
+    text = head_text(body.head)
+    if is_export(text):
         return Prepared(body, "export")
-    if body.head.startswith(_BOMS) or detect_format(head_text) != "text":
+    if detect_format(text) != "text":
         return Prepared(body, "other")
     try:
         return Prepared(body, "text", scan=_scan_text(body.open, body.size <= IN_MEMORY_LIMIT))

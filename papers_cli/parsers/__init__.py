@@ -45,7 +45,8 @@ def _nul_error(text_or_bytes: str | bytes, pos: int) -> ParseError:
     nl = "\n" if isinstance(text_or_bytes, str) else b"\n"
     line = text_or_bytes.count(nl, 0, pos) + 1  # type: ignore[arg-type]
     sample = text_or_bytes[:200]
-    if isinstance(sample, bytes) and sample.count(b"\x00") * 3 >= len(sample):
+    if (isinstance(sample, bytes) and sample.count(b"\x00") * 3 >= len(sample)
+            and sample.strip(b"\x00")):
         # Every other byte NUL: UTF-16 (or UTF-32) saved without a byte-order mark.
         return ParseError(f"looks like UTF-16 or UTF-32 without a byte-order mark; {_RESAVE}",
                           line)
