@@ -20,6 +20,7 @@ import typer
 from papers_cli import __version__
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+MAX_COUNT = 2**53  # counts and limits beyond this are not counts (SQLite integers are 64-bit)
 
 def default_db() -> Path:
     """papers.db in the user's data directory (platformdirs)."""
@@ -79,7 +80,8 @@ UntilOpt = Annotated[
     str | None,
     typer.Option("--until", help="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY)."),
 ]
-MinUpOpt = Annotated[int | None, typer.Option("--min-upvotes", min=0, help="At least N upvotes.")]
+MinUpOpt = Annotated[int | None, typer.Option("--min-upvotes", min=0, max=MAX_COUNT,
+                                                  help="At least N upvotes.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")]
 
 
@@ -265,13 +267,14 @@ def list_(
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
-    min_comments: Annotated[int | None, typer.Option("--min-comments", min=0)] = None,
+    min_comments: Annotated[int | None, typer.Option("--min-comments", min=0,
+                                                                       max=MAX_COUNT)] = None,
     author: Annotated[str | None, typer.Option("--author", help="Author name contains.")] = None,
     sort: Annotated[
         str, typer.Option("--sort", help="date|upvotes|comments|title|authors")
     ] = "date",
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Reverse the order.")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, max=MAX_COUNT)] = None,
     fmt: FormatOpt = None,
     json_: JsonOpt = False,
     jsonl: JsonlOpt = False,
@@ -437,7 +440,8 @@ def _search_setup(sort: str, since: str | None, until: str | None, min_upvotes: 
 
 
 SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Hits to show.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_COUNT,
+                                       help="Hits to show.")]
 
 
 @app.command(help=SEARCH_HELP,
@@ -530,7 +534,7 @@ def export(
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, max=MAX_COUNT)] = None,
     fields: Annotated[str | None, typer.Option(
         "--fields", help="Comma-separated columns/keys to keep (see above).")] = None,
     raw_cells: Annotated[bool, typer.Option("--raw-cells",
