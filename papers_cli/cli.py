@@ -364,7 +364,7 @@ def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
     from papers_cli.output import strip_marks
 
     keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
-            "arxiv_id", "score")
+            "arxiv_id", "score", "match")
     out = {k: hit.get(k) for k in keys}
     out["score"] = round(-float(out["score"] or 0.0), 6)  # bm25 is negative; higher is better here
     out["snippet"] = strip_marks(hit.get("snippet"))
@@ -394,9 +394,11 @@ def _render_hits(conn: Any, result: Any, out_fmt: str, limit: int) -> None:
         cols = _hit_columns()
     with pipe_safe():
         write_rows(rows, cols, out_fmt, no_color=STATE.no_color, json_row=_hit_json)
-    if result.total:
-        message(f"{len(result.hits)} of {result.total} shown", style="dim",
-                no_color=STATE.no_color)
+    partial = getattr(result, "partial", 0)
+    if result.total or partial:
+        some = f" (+{partial} with some of the words)" if partial else ""
+        message(f"{min(len(result.hits), result.total)} of {result.total} shown{some}",
+                style="dim", no_color=STATE.no_color)
 
 
 def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> None:
@@ -407,11 +409,15 @@ def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> Non
         result = run()
     except QueryError as e:
         fail(str(e))
+    for note in getattr(result, "notes", []):
+        message(note, style="yellow", no_color=STATE.no_color)
     if result.total == 0:
-        message(f"no matches for {what}", no_color=STATE.no_color)
+        message(f"no {'exact ' if result.hits else ''}matches for {what}",
+                no_color=STATE.no_color)
         for word, alts in result.suggestions.items():
             message(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
                     style="yellow", no_color=STATE.no_color)
+    if not result.hits:
         if out_fmt in ("json",):
             print("[]")
         raise typer.Exit(EXIT_NOTHING)
@@ -571,7 +577,7 @@ def export(
 
         try:
             hits = search_mod.search(conn, query, filters=filters, limit=limit or 10**9,
-                                     suggest=False).hits
+                                     suggest=False, exact=True).hits
         except search_mod.QueryError as e:
             fail(str(e))
         found = [h["id"] for h in hits]
