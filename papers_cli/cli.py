@@ -447,6 +447,12 @@ def search(
     query: Annotated[str, typer.Argument(metavar="QUERY",
                                          help="What to look for (see the query language).")],
     raw: Annotated[bool, typer.Option("--raw", help="QUERY is an FTS5 expression.")] = False,
+    semantic: Annotated[bool, typer.Option(
+        "--semantic", help="Rank by meaning only (embeddings; see 'papers embed').")] = False,
+    hybrid: Annotated[bool, typer.Option(
+        "--hybrid", help="Words and meaning combined (the default once 'papers embed' ran).")
+    ] = False,
+    lexical: Annotated[bool, typer.Option("--lexical", help="Words only.")] = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
@@ -462,8 +468,13 @@ def search(
 
     filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
                                            csv_, db)
+    if semantic + hybrid + lexical > 1:
+        fail("choose one of --semantic, --hybrid, --lexical")
+    mode = ("semantic" if semantic else "hybrid" if hybrid else "lexical" if lexical or raw
+            else "auto")
     _run_search(conn, lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
-                                          limit=limit), out_fmt, limit, repr(query))
+                                                limit=limit, mode=mode),
+                out_fmt, limit, repr(query))
 
 
 @app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
@@ -492,6 +503,37 @@ def similar(
     _run_search(conn, lambda: search_mod.similar(conn, pid, filters=filters, sort=sort,
                                                  limit=limit),
                 out_fmt, limit, f"papers like {paper_id}")
+
+
+@app.command(short_help='Compute embeddings for semantic search.  e.g. papers embed')
+def embed(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompute every paper's.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Compute embeddings of papers that lack one or whose text changed (offline, a
+    small model installed with papers); --rebuild recomputes all.  Example: papers embed"""
+    from rich.progress import Progress
+
+    from papers_cli import embeddings, vectors
+
+    conn = open_db(db, create=False)
+    with Progress(transient=True, console=_stderr_console(), disable=not sys.stderr.isatty()
+                  ) as bar:
+        task = bar.add_task("embedding", total=None)
+        try:
+            report = vectors.embed(conn, rebuild=rebuild,
+                                   progress=lambda done, total: bar.update(
+                                       task, completed=done, total=total))
+        except embeddings.ModelUnavailable as e:
+            fail(str(e))
+    print(f"embedded {report.embedded}, unchanged {report.unchanged}, removed "
+          f"{report.removed} (of {report.papers} papers)", file=sys.stderr)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, no_color=STATE.no_color)
 
 
 EXPORT_HELP = """Export whole papers: CSV, JSON, JSONL, BibTeX or Markdown.

@@ -495,7 +495,7 @@ def search(
     if mode == "auto":
         mode = "lexical"
         if not raw and not exact:
-            from papers_cli import vectors  # type: ignore[attr-defined]
+            from papers_cli import vectors
 
             mode = "hybrid" if vectors.has_vectors(conn) else "lexical"
     if mode != "lexical":
@@ -513,9 +513,115 @@ def search(
     return result
 
 
+def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, limit: int,
+                    exclude_id: int | None = None,
+                    notes: list[str] | None = None) -> list[tuple[int, float]]:
+    """The `limit` papers nearest to `vector` (unit float32) that pass `filters`.
+
+    Papers whose vector is missing or stale are left out, and `notes` says so; with
+    no stored vectors at all this raises QueryError saying what to run.
+    """
+    from papers_cli import embeddings, vectors
+
+    store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
+    if not len(store.ids):
+        raise QueryError("no embeddings in this database: run 'papers embed' first "
+                         "(semantic search needs them)")
+    st = vectors.status(conn, store)
+    if not st.current and notes is not None and (st.missing or st.stale):
+        notes.append(st.message())
+    skip = set(st.unusable)
+    if exclude_id is not None:
+        skip.add(exclude_id)
+    sc = vectors.scores(store, vector, skip)
+    extra, params = _where(filters, None)
+    out: list[tuple[int, float]] = []
+    want, depth = limit, max(limit * 4, 64)
+    while True:
+        cand = vectors.top(store, sc, depth)
+        ids = [i for i, _ in cand]
+        ok: set[int] = set()
+        for lo in range(0, len(ids), 500):  # SQLite's variable limit is far above 500
+            part = ids[lo:lo + 500]
+            ok.update(r[0] for r in conn.execute(
+                f"SELECT p.id FROM papers p WHERE p.id IN ({','.join('?' * len(part))})"
+                f"{extra}", (*part, *params)))
+        out = [c for c in cand if c[0] in ok][:want]
+        if len(out) >= want or depth >= len(store.ids):
+            return out
+        depth *= 8  # restrictive filters: look deeper
+
+
 def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters: Filters,
                      sort: str, limit: int, exclude_id: int | None) -> SearchResult:
-    raise QueryError("semantic search is not available yet")
+    from papers_cli import embeddings
+
+    notes: list[str] = []
+    query = parse_query(text)
+    query.fts()  # empty queries refused as in lexical mode
+    query.check_cost()
+    try:
+        vector = embeddings.load().encode([" ".join(t.text for t in query.words())])[0]
+    except embeddings.ModelUnavailable as e:
+        raise QueryError(str(e)) from None
+    depth = max(limit, HYBRID_DEPTH)
+    sem = semantic_ranked(conn, vector, filters=filters, limit=depth, exclude_id=exclude_id,
+                          notes=notes)
+    if mode == "semantic":
+        ranked = [(i, s, "semantic") for i, s in sem[:limit]]
+        total, partial, display = len(sem), 0, None
+        expr = ""
+    else:
+        lex = lexical(conn, text, filters=filters, sort="rank", limit=depth,
+                      exclude_id=exclude_id)
+        ranked = fuse(lex.ranked, sem, limit)
+        total, partial, display, expr = lex.total, lex.partial, lex.display, lex.expression
+    if sort != "rank":
+        ranked = _resort(conn, ranked, sort)
+    hits = hit_rows(conn, ranked, display)
+    return SearchResult(hits=hits, total=total,
+                        expression=expr, partial=partial, notes=notes, mode=mode)
+
+
+# How deep each ranking is read before fusing (eval: deeper changes nothing at @10).
+HYBRID_DEPTH = 50
+HYBRID_METHOD = "fill"
+
+
+def fuse(lexical_ranked: list[tuple[int, float, str]], semantic: list[tuple[int, float]],
+         limit: int, method: str | None = None) -> list[tuple[int, float, str]]:
+    """Combine a lexical ranking (matches of every word first, then of some) with an
+    embedding ranking; the method is chosen on benchmarks/eval_search.py.
+
+    fill:     lexical hits first, embedding hits after them (the issue's best so far)
+    all_sem:  every-word matches first, then embedding hits, then some-word matches
+    all_rrf:  every-word matches first, then reciprocal-rank fusion of the rest
+    """
+    method = method or HYBRID_METHOD
+    allw = [r for r in lexical_ranked if r[2] == "all"]
+    some = [r for r in lexical_ranked if r[2] != "all"]
+    sem = [(i, s, "semantic") for i, s in semantic]
+    if method == "fill":
+        order = allw + some + sem
+    elif method == "all_sem":
+        order = allw + sem + some
+    elif method == "all_rrf":
+        rrf: dict[int, float] = {}
+        first: dict[int, tuple[int, float, str]] = {}
+        for lst in (some, sem):
+            for rank, r in enumerate(lst):
+                rrf[r[0]] = rrf.get(r[0], 0.0) + 1.0 / (60 + rank)
+                first.setdefault(r[0], r)
+        order = allw + sorted(first.values(), key=lambda r: -rrf[r[0]])
+    else:
+        raise ValueError(f"unknown fusion method {method!r}")
+    out: list[tuple[int, float, str]] = []
+    seen: set[int] = set()
+    for r in order:
+        if r[0] not in seen:
+            seen.add(r[0])
+            out.append(r)
+    return out[:limit]
 
 
 def did_you_mean(conn: sqlite3.Connection, query: Query, limit: int = 3) -> dict[str, list[str]]:
@@ -604,14 +710,49 @@ def similar(
     limit: int = 20,
     terms: int = 16,
 ) -> SearchResult:
-    """Papers most like `paper_id`: its most distinctive title and abstract terms
-    (tf-idf over the index's own stems) as an OR query, the paper itself excluded."""
+    """Papers most like `paper_id`, the paper itself excluded: by embedding when
+    the corpus has them (and this paper's is current), else by its most
+    distinctive title and abstract terms (tf-idf over the index's own stems) as
+    an OR query."""
+    from papers_cli import vectors
+
+    if vectors.has_vectors(conn):
+        by_vector = _similar_by_vector(conn, paper_id, filters=filters or Filters(),
+                                       sort=sort, limit=limit)
+        if by_vector is not None:
+            return by_vector
     picked = distinctive_terms(conn, paper_id, terms)
     if not picked:
         return SearchResult(hits=[], total=0, expression="")
     expr = Query(groups=[[Term(w, column=col) for w, col in picked]]).fts()
     return search(conn, expr, raw=True, filters=filters, sort=sort, limit=limit,
                   exclude_id=paper_id, suggest=False)
+
+
+def _similar_by_vector(conn: sqlite3.Connection, paper_id: int, *, filters: Filters,
+                       sort: str, limit: int) -> SearchResult | None:
+    import numpy as np
+
+    from papers_cli import embeddings, vectors
+
+    store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
+    where = np.flatnonzero(store.ids == paper_id)
+    st = vectors.status(conn, store)
+    if not len(where) or paper_id in st.unusable:
+        return None  # no current vector for this paper: the word method instead
+    vec = store.vecs[where[0]].astype(np.float32) * store.scales[where[0]]
+    vec /= max(float(np.linalg.norm(vec)), 1e-9)
+    notes: list[str] = []
+    sem = semantic_ranked(conn, vec, filters=filters, limit=limit, exclude_id=paper_id,
+                          notes=notes)
+    ranked = [(i, sc, "semantic") for i, sc in sem]
+    if sort != "rank":
+        ranked = _resort(conn, ranked, sort)
+    hits = hit_rows(conn, ranked, None)
+    for h in hits:  # no query words here: the snippet is just the abstract's start
+        h["snippet"] = " ".join((h["abstract"] or "").split()[:24])
+    return SearchResult(hits=hits, total=len(hits), expression="", notes=notes,
+                        mode="semantic")
 
 
 def distinctive_terms(conn: sqlite3.Connection, paper_id: int,
