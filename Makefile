@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
 
-.PHONY: install demo test lint bench bench-quick clean
+.PHONY: install demo test lint bench bench-quick clean eval
 
 install: $(VENV)/.installed
 
@@ -37,3 +37,6 @@ bench-quick: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis $(DEMO_DB)*
+
+eval: install
+	$(BIN)/python benchmarks/eval_search.py

@@ -372,7 +372,7 @@ def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
     from papers_cli.output import strip_marks
 
     keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
-            "arxiv_id", "score")
+            "arxiv_id", "score", "match")
     out = {k: hit.get(k) for k in keys}
     out["score"] = round(-float(out["score"] or 0.0), 6)  # bm25 is negative; higher is better here
     out["snippet"] = strip_marks(hit.get("snippet"))
@@ -402,9 +402,11 @@ def _render_hits(conn: Any, result: Any, out_fmt: str, limit: int) -> None:
         cols = _hit_columns()
     with pipe_safe():
         write_rows(rows, cols, out_fmt, no_color=STATE.no_color, json_row=_hit_json)
-    if result.total:
-        message(f"{len(result.hits)} of {result.total} shown", style="dim",
-                no_color=STATE.no_color)
+    partial = getattr(result, "partial", 0)
+    if result.total or partial:
+        some = f" (+{partial} with some of the words)" if partial else ""
+        message(f"{min(len(result.hits), result.total)} of {result.total} shown{some}",
+                style="dim", no_color=STATE.no_color)
 
 
 def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> None:
@@ -415,11 +417,15 @@ def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> Non
         result = run()
     except QueryError as e:
         fail(str(e))
+    for note in getattr(result, "notes", []):
+        message(note, style="yellow", no_color=STATE.no_color)
     if result.total == 0:
-        message(f"no matches for {what}", no_color=STATE.no_color)
+        message(f"no {'exact ' if result.hits else ''}matches for {what}",
+                no_color=STATE.no_color)
         for word, alts in result.suggestions.items():
             message(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
                     style="yellow", no_color=STATE.no_color)
+    if not result.hits:
         if out_fmt in ("json",):
             print("[]")
         raise typer.Exit(EXIT_NOTHING)
@@ -450,6 +456,12 @@ def search(
     query: Annotated[str, typer.Argument(metavar="QUERY",
                                          help="What to look for (see the query language).")],
     raw: Annotated[bool, typer.Option("--raw", help="QUERY is an FTS5 expression.")] = False,
+    semantic: Annotated[bool, typer.Option(
+        "--semantic", help="Rank by meaning only (embeddings; see 'papers embed').")] = False,
+    hybrid: Annotated[bool, typer.Option(
+        "--hybrid", help="Words and meaning combined (the default once 'papers embed' ran).")
+    ] = False,
+    lexical: Annotated[bool, typer.Option("--lexical", help="Words only.")] = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
@@ -465,8 +477,13 @@ def search(
 
     filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
                                            csv_, db)
+    if semantic + hybrid + lexical > 1:
+        fail("choose one of --semantic, --hybrid, --lexical")
+    mode = ("semantic" if semantic else "hybrid" if hybrid else "lexical" if lexical or raw
+            else "auto")
     _run_search(conn, lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
-                                          limit=limit), out_fmt, limit, repr(query))
+                                                limit=limit, mode=mode),
+                out_fmt, limit, repr(query))
 
 
 @app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
@@ -495,6 +512,37 @@ def similar(
     _run_search(conn, lambda: search_mod.similar(conn, pid, filters=filters, sort=sort,
                                                  limit=limit),
                 out_fmt, limit, f"papers like {paper_id}")
+
+
+@app.command(short_help='Compute embeddings for semantic search.  e.g. papers embed')
+def embed(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompute every paper's.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Compute embeddings of papers that lack one or whose text changed (offline, a
+    small model installed with papers); --rebuild recomputes all.  Example: papers embed"""
+    from rich.progress import Progress
+
+    from papers_cli import embeddings, vectors
+
+    conn = open_db(db, create=False)
+    with Progress(transient=True, console=_stderr_console(), disable=not sys.stderr.isatty()
+                  ) as bar:
+        task = bar.add_task("embedding", total=None)
+        try:
+            report = vectors.embed(conn, rebuild=rebuild,
+                                   progress=lambda done, total: bar.update(
+                                       task, completed=done, total=total))
+        except embeddings.ModelUnavailable as e:
+            fail(str(e))
+    print(f"embedded {report.embedded}, unchanged {report.unchanged}, removed "
+          f"{report.removed} (of {report.papers} papers)", file=sys.stderr)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, no_color=STATE.no_color)
 
 
 EXPORT_HELP = """Export whole papers: CSV, JSON, JSONL, BibTeX or Markdown.
@@ -581,7 +629,7 @@ def export(
         from papers_cli import search as search_mod
 
         try:
-            match = search_mod.parse_query(query).fts()
+            match = search_mod.parse_query(query).fts()  # every word, streamed by MATCH
         except search_mod.QueryError as e:
             fail(str(e))
     selection = export_mod.Selection(ids=selected, match=match, filters=filters, limit=limit)

@@ -1,0 +1,124 @@
+"""Text embeddings for semantic search: one small static model, read directly.
+
+The model is wordllama's l2_supercat at 256 dimensions: a table of one vector per
+token of a Llama-2 tokenizer, averaged over a text's tokens. Its wheel carries both
+files, so nothing is downloaded at run time. They are read here with numpy,
+safetensors and tokenizers rather than through `import wordllama` (~250 ms of
+imports: pydantic, requests); tests check the vectors equal the library's.
+Everything model-specific is in this module; the rest of papers sees `MODEL_ID`,
+`DIM`, `paper_text()`, `text_hash()` and `load().encode()`.
+
+Measured on 1,636 real papers (benchmarks/eval_search.py): see that script's output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL = "wordllama-l2_supercat-256"
+DIM = 256
+# Bump when paper_text() changes: stored vectors then count as stale.
+TEXT_RECIPE = 1
+MODEL_ID = f"{MODEL}/text{TEXT_RECIPE}"
+_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model's files are not installed."""
+
+
+def paper_text(title: str | None, abstract: str | None) -> str:
+    """The text of a paper that is embedded (title, then abstract)."""
+    return f"{title or ''}\n{abstract or ''}".strip()
+
+
+def text_hash(text: str) -> int:
+    """A signed 64-bit hash of the embedded text (what staleness is judged by)."""
+    digest = hashlib.blake2b(f"{MODEL_ID}\0{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def model_dir() -> Path:
+    """The installed wordllama package folder, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable("the embedding model is not installed (package wordllama); "
+                               "reinstall papers with its dependencies")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class Encoder:
+    """Mean of the token vectors of each text, normalised to unit length."""
+
+    def __init__(self, table: np.ndarray, tokenizer: Any) -> None:
+        self.table = table
+        self.tokenizer = tokenizer
+
+    def encode(self, texts: list[str], batch: int = 1024) -> np.ndarray:
+        """float32 (len(texts), DIM), unit rows (zero for a text without tokens)."""
+        import itertools
+
+        import numpy as np
+
+        dim = self.table.shape[1]
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        # Token vectors are gathered into one reused buffer: a fresh gather of a whole
+        # batch (2.4 GB for 4k abstracts) was 3x slower, page faults included.
+        buf = np.empty((_GATHER_ROWS, dim), dtype=np.float32)
+        for start in range(0, len(texts), batch):
+            encs = self.tokenizer.encode_batch(texts[start:start + batch],
+                                               add_special_tokens=False)
+            lengths = np.fromiter((min(len(e.ids), _GATHER_ROWS) for e in encs),
+                                  dtype=np.int64, count=len(encs))
+            flat = np.fromiter(itertools.chain.from_iterable(e.ids[:_GATHER_ROWS] for e in encs),
+                               dtype=np.int64, count=int(lengths.sum()))
+            np.clip(flat, 0, self.table.shape[0] - 1, out=flat)
+            offsets = np.concatenate(([0], np.cumsum(lengths)))
+            i = 0
+            while i < len(encs):
+                j = int(np.searchsorted(offsets, offsets[i] + _GATHER_ROWS, side="right")) - 1
+                j = max(j, i + 1)
+                lo, hi = int(offsets[i]), int(offsets[j])
+                docs = np.arange(i, j)[lengths[i:j] > 0]
+                if len(docs):
+                    rows = np.take(self.table, flat[lo:hi], axis=0, out=buf[:hi - lo])
+                    sums = np.add.reduceat(rows, offsets[docs] - lo, axis=0)
+                    out[start + docs] = sums / lengths[docs, None].astype(np.float32)
+                i = j
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+# Rows gathered at once (64 MB at 256-d); also the most tokens of one text used.
+_GATHER_ROWS = 65536
+
+
+@lru_cache(maxsize=1)
+def load() -> Encoder:
+    """The model, from the installed package's files (offline; ~50 ms)."""
+    # Nothing here should reach a hub; make sure a library that might does not try.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import numpy as np
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    root = model_dir()
+    weights, tok = root.joinpath(*_WEIGHTS), root.joinpath(*_TOKENIZER)
+    if not weights.exists() or not tok.exists():
+        raise ModelUnavailable(f"the embedding model's files are missing under {root}")
+    table = np.ascontiguousarray(load_file(str(weights))["embedding.weight"], dtype=np.float32)
+    tokenizer = Tokenizer.from_file(str(tok))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return Encoder(table, tokenizer)

@@ -1,0 +1,288 @@
+"""Paper vectors in the papers database, and brute-force scoring in numpy.
+
+Vectors are stored int8 with one float32 scale per paper (cosine within ~0.5% of
+float32, a quarter of the bytes), in blocks of up to BLOCK papers per row: reading
+1M vectors row by row takes 4.7 s, as ~250 blobs a fraction of that. A block row
+holds its papers' ids, text hashes, scales and vectors: 276 bytes a paper at 256-d.
+
+Staleness: each vector carries the hash of the text it was computed from
+(embeddings.text_hash). A full check re-hashes every paper (seconds at 1M), so the
+result is stamped with the search index's version (search.index_version, which
+changes whenever a title, abstract or author list is written, a paper added or
+deleted): while the version is unchanged, nothing needs re-checking.
+
+The tables are created here with CREATE TABLE IF NOT EXISTS (to move into the
+schema migrations).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BLOCK = 4096
+DDL = """
+CREATE TABLE IF NOT EXISTS paper_vector_blocks (
+    id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    ids BLOB NOT NULL,       -- int64[n] paper ids
+    hashes BLOB NOT NULL,    -- int64[n] hashes of the embedded texts
+    scales BLOB NOT NULL,    -- float32[n]: vector = int8 values * scale
+    vecs BLOB NOT NULL       -- int8[n * dim]
+);
+CREATE INDEX IF NOT EXISTS paper_vector_blocks_model ON paper_vector_blocks(model);
+CREATE TABLE IF NOT EXISTS paper_vector_checks (
+    model TEXT PRIMARY KEY,
+    index_version TEXT NOT NULL  -- search index version when all vectors were current
+);
+"""
+
+
+def ensure_tables(conn: sqlite3.Connection) -> None:
+    for stmt in DDL.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _exists(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'paper_vector_blocks'"
+                        ).fetchone() is not None
+
+
+def has_vectors(conn: sqlite3.Connection, model: str | None = None) -> bool:
+    """Whether the corpus has embeddings of `model` (default: the current model)."""
+    if not _exists(conn):
+        return False
+    if model is None:
+        from papers_cli.embeddings import MODEL_ID as model
+    return conn.execute("SELECT 1 FROM paper_vector_blocks WHERE model = ? LIMIT 1",
+                        (model,)).fetchone() is not None
+
+
+def quantize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and per-row scales with v ~= q * scale."""
+    import numpy as np
+
+    scales = np.abs(v).max(axis=1) / 127.0
+    scales[scales == 0] = 1.0
+    q = np.rint(v / scales[:, None]).astype(np.int8)
+    return q, scales.astype(np.float32)
+
+
+@dataclass
+class Store:
+    """Every stored vector of one model, concatenated."""
+
+    ids: np.ndarray      # int64
+    hashes: np.ndarray   # int64
+    scales: np.ndarray   # float32
+    vecs: np.ndarray     # int8 (n, dim)
+    block_ids: list[int] = field(default_factory=list)
+
+
+def load(conn: sqlite3.Connection, model: str, dim: int) -> Store:
+    import numpy as np
+
+    ids, hashes, scales, vecs, blocks = [], [], [], [], []
+    if _exists(conn):
+        for bid, b_ids, b_hash, b_scale, b_vecs in conn.execute(
+                "SELECT id, ids, hashes, scales, vecs FROM paper_vector_blocks WHERE model = ? "
+                "ORDER BY id", (model,)):
+            blocks.append(bid)
+            ids.append(np.frombuffer(b_ids, dtype=np.int64))
+            hashes.append(np.frombuffer(b_hash, dtype=np.int64))
+            scales.append(np.frombuffer(b_scale, dtype=np.float32))
+            vecs.append(np.frombuffer(b_vecs, dtype=np.int8).reshape(-1, dim))
+    if not blocks:
+        return Store(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                     np.zeros((0, dim), np.int8))
+    return Store(np.concatenate(ids), np.concatenate(hashes), np.concatenate(scales),
+                 np.concatenate(vecs), blocks)
+
+
+def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int, str]]:
+    """(paper id, text hash, text) of every paper."""
+    from papers_cli.embeddings import paper_text, text_hash
+
+    for pid, title, abstract in conn.execute("SELECT id, title, abstract FROM papers"):
+        text = paper_text(title, abstract)
+        yield pid, text_hash(text), text
+
+
+@dataclass
+class Status:
+    """How the stored vectors stand against the papers."""
+
+    papers: int
+    stored: int
+    missing: int = 0          # papers without a vector
+    stale: int = 0            # papers whose text changed since
+    orphaned: int = 0         # vectors of papers that no longer exist
+    unusable: set[int] = field(default_factory=set)  # stored ids not to rank on
+
+    @property
+    def current(self) -> bool:
+        return not (self.missing or self.stale or self.orphaned)
+
+    def message(self) -> str:
+        parts = [f"{n} {what}" for n, what in ((self.missing, "without an embedding"),
+                                               (self.stale, "changed since embedded"))
+                 if n]
+        return (f"{' and '.join(parts)} of {self.papers} papers: semantic ranking leaves "
+                "them out; run 'papers embed'")
+
+
+def status(conn: sqlite3.Connection, store: Store | None = None) -> Status:
+    """Missing, stale and orphaned vectors of the current model (see module doc)."""
+    from papers_cli.embeddings import DIM, MODEL_ID
+    from papers_cli.search import index_version
+
+    version = index_version(conn)
+    if store is None:
+        store = load(conn, MODEL_ID, DIM)
+    if _exists(conn):
+        row = conn.execute("SELECT index_version FROM paper_vector_checks WHERE model = ?",
+                           (MODEL_ID,)).fetchone()
+        if row and row[0] == version:
+            return Status(papers=len(store.ids), stored=len(store.ids))
+    stored = dict(zip(store.ids.tolist(), store.hashes.tolist(), strict=True))
+    papers = missing = stale = 0
+    unusable: set[int] = set()
+    seen: set[int] = set()
+    for pid, h, _text in current_hashes(conn):
+        papers += 1
+        seen.add(pid)
+        old = stored.get(pid)
+        if old is None:
+            missing += 1
+        elif old != h:
+            stale += 1
+            unusable.add(pid)
+    orphans = set(stored) - seen
+    st = Status(papers=papers, stored=len(stored), missing=missing, stale=stale,
+                orphaned=len(orphans), unusable=unusable | orphans)
+    if st.current and store.block_ids:
+        _stamp(conn, MODEL_ID, version)
+    return st
+
+
+def _stamp(conn: sqlite3.Connection, model: str, version: str) -> None:
+    # Best effort: a read-only database is checked again next time.
+    with contextlib.suppress(sqlite3.OperationalError):
+        conn.execute("INSERT OR REPLACE INTO paper_vector_checks (model, index_version) "
+                     "VALUES (?, ?)", (model, version))
+
+
+def _stamp_if_unchanged(conn: sqlite3.Connection, model: str, version: str) -> None:
+    """Stamp the vectors current if no paper text was written since the scan."""
+    from papers_cli.search import index_version
+
+    if index_version(conn) == version:
+        _stamp(conn, model, version)
+
+
+@dataclass
+class EmbedReport:
+    papers: int
+    embedded: int
+    removed: int
+    unchanged: int
+
+
+def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 2048,
+          progress: Callable[[int, int], Any] | None = None) -> EmbedReport:
+    """Compute vectors for papers that lack one or whose text changed (all with
+    `rebuild`), drop those of papers that no longer exist, and store them."""
+    import numpy as np
+
+    from papers_cli import embeddings
+    from papers_cli.search import index_version
+
+    ensure_tables(conn)
+    version = index_version(conn)  # what the scan below sees
+    model, dim = embeddings.MODEL_ID, embeddings.DIM
+    store = load(conn, model, dim)
+    stored = {} if rebuild else dict(zip(store.ids.tolist(), store.hashes.tolist(),
+                                         strict=True))
+    todo: list[tuple[int, int, str]] = []
+    keep: set[int] = set()
+    n_papers = 0
+    for pid, h, text in current_hashes(conn):
+        n_papers += 1
+        if stored.get(pid) == h:
+            keep.add(pid)
+        else:
+            todo.append((pid, h, text))
+    removed = len(store.ids) - len(keep) if not rebuild else len(store.ids)
+    encoder = embeddings.load() if todo else None
+    new_ids = np.fromiter((t[0] for t in todo), dtype=np.int64, count=len(todo))
+    new_hashes = np.fromiter((t[1] for t in todo), dtype=np.int64, count=len(todo))
+    new_vecs = np.zeros((len(todo), dim), dtype=np.int8)
+    new_scales = np.zeros(len(todo), dtype=np.float32)
+    for start in range(0, len(todo), batch):
+        assert encoder is not None
+        chunk = [t[2] for t in todo[start:start + batch]]
+        q, qs = quantize(encoder.encode(chunk))
+        new_vecs[start:start + len(chunk)], new_scales[start:start + len(chunk)] = q, qs
+        if progress:
+            progress(min(start + batch, len(todo)), len(todo))
+    mask = np.isin(store.ids, np.fromiter(keep, dtype=np.int64, count=len(keep)))
+    ids = np.concatenate([store.ids[mask], new_ids])
+    hashes = np.concatenate([store.hashes[mask], new_hashes])
+    scales = np.concatenate([store.scales[mask], new_scales])
+    vecs = np.concatenate([store.vecs[mask], new_vecs])
+    if todo or removed or rebuild:
+        # One transaction rewrites the model's blocks (a reader sees old or new, whole).
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM paper_vector_blocks WHERE model = ?", (model,))
+            for s in range(0, len(ids), BLOCK):
+                conn.execute(
+                    "INSERT INTO paper_vector_blocks (model, n, ids, hashes, scales, vecs) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (model, len(ids[s:s + BLOCK]), ids[s:s + BLOCK].tobytes(),
+                     hashes[s:s + BLOCK].tobytes(), scales[s:s + BLOCK].tobytes(),
+                     vecs[s:s + BLOCK].tobytes()))
+            conn.execute("DELETE FROM paper_vector_checks WHERE model = ?", (model,))
+            _stamp_if_unchanged(conn, model, version)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    else:
+        _stamp_if_unchanged(conn, model, version)
+    return EmbedReport(papers=n_papers, embedded=len(todo), removed=removed,
+                       unchanged=len(keep))
+
+
+def scores(store: Store, query: np.ndarray, skip: set[int] | None = None) -> np.ndarray:
+    """Cosine of `query` (unit float32) with every stored vector; -inf for `skip`."""
+    import numpy as np
+
+    out = np.empty(len(store.ids), dtype=np.float32)
+    step = 65536  # float32 copies of this many rows at a time (64 MB at 256-d)
+    for s in range(0, len(store.ids), step):
+        out[s:s + step] = (store.vecs[s:s + step].astype(np.float32) @ query) \
+            * store.scales[s:s + step]
+    if skip:
+        out[np.isin(store.ids, np.fromiter(skip, dtype=np.int64, count=len(skip)))] = -np.inf
+    return out
+
+
+def top(store: Store, sc: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best (paper id, score), best first."""
+    import numpy as np
+
+    k = min(k, len(sc))
+    if k <= 0:
+        return []
+    idx = np.argpartition(-sc, k - 1)[:k]
+    idx = idx[np.argsort(-sc[idx], kind="stable")]
+    return [(int(store.ids[i]), float(sc[i])) for i in idx if np.isfinite(sc[i])]

@@ -1,0 +1,113 @@
+"""Semantic search (issue 20): embeddings, stored vectors, staleness, start-up cost."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from papers_cli import embeddings, search, vectors
+from papers_cli.search import QueryError
+
+
+@pytest.fixture
+def embedded(sample_conn: sqlite3.Connection) -> sqlite3.Connection:
+    report = vectors.embed(sample_conn)
+    assert report.embedded == report.papers == 123 and report.removed == 0
+    return sample_conn
+
+
+def _id(conn: sqlite3.Connection, title_start: str) -> int:
+    return int(conn.execute("SELECT id FROM papers WHERE title LIKE ?",
+                            (title_start + "%",)).fetchone()[0])
+
+
+def test_direct_reader_equals_library() -> None:
+    wordllama = pytest.importorskip("wordllama")
+    lib = wordllama.WordLlama.load(cache_dir=embeddings.model_dir(), disable_download=True)
+    texts = ["Sparse activations save compute in large language models",
+             "wardrobe apparel footwear", "ProSparse: Introducing Activation Sparsity"]
+    ours = embeddings.load().encode(texts, batch=2)
+    assert np.allclose(ours, lib.embed(texts, norm=True), atol=1e-6)
+
+
+def test_int8_vectors_keep_the_ranking() -> None:
+    v = embeddings.load().encode(["sparse activation", "diffusion images", "robot arms"])
+    q, scales = vectors.quantize(v)
+    assert q.dtype == np.int8 and np.abs(q.astype(np.float32) * scales[:, None] - v).max() < 0.01
+
+
+def test_paraphrase_found_only_semantically(embedded: sqlite3.Connection) -> None:
+    """A question sharing no word with the corpus: nothing lexically, its paper by meaning."""
+    query = "wardrobe apparel footwear"
+    assert not search.search(embedded, query, mode="lexical").hits
+    sem = search.search(embedded, query, mode="semantic", limit=5)
+    assert sem.hits and all(h["match"] == "semantic" for h in sem.hits)
+    assert "semantic match" in sem.hits[0]["snippet"]
+    hyb = search.search(embedded, query, mode="auto", limit=5)
+    assert hyb.mode == "hybrid" and [h["id"] for h in hyb.hits] == [h["id"] for h in sem.hits]
+
+
+def test_hybrid_keeps_lexical_hits_first(embedded: sqlite3.Connection) -> None:
+    lex = search.search(embedded, "activation sparsity", mode="lexical", limit=12)
+    hyb = search.search(embedded, "activation sparsity", mode="hybrid", limit=12)
+    assert [h["id"] for h in hyb.hits] == [h["id"] for h in lex.hits]
+
+
+def test_similar_by_embedding(embedded: sqlite3.Connection) -> None:
+    pid = _id(embedded, "Sparsing Law")
+    result = search.similar(embedded, pid, limit=5)
+    assert result.mode == "semantic" and pid not in [h["id"] for h in result.hits]
+    assert any(h["title"].startswith("ProSparse") for h in result.hits[:3])
+
+
+def test_stale_and_missing_vectors_are_reported_not_ranked(
+        embedded: sqlite3.Connection) -> None:
+    pid = _id(embedded, "Sparsing Law")
+    assert vectors.status(embedded).current
+    embedded.execute("UPDATE papers SET abstract = 'Bicycles and wardrobes.' WHERE id = ?",
+                     (pid,))
+    st = vectors.status(embedded)
+    assert (st.stale, st.missing) == (1, 0) and pid in st.unusable
+    result = search.search(embedded, "activation sparsity in language models",
+                           mode="semantic", limit=50)
+    assert pid not in [h["id"] for h in result.hits]
+    assert any("1 changed since embedded" in n and "papers embed" in n for n in result.notes)
+    # A deleted paper re-created under the same id with other text is stale too.
+    other = _id(embedded, "ProSparse")
+    row = dict(embedded.execute("SELECT * FROM papers WHERE id = ?", (other,)).fetchone())
+    embedded.execute("DELETE FROM authors WHERE paper_id = ?", (other,))
+    embedded.execute("DELETE FROM sightings WHERE paper_id = ?", (other,))
+    embedded.execute("DELETE FROM papers WHERE id = ?", (other,))
+    assert vectors.status(embedded).orphaned == 1
+    row["abstract"] = "Something else entirely."
+    embedded.execute(f"INSERT INTO papers ({', '.join(row)}) VALUES "
+                     f"({', '.join('?' * len(row))})", list(row.values()))
+    st = vectors.status(embedded)
+    assert st.stale == 2 and st.orphaned == 0
+    report = vectors.embed(embedded)
+    assert (report.embedded, report.unchanged) == (2, 121)
+    assert vectors.status(embedded).current
+
+
+def test_semantic_without_embeddings_says_what_to_run(sample_conn: sqlite3.Connection) -> None:
+    with pytest.raises(QueryError, match="papers embed"):
+        search.search(sample_conn, "sparsity", mode="semantic")
+    assert search.search(sample_conn, "sparsity", mode="auto").mode == "lexical"
+
+
+def test_filters_apply_to_semantic(embedded: sqlite3.Connection) -> None:
+    f = search.Filters(since="2024-06-01")
+    result = search.search(embedded, "language model sparsity", mode="semantic", filters=f)
+    assert result.hits and all(h["published"] >= "2024-06-01" for h in result.hits)
+
+
+def test_cli_start_imports_no_numpy_or_model() -> None:
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import papers_cli.cli"],
+                         capture_output=True, text=True, check=True).stderr
+    modules = {line.split("|")[-1].strip().split(".")[0] for line in out.splitlines()[1:]}
+    assert "papers_cli" in modules
+    assert not modules & {"numpy", "tokenizers", "safetensors", "wordllama"}
