@@ -19,9 +19,9 @@ from typing import IO, Any
 from papers_cli import storage
 from papers_cli.fields import EXPORT_FIELDS
 
-EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "markdown")
+EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "md")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".bib": "bibtex", ".bibtex": "bibtex", ".md": "markdown", ".markdown": "markdown"}
+              ".bib": "bibtex", ".bibtex": "bibtex", ".md": "md", ".markdown": "md"}
 # Marks this JSONL shape so `papers ingest` recognises its own export; version 2 lines
 # carry every sighting's own values.
 EXPORT_MARK = "papers_export"
@@ -143,7 +143,7 @@ def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
         for r in recs:
             out.write(bibtex_entry(r, keys) + "\n")
             n += 1
-    elif fmt == "markdown":
+    elif fmt in ("md", "markdown"):
         for r in recs:
             out.write(markdown_item(r, abstracts) + "\n")
             n += 1

@@ -58,7 +58,6 @@ class PaperRecord:
     ai_summary: str | None = None
     keywords: list[str] = field(default_factory=list)
     thumbnail: str | None = None
-    listed_on: str | None = None  # ISO date the listing showed this item on, when it says
     source_index: int | None = None  # the paper's index in a bundle (papers' own export)
     # The day the listing showed this item (ISO), when the item itself says so (API
     # items: submittedOnDailyAt); None means the page's date applies.
