@@ -745,8 +745,10 @@ def export(
                                     raw_cells=raw_cells, abstracts=abstracts)
 
     if to_stdout:
-        with pipe_safe():
-            n = run(sys.stdout)
+        from papers_cli.output import TerminalText, is_terminal
+
+        with screen():
+            n = run(TerminalText(sys.stdout) if is_terminal() else sys.stdout)
     else:
         from papers_cli.outfile import atomic_text
 

@@ -174,6 +174,24 @@ def record_columns(names: Sequence[str], *, marked: bool = False) -> list[Column
     return cols
 
 
+class TerminalText:
+    """A text stream for a person's terminal: what is written to it is shown escaped
+    (export writes exact data, fit for files and pipes, never for a screen)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        # CRLF (CSV) ends a line on a screen too; a lone CR is shown.
+        return self._out.write(for_terminal(text.replace("\r\n", "\n"), multiline=True))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 paper`, `2 papers`: counts read right."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
