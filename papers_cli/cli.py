@@ -12,12 +12,15 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from papers_cli import __version__
+from papers_cli.records_shape import Format
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 MAX_COUNT = 2**53  # counts and limits beyond this are not counts (SQLite integers are 64-bit)
@@ -29,10 +32,32 @@ def default_db() -> Path:
     return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 
+# Global flags that also work after the command name (`papers list --no-color`).
+_MOVABLE = ("--no-color", "--no-pager", "--quiet", "-q")
+
+
+class PapersGroup(TyperGroup):
+    """Lifts the global flags given after the command name in front of it, so that
+    every command takes them without declaring them (stops at `--`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        names = set(self.commands)
+        first = next((i for i, a in enumerate(args) if a in names), None)
+        if first is not None:
+            head, tail = args[:first + 1], args[first + 1:]
+            stop = tail.index("--") if "--" in tail else len(tail)
+            lifted = [a for a in tail[:stop] if a in _MOVABLE]
+            kept = [a for a in tail[:stop] if a not in _MOVABLE] + tail[stop:]
+            args = lifted + head + kept
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
     name="papers",
+    cls=PapersGroup,
     help="Turn saved Daily Papers listing pages into one clean, searchable corpus.\n\n"
-    "The database is --db, else $PAPERS_DB, else " + str(default_db()) + ".\n\n"
+    "The database is --db, else $PAPERS_DB, else " + str(default_db()) + ".\n"
+    "--no-color, --no-pager and -q/--quiet work before or after the command name.\n\n"
     "Example: papers ingest sample_pages/ && papers list --limit 5",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -44,6 +69,8 @@ app = typer.Typer(
 class State:
     db: Path | None = None
     no_color: bool = False
+    no_pager: bool = False
+    quiet: bool = False
     opened: Path | None = None  # the database a command opened (for error messages)
 
 
@@ -63,16 +90,16 @@ DbOpt = Annotated[
                  "and PAPERS_DB)."),
 ]
 FormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="table|tsv|csv|json|jsonl|ids; default: table on a terminal, tsv otherwise.",
-    ),
+    Format | None,
+    typer.Option("--format", "-f", show_default=False,
+                 help="Default: table on a terminal, tsv otherwise."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="Shorthand for --format jsonl.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Shorthand for --format csv.")]
+FieldsOpt = Annotated[str | None, typer.Option(
+    "--fields", help="Comma-separated fields to print (any export field; see 'papers export "
+    "--help').")]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY).")
 ]
@@ -83,6 +110,7 @@ UntilOpt = Annotated[
 MinUpOpt = Annotated[int | None, typer.Option("--min-upvotes", min=0, max=MAX_COUNT,
                                                   help="At least N upvotes.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
 
 
 def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -91,6 +119,14 @@ def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
 
     sys.stderr.write(f"papers: {for_terminal(msg)}\n")  # ids and paths are the user's
     raise typer.Exit(code)
+
+
+def say(text: str, style: str | None = None) -> None:
+    """A message for people on stderr, unless -q."""
+    from papers_cli.output import message
+
+    if not STATE.quiet:
+        message(text, style=style, no_color=STATE.no_color)
 
 
 @contextlib.contextmanager
@@ -103,6 +139,15 @@ def pipe_safe() -> Iterator[None]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(EXIT_OK) from None
+
+
+@contextlib.contextmanager
+def screen() -> Iterator[None]:
+    """stdout for records: through the pager on a terminal (unless --no-pager)."""
+    from papers_cli.output import paged
+
+    with pipe_safe(), paged(enabled=not STATE.no_pager):
+        yield
 
 
 def open_db(db: Path | None, *, create: bool = True) -> Any:
@@ -127,6 +172,9 @@ def _version(value: bool) -> None:
 def _main(
     db: GlobalDbOpt = None,
     no_color: NoColorOpt = False,
+    no_pager: Annotated[bool, typer.Option("--no-pager",
+                                           help="Never page output ($PAGER).")] = False,
+    quiet: QuietOpt = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -137,6 +185,8 @@ def _main(
     """Global options (the help text is the Typer app's)."""
     STATE.db = db
     STATE.no_color = no_color
+    STATE.no_pager = no_pager
+    STATE.quiet = quiet
 
 
 def _filters(
@@ -161,13 +211,45 @@ def _filters(
         fail(str(e))
 
 
-def _format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
+def _format(fmt: Format | None, json_: bool, jsonl: bool, csv_: bool) -> str:
     from papers_cli.output import choose_format
 
     try:
-        return choose_format(fmt, json_=json_, jsonl=jsonl, csv_=csv_)
+        return choose_format(fmt.value if fmt else None, json_=json_, jsonl=jsonl, csv_=csv_)
     except ValueError as e:
         fail(str(e))
+
+
+def _fields(text: str | None, command: str) -> list[str]:
+    from papers_cli.records_shape import FieldsError, pick_fields
+
+    try:
+        return pick_fields(text, command)
+    except FieldsError as e:
+        fail(f"--fields: {e}")
+
+
+def _print_records(conn: Any, ids: list[int], out_fmt: str, names: list[str], *,
+                   extras: dict[int, dict[str, Any]] | None = None, marked: bool = False,
+                   table_rows: list[dict[str, Any]] | None = None) -> int:
+    """The one writer of paper records (list, search, similar, show): every format.
+
+    `table_rows` replaces the records in a table (search's highlighted titles)."""
+    from papers_cli import export
+    from papers_cli.output import record_columns, write_rows
+    from papers_cli.records_shape import records
+
+    if out_fmt in ("bibtex", "md"):
+        return export.write(export.records(conn, export.Selection(ids=ids)), out_fmt,
+                            sys.stdout)
+    if out_fmt == "ids":
+        return write_rows(({"id": i} for i in ids), [], "ids")
+    rows: Any = records(conn, ids, names, extras)
+    if out_fmt == "table" and table_rows is not None:
+        rows = [{**r, **{k: v for k, v in t.items() if k in r}}
+                for r, t in zip(rows, table_rows, strict=False)]
+    return write_rows(rows, record_columns(names, marked=marked), out_fmt,
+                      no_color=STATE.no_color)
 
 
 @app.command(short_help='Print the database in use.  e.g. papers where')
@@ -193,7 +275,6 @@ def ingest(
         typer.Option("--date", metavar="YYYY-MM-DD",
                      help="Page date of pages that show none (also sets their year)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Read listing pages into the corpus; safe to re-run.  Example: papers ingest pages/
@@ -204,8 +285,9 @@ def ingest(
     """
     from papers_cli.dates import parse_day
     from papers_cli.ingest import Interrupted, expand_paths, ingest_sources
-    from papers_cli.output import message, progress, want_progress
+    from papers_cli.output import message, plural, progress, want_progress
 
+    quiet = STATE.quiet
     try:
         page_date = parse_day(date) if date else None
     except ValueError as e:
@@ -225,7 +307,7 @@ def ingest(
                 o.message
                 if o.status == "skipped"
                 else (
-                    f"{o.records} papers ({o.new_papers} new), {o.format}, "
+                    f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
                     f"page date {o.page_date or '?'}"
                     + (
                         f" (year inferred: {o.year_source})"
@@ -253,13 +335,19 @@ def ingest(
     raise typer.Exit(EXIT_NOTHING if result.failed else EXIT_OK)
 
 
-LIST_SORTS = ("date", "upvotes", "comments", "title", "authors")
+class ListSort(StrEnum):
+    date = "date"
+    upvotes = "upvotes"
+    comments = "comments"
+    title_ = "title"  # `title` is a str method
+    authors = "authors"
 
 
-def _paper_columns() -> list[Any]:
-    from papers_cli.output import paper_columns
+def _screenful() -> int:
+    """Rows that fit on the terminal, less the table's frame and the "more" line."""
+    import shutil
 
-    return paper_columns()
+    return max(5, shutil.get_terminal_size((80, 24)).lines - 8)
 
 
 @app.command("list", short_help='Browse papers, newest first.  e.g. papers list --since 2025 -n 10')
@@ -270,83 +358,153 @@ def list_(
     min_comments: Annotated[int | None, typer.Option("--min-comments", min=0,
                                                                        max=MAX_COUNT)] = None,
     author: Annotated[str | None, typer.Option("--author", help="Author name contains.")] = None,
-    sort: Annotated[
-        str, typer.Option("--sort", help="date|upvotes|comments|title|authors")
-    ] = "date",
+    sort: Annotated[ListSort, typer.Option("--sort")] = ListSort.date,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Reverse the order.")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, max=MAX_COUNT)] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=0, max=MAX_COUNT, help="At most N papers (default: all; a "
+        "screenful on a terminal).")] = None,
     fmt: FormatOpt = None,
     json_: JsonOpt = False,
     jsonl: JsonlOpt = False,
     csv_: CsvOpt = False,
+    fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Browse papers, newest first.  Example: papers list --since 2025 --sort upvotes -n 10"""
     from papers_cli import storage
-    from papers_cli.output import FULL_RECORD_FORMATS, write_rows
+    from papers_cli.output import is_terminal
+    from papers_cli.records_shape import count_papers
 
-    if sort not in LIST_SORTS:
-        fail(f"--sort must be one of {', '.join(LIST_SORTS)}")
     filters = _filters(since, until, min_upvotes, min_comments, author)
     out_fmt = _format(fmt, json_, jsonl, csv_)
+    names = _fields(fields, "list")
     conn = open_db(db, create=False)
-    rows = storage.iter_papers(conn, filters, sort=sort, reverse=reverse, limit=limit)
-    with pipe_safe():
-        if out_fmt in FULL_RECORD_FORMATS:
-            _write_full(conn, [r["id"] for r in rows], out_fmt)
-        else:
-            write_rows(rows, _paper_columns(), out_fmt, no_color=STATE.no_color)
+    cut = None
+    if limit is None and out_fmt == "table" and is_terminal():
+        cut = limit = _screenful()  # a person at a terminal: one screen, and how many more
+    ids = [r["id"] for r in storage.iter_papers(conn, filters, sort=sort.value, reverse=reverse,
+                                                limit=limit)]
+    with screen():
+        _print_records(conn, ids, out_fmt, names)
+    if cut is not None and len(ids) == cut:
+        more = count_papers(conn, filters) - cut
+        if more > 0:
+            say(f"{more} more (--limit N shows more; a pipe gets them all)", style="dim")
 
 
-@app.command(short_help='One paper in full, with its pages.  e.g. papers show 2411.02335')
+@app.command(short_help='One paper in full, with its pages.  e.g. papers show 2410.01234')
 def show(
     paper_id: Annotated[str, typer.Argument(
         metavar="ID", help="Paper id, arXiv id, or a huggingface.co/papers or arXiv URL.")],
+    fmt: FormatOpt = None,
     json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    csv_: CsvOpt = False,
+    fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Every field of one paper and every page it was seen on.  Example: papers show 12"""
+    """Every field of one paper and every page it was seen on.  Example: papers show 12
+
+    table (terminal) and tsv (pipe) print it for people; json prints the export
+    record as one object; jsonl, csv, bibtex and md as 'papers export' does.
+    """
     from papers_cli import storage
-    from papers_cli.output import is_terminal, message, write_paper
+    from papers_cli.output import write_paper
+    from papers_cli.records_shape import records
     from papers_cli.sanitize import dumps
 
+    out_fmt = _format(fmt, json_, jsonl, csv_)
+    names = _fields(fields, "show")
     conn = open_db(db, create=False)
-    pid = storage.resolve_paper_id(conn, paper_id)
-    if pid is None:
-        pid = storage.moved_to(conn, paper_id)
-        if pid is not None:
-            message(f"paper {paper_id} was merged into paper {pid} by dedupe; showing {pid} "
-                    "('papers dedupe --undo' separates them)", no_color=STATE.no_color)
-    paper = storage.get_paper(conn, pid) if pid is not None else None
+    pid = _resolve(conn, paper_id)
+    paper = storage.get_paper(conn, pid)
     if paper is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    with pipe_safe():
-        if json_:
-            print(dumps(paper, indent=2))
+    with screen():
+        if out_fmt == "json":
+            print(dumps(next(records(conn, [pid], names)), indent=2))
+        elif out_fmt in ("table", "tsv") and fields is None:
+            write_paper(paper, rich_output=out_fmt == "table", no_color=STATE.no_color)
         else:
-            write_paper(paper, rich_output=is_terminal(), no_color=STATE.no_color)
+            _print_records(conn, [pid], out_fmt, names)
+
+
+def _resolve(conn: Any, ident: str) -> int:
+    """A paper id from an id, arXiv id or URL; a merged-away id gives its survivor."""
+    from papers_cli import storage
+
+    pid = storage.resolve_paper_id(conn, ident)
+    if pid is None:
+        pid = storage.moved_to(conn, ident)
+        if pid is not None:
+            say(f"paper {ident} was merged into paper {pid} by dedupe; showing {pid} "
+                "('papers dedupe --undo' separates them)")
+    if pid is None:
+        fail(f"no paper with id {ident!r} (see 'papers list')", EXIT_NOTHING)
+    return int(pid)
+
+
+@app.command("open", short_help="Open a paper's page in the browser.  e.g. papers open 12")
+def open_(
+    paper_id: Annotated[str, typer.Argument(
+        metavar="ID", help="Paper id, arXiv id, or a huggingface.co/papers or arXiv URL.")],
+    db: DbOpt = None,
+) -> None:
+    """Open the paper's page (its `url` field) in the browser ($BROWSER).
+
+    Prints the URL when no browser can be started. Exit 1 when the paper has no
+    URL (no arXiv id) or is not found.  Example: papers open 12
+    """
+    import webbrowser
+
+    from papers_cli.records_shape import records
+
+    conn = open_db(db, create=False)
+    pid = _resolve(conn, paper_id)
+    url = next(records(conn, [pid], ["url"]))["url"]
+    if not url:
+        fail(f"paper {pid} has no arXiv id, so no page to open", EXIT_NOTHING)
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(url)  # no browser: the URL for the user to follow
+
+
+class StatsFormat(StrEnum):
+    table = "table"
+    tsv = "tsv"
+    json = "json"
 
 
 @app.command(short_help='The corpus at a glance.  e.g. papers stats --json')
-def stats(json_: JsonOpt = False, db: DbOpt = None) -> None:
+def stats(
+    fmt: Annotated[StatsFormat | None, typer.Option(
+        "--format", "-f", help="Default: table on a terminal, tsv otherwise.")] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
     """The corpus at a glance: counts, dates, papers per year and month.  Example: papers stats"""
     from papers_cli import storage
-    from papers_cli.output import is_terminal, write_stats
+    from papers_cli.output import write_stats
     from papers_cli.sanitize import dumps
 
+    out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
     conn = open_db(db, create=False)
     data = storage.corpus_stats(conn)
-    with pipe_safe():
-        if json_:
+    with screen():
+        if out_fmt == "json":
             print(dumps(data, indent=2))
         else:
-            write_stats(data, rich_output=is_terminal(), no_color=STATE.no_color)
+            write_stats(data, rich_output=out_fmt == "table", no_color=STATE.no_color)
 
 
 SEARCH_HELP = """Ranked full-text search (bm25; title weighted above abstract).
 
 Query language (words are ANDed; stemmed, so "sparse" also finds "sparsity"):
 
+\b
   activation sparsity      both words
   "exact phrase"           the words in this order
   -word  -"a phrase"       exclude
@@ -356,61 +514,53 @@ Query language (words are ANDed; stemmed, so "sparse" also finds "sparsity"):
   RGB-D                    a hyphen inside a word is part of it
 
 Anything else is searched as text. --raw passes an FTS5 expression as is.
+Records: rank, score (higher is better), snippet, then the export fields.
 Exit 1 when nothing matches (with "did you mean" suggestions), 2 for a bad query.
 
+\b
 Example: papers search "activation sparsity" --since 2024 -n 5
 """
 
 
-def _hit_columns() -> list[Any]:
-    from papers_cli.output import hit_columns
+class SearchSort(StrEnum):
+    rank = "rank"
+    date = "date"
+    upvotes = "upvotes"
 
-    return hit_columns()
+
+SortSearchOpt = Annotated[SearchSort, typer.Option("--sort")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, max=MAX_COUNT,
+                                              help="Hits to show (default 20).")]
+SEARCH_LIMIT = 20
 
 
-def _hit_json(hit: dict[str, Any]) -> dict[str, Any]:
+class SearchOptions:
+    """The options search and similar share, resolved in one place (new options such
+    as a search mode go here and in both signatures)."""
+
+    def __init__(self, sort: SearchSort, since: str | None, until: str | None,
+                 min_upvotes: int | None, limit: int | None, fmt: Format | None, json_: bool,
+                 jsonl: bool, csv_: bool, fields: str | None, command: str,
+                 db: Path | None) -> None:
+        self.sort = sort.value
+        self.filters = _filters(since, until, min_upvotes)
+        self.out_fmt = _format(fmt, json_, jsonl, csv_)
+        self.names = _fields(fields, command)
+        self.limit = limit or SEARCH_LIMIT
+        self.default_limit = limit is None
+        self.conn = open_db(db, create=False)
+
+
+def _hit_extras(hit: dict[str, Any]) -> dict[str, Any]:
     from papers_cli.output import strip_marks
 
-    keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
-            "arxiv_id", "score", "match")
-    out = {k: hit.get(k) for k in keys}
-    out["score"] = round(-float(out["score"] or 0.0), 6)  # bm25 is negative; higher is better here
-    out["snippet"] = strip_marks(hit.get("snippet"))
-    return out
+    # bm25 is negative, lower is better; records say "higher is better".
+    return {"rank": hit.get("rank"), "score": round(-float(hit.get("score") or 0.0), 6),
+            "snippet": strip_marks(hit.get("snippet")), "match": hit.get("match")}
 
 
-def _write_full(conn: Any, ids: list[int], fmt: str) -> None:
-    """Whole records (BibTeX, Markdown) of the given papers, in that order."""
-    from papers_cli import export
-
-    export.write(export.records(conn, export.Selection(ids=ids)), fmt, sys.stdout)
-
-
-def _render_hits(conn: Any, result: Any, out_fmt: str, limit: int) -> None:
-    from papers_cli.output import FULL_RECORD_FORMATS, Column, message, write_rows
-
-    rows = result.hits
-    if out_fmt in FULL_RECORD_FORMATS:
-        with pipe_safe():
-            _write_full(conn, [h["id"] for h in rows], out_fmt)
-        return
-    if out_fmt in ("tsv", "csv"):
-        rows = [_hit_json(h) for h in rows]
-        cols = [Column(k, k) for k in ("rank", "id", "published", "upvotes", "score", "title",
-                                       "snippet")]
-    else:
-        cols = _hit_columns()
-    with pipe_safe():
-        write_rows(rows, cols, out_fmt, no_color=STATE.no_color, json_row=_hit_json)
-    partial = getattr(result, "partial", 0)
-    if result.total or partial:
-        some = f" (+{partial} with some of the words)" if partial else ""
-        message(f"{min(len(result.hits), result.total)} of {result.total} shown{some}",
-                style="dim", no_color=STATE.no_color)
-
-
-def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> None:
-    from papers_cli.output import message
+def _run_search(opts: SearchOptions, run: Any, what: str) -> None:
+    from papers_cli.output import is_terminal, plural
     from papers_cli.search import QueryError
 
     try:
@@ -418,36 +568,31 @@ def _run_search(conn: Any, run: Any, out_fmt: str, limit: int, what: str) -> Non
     except QueryError as e:
         fail(str(e))
     for note in getattr(result, "notes", []):
-        message(note, style="yellow", no_color=STATE.no_color)
+        say(note, style="yellow")
     if result.total == 0:
-        message(f"no {'exact ' if result.hits else ''}matches for {what}",
-                no_color=STATE.no_color)
+        say(f"no {'exact ' if result.hits else ''}matches for {what}")
         for word, alts in result.suggestions.items():
-            message(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
-                    style="yellow", no_color=STATE.no_color)
+            say(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
+                style="yellow")
     if not result.hits:
-        if out_fmt in ("json",):
+        if opts.out_fmt == "json":
             print("[]")
         raise typer.Exit(EXIT_NOTHING)
-    _render_hits(conn, result, out_fmt, limit)
-
-
-def _search_setup(sort: str, since: str | None, until: str | None, min_upvotes: int | None,
-                  fmt: str | None, json_: bool, jsonl: bool, csv_: bool,
-                  db: Path | None) -> tuple[Any, str, Any]:
-    """Options shared by search and similar: filters, output format, connection."""
-    from papers_cli.search import SEARCH_SORTS
-
-    if sort not in SEARCH_SORTS:
-        fail(f"--sort must be one of {', '.join(SEARCH_SORTS)}")
-    filters = _filters(since, until, min_upvotes)
-    out_fmt = _format(fmt, json_, jsonl, csv_)
-    return filters, out_fmt, open_db(db, create=False)
-
-
-SortSearchOpt = Annotated[str, typer.Option("--sort", help="rank|date|upvotes")]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_COUNT,
-                                       help="Hits to show.")]
+    hits = result.hits
+    ids = [int(h["id"]) for h in hits]
+    extras = {int(h["id"]): _hit_extras(h) for h in hits}
+    table = [{"title": h.get("title_hl"), "snippet": h.get("snippet")} for h in hits]
+    with screen():
+        _print_records(opts.conn, ids, opts.out_fmt, opts.names, extras=extras, marked=True,
+                       table_rows=table)
+    available = result.total + getattr(result, "partial", 0)
+    cut = len(hits) < available
+    if is_terminal() or (cut and opts.default_limit):
+        # In a pipe only a cut by the default limit is news: the user asked for the rest.
+        some = (f" ({result.partial} with some of the words)"
+                if getattr(result, "partial", 0) else "")
+        say(f"{len(hits)} of {plural(available, 'match', 'matches')} shown{some}"
+            + (f" (--limit {available} shows all)" if cut else ""), style="dim")
 
 
 @app.command(help=SEARCH_HELP,
@@ -465,25 +610,26 @@ def search(
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
-    sort: SortSearchOpt = "rank",
-    limit: LimitOpt = 20,
+    sort: SortSearchOpt = SearchSort.rank,
+    limit: LimitOpt = None,
     fmt: FormatOpt = None,
     json_: JsonOpt = False,
     jsonl: JsonlOpt = False,
     csv_: CsvOpt = False,
+    fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
     from papers_cli import search as search_mod
 
-    filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
-                                           csv_, db)
     if semantic + hybrid + lexical > 1:
         fail("choose one of --semantic, --hybrid, --lexical")
     mode = ("semantic" if semantic else "hybrid" if hybrid else "lexical" if lexical or raw
             else "auto")
-    _run_search(conn, lambda: search_mod.search(conn, query, raw=raw, filters=filters, sort=sort,
-                                                limit=limit, mode=mode),
-                out_fmt, limit, repr(query))
+    o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
+                      "search", db)
+    _run_search(o, lambda: search_mod.search(o.conn, query, raw=raw, filters=o.filters,
+                                             sort=o.sort, limit=o.limit, mode=mode),
+                repr(query))
 
 
 @app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
@@ -492,26 +638,28 @@ def similar(
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
-    sort: SortSearchOpt = "rank",
-    limit: LimitOpt = 20,
+    sort: SortSearchOpt = SearchSort.rank,
+    limit: LimitOpt = None,
     fmt: FormatOpt = None,
     json_: JsonOpt = False,
     jsonl: JsonlOpt = False,
     csv_: CsvOpt = False,
+    fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Papers most like a given one (its most distinctive terms).  Example: papers similar 38"""
+    """Papers most like a given one (its most distinctive terms).  Example: papers similar 38
+
+    Records: rank, score (higher is better), then the export fields."""
     from papers_cli import search as search_mod
     from papers_cli import storage
 
-    filters, out_fmt, conn = _search_setup(sort, since, until, min_upvotes, fmt, json_, jsonl,
-                                           csv_, db)
-    pid = storage.resolve_paper_id(conn, paper_id)
+    o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
+                      "similar", db)
+    pid = storage.resolve_paper_id(o.conn, paper_id)
     if pid is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    _run_search(conn, lambda: search_mod.similar(conn, pid, filters=filters, sort=sort,
-                                                 limit=limit),
-                out_fmt, limit, f"papers like {paper_id}")
+    _run_search(o, lambda: search_mod.similar(o.conn, pid, filters=o.filters, sort=o.sort,
+                                              limit=o.limit), f"papers like {paper_id}")
 
 
 @app.command(short_help='Compute embeddings for semantic search.  e.g. papers embed')
@@ -547,20 +695,34 @@ def _stderr_console() -> Any:
 
 EXPORT_HELP = """Export whole papers: CSV, JSON, JSONL, BibTeX or Markdown.
 
-Writes to stdout, or to -o FILE (the format then follows the extension: .csv
-.json .jsonl .bib .md). Select with --query (the search language), --since,
---until, --min-upvotes, --limit; or give paper ids, '-' to read them from stdin.
-Columns, in order: id arxiv_id title published published_inferred authors
-authors_count organization organization_handle upvotes comments github_repo
-github_stars project_page code_links keywords ai_summary thumbnail abstract
-first_seen last_seen pages.
+Writes to stdout (also -o -), or to -o FILE (the format then follows the
+extension: .csv .json .jsonl .bib .md). Select with --query (the search
+language), --since, --until, --min-upvotes, --limit; or give paper ids, '-' to
+read them from stdin.
+
+\b
+Fields, in order (--fields picks some):
+  id arxiv_id title published published_inferred authors authors_count
+  organization organization_handle upvotes latest_upvotes comments github_repo
+  github_stars project_page code_links keywords ai_summary thumbnail abstract
+  first_seen last_seen url pages
+
 CSV cells that start with = + - @ tab or CR get a leading ' (spreadsheet formula
 injection); --raw-cells turns that off. The JSONL export reads back with
 'papers ingest'.
 
+\b
 Examples: papers export --bibtex -o reading.bib --query "activation sparsity"
-          papers search sparsity --format ids | papers export - --markdown
+          papers search sparsity --format ids | papers export - --format md
 """
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    bibtex = "bibtex"
+    md = "md"
 
 
 @app.command(help=EXPORT_HELP,
@@ -574,17 +736,16 @@ def export(
     bibtex: Annotated[bool, typer.Option("--bibtex", help="BibTeX entries.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown reading list.")] =
     False,
-    fmt: Annotated[str | None, typer.Option("--format", "-f",
-                                            help="csv|json|jsonl|bibtex|markdown")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
-    query: Annotated[str | None, typer.Option("--query", "-q",
+    fmt: Annotated[ExportFormat | None, typer.Option("--format", "-f")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to FILE ('-': stdout).")] = None,
+    query: Annotated[str | None, typer.Option("--query",
                                               help="Only papers matching this search.")] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     min_upvotes: MinUpOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, max=MAX_COUNT)] = None,
-    fields: Annotated[str | None, typer.Option(
-        "--fields", help="Comma-separated columns/keys to keep (see above).")] = None,
+    fields: FieldsOpt = None,
     raw_cells: Annotated[bool, typer.Option("--raw-cells",
                                             help="Do not neutralise formula-like cells.")] = False,
     abstracts: Annotated[bool, typer.Option("--abstracts",
@@ -593,26 +754,21 @@ def export(
 ) -> None:
     from papers_cli import export as export_mod
     from papers_cli import storage
+    from papers_cli.output import plural
 
     flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
-                             ("bibtex", bibtex), ("markdown", markdown)) if on]
+                             ("bibtex", bibtex), ("md", markdown)) if on]
     if fmt:
-        flags.append(fmt)
+        flags.append(fmt.value)
     if len(set(flags)) > 1:
-        fail("choose one format")
-    to_stdout = output is None or str(output) == "-"
+        fail(f"conflicting formats: {', '.join(sorted(set(flags)))}; give one")
+    to_stdout = output is None or output == "-"
     out_fmt = flags[0] if flags else (None if to_stdout else
                                       export_mod.format_for_path(str(output)))
     if out_fmt is None:
         fail("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
              + ("" if to_stdout else f" (the extension of {output} says none)"))
-    if out_fmt not in export_mod.EXPORT_FORMATS:
-        fail(f"unknown export format {out_fmt!r}; choose from "
-             f"{', '.join(export_mod.EXPORT_FORMATS)}")
-    try:
-        cols = export_mod.check_fields(fields.split(",") if fields is not None else None)
-    except ValueError as e:
-        fail(str(e))
+    cols = [n for n in _fields(fields, "export")]
     filters = _filters(since, until, min_upvotes)
     conn = open_db(db, create=False)
     selected: list[int] | None = None
@@ -640,20 +796,20 @@ def export(
                                     raw_cells=raw_cells, abstracts=abstracts)
 
     if to_stdout:
-        with pipe_safe():
-            n = run(sys.stdout)
+        from papers_cli.output import TerminalText, is_terminal
+
+        with screen():
+            n = run(TerminalText(sys.stdout) if is_terminal() else sys.stdout)
     else:
         from papers_cli.outfile import atomic_text
-        from papers_cli.output import message
 
         assert output is not None
         try:
-            with atomic_text(output) as fh:
+            with atomic_text(Path(output)) as fh:
                 n = run(fh)
         except OSError as e:
             fail(f"cannot write {output}: {e.strerror or e}")
-        message(f"{n} paper{'s' if n != 1 else ''} written to {output}",
-                no_color=STATE.no_color)
+        say(f"{plural(n, 'paper')} written to {output}")
     if n == 0:
         raise typer.Exit(EXIT_NOTHING)
 
@@ -666,6 +822,7 @@ changes nothing. --apply merges each cluster into one paper in one transaction
 --undo reverses the last merge run exactly. --interactive asks per cluster; a
 "no" is remembered and never proposed again (also: --distinct ID ID ...).
 
+\b
 Examples: papers dedupe
           papers dedupe --apply --threshold 95
           papers dedupe --undo
@@ -686,13 +843,18 @@ def dedupe(
                                               help="Ask for each cluster.")] = False,
     distinct: Annotated[bool, typer.Option(
         "--distinct", help="Mark the given paper ids as different papers.")] = False,
+    fmt: Annotated[StatsFormat | None, typer.Option(
+        "--format", "-f", help="The cluster list; default: table on a terminal, tsv "
+        "otherwise.")] = None,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
     from papers_cli import dedupe as dd
     from papers_cli import storage
-    from papers_cli.output import is_terminal, message
+    from papers_cli.output import plural
 
+    out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
+    json_ = out_fmt == "json"
     if apply_ and undo:
         fail("--apply and --undo contradict each other; give one")
     if distinct and (apply_ or undo):
@@ -705,37 +867,40 @@ def dedupe(
         if len(pids) < 2 or None in pids:
             fail("--distinct needs two or more existing paper ids")
         n = dd.mark_distinct(conn, [p for p in pids if p is not None])
-        message(f"remembered {n} pair(s) as distinct", no_color=STATE.no_color)
+        say(f"remembered {plural(n, 'pair')} as distinct")
         return
     if undo:
         done = dd.undo(conn)
         if done is None:
             fail("nothing to undo: no merge run in force", EXIT_NOTHING)
         run_id, survivors, restored = done
-        message(f"undid merge run {run_id}: {restored} paper(s) restored, {survivors} "
-                "survivor(s) reset", no_color=STATE.no_color)
+        say(f"undid merge run {run_id}: {plural(restored, 'paper')} restored, "
+            f"{plural(survivors, 'survivor')} reset")
         return
     clusters = dd.find_clusters(conn, threshold)
+    stopped = False
     if interactive:
-        clusters = _ask_clusters(conn, clusters)
-    with pipe_safe():
+        clusters, stopped = _ask_clusters(conn, clusters)
+    with screen():
         if json_:
             from papers_cli.sanitize import dumps
 
             print(dumps([[vars(m) for m in c.members] for c in clusters], indent=2))
         else:
-            _print_clusters(clusters, is_terminal())
+            _print_clusters(clusters, out_fmt == "table")
     merged = sum(len(c.members) - 1 for c in clusters)
     if apply_ or (interactive and clusters):
         res = dd.apply(conn, clusters, threshold)
         for change in res.changes:
-            message(change, style="yellow", no_color=STATE.no_color)
-        message(f"merged {res.merged} paper(s) in {len(clusters)} cluster(s) (run {res.run_id}; "
-                "'papers dedupe --undo' reverses it)", no_color=STATE.no_color)
+            say(change, style="yellow")
+        say(f"merged {plural(res.merged, 'paper')} in {plural(len(clusters), 'cluster')} "
+            f"(run {res.run_id}; 'papers dedupe --undo' reverses it)")
     elif not json_:
-        message(f"{len(clusters)} cluster(s), {merged} paper(s) would be merged"
-                + (" (dry run; --apply to merge)" if clusters else ""),
-                no_color=STATE.no_color)
+        say(f"{plural(len(clusters), 'cluster')}, {plural(merged, 'paper')} would be merged"
+            + (" (dry run; --apply to merge)" if clusters else ""))
+    if stopped:
+        say("stopped asking: the answers given were applied, the other clusters left as "
+            "they are")
 
 
 def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
@@ -744,23 +909,24 @@ def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
     write_clusters(clusters, rich_output=rich_output, no_color=STATE.no_color)
 
 
-def _ask_clusters(conn: Any, clusters: list[Any]) -> list[Any]:
-    """Ask per cluster on stderr; Ctrl-C or end of input stops asking, answers kept."""
+def _ask_clusters(conn: Any, clusters: list[Any]) -> tuple[list[Any], bool]:
+    """Ask per cluster on stderr; Ctrl-C or end of input stops asking, answers kept.
+    Returns the clusters to merge and whether the user stopped before the end."""
     from papers_cli import dedupe as dd
     from papers_cli.output import ask, cluster_title, write_clusters
 
-    keep = []
+    keep: list[Any] = []
     for n, c in enumerate(clusters, 1):
         write_clusters([c], out=sys.stderr, start=n, total=len(clusters),
                        no_color=STATE.no_color)
         answer = ask(f"merge {cluster_title(n, len(clusters))}?")
         if answer is None:
-            break
+            return keep, True
         if answer == "y":
             keep.append(c)
         else:
             dd.mark_distinct(conn, c.ids)
-    return keep
+    return keep, False
 
 
 @app.command(short_help='Check and repair the corpus.  e.g. papers doctor --fix')
@@ -819,6 +985,9 @@ def pages(
     from papers_cli.output import Column, write_rows
 
     out_fmt = _format(fmt, json_, jsonl, csv_)
+    if out_fmt in ("bibtex", "md"):
+        fail(f"--format {out_fmt} is for papers; pages print as table, tsv, csv, json, "
+             "jsonl or ids")
     conn = open_db(db, create=False)
     rows = storage.list_pages(conn)
     cols = [Column("id", "id", style="dim", justify="right"),
@@ -828,7 +997,7 @@ def pages(
             Column("ingested_at", "ingested at"),
             Column("sha256", "sha256", max_width=12),
             Column("path", "source")]
-    with pipe_safe():
+    with screen():
         write_rows(rows, cols, out_fmt, no_color=STATE.no_color)
     if not rows:
         raise typer.Exit(EXIT_NOTHING)
@@ -844,7 +1013,7 @@ def rm(
     computed again from their other sightings, and papers left with none are deleted.
     Example: papers rm 3"""
     from papers_cli import storage
-    from papers_cli.output import message
+    from papers_cli.output import plural
 
     conn = open_db(db, create=False)
     known = storage.list_pages(conn)
@@ -859,10 +1028,9 @@ def rm(
                  "(see 'papers pages')", EXIT_NOTHING)
         chosen.append(hits[0])
     res = storage.remove_pages(conn, sorted(set(chosen)))
-    message(f"removed {res.pages} page{'s' if res.pages != 1 else ''} and {res.sightings} "
-            f"sighting{'s' if res.sightings != 1 else ''}; {res.papers_changed} paper(s) "
-            f"recomputed, {res.papers_deleted} deleted (no sighting left)",
-            no_color=STATE.no_color)
+    say(f"removed {plural(res.pages, 'page')} and {plural(res.sightings, 'sighting')}; "
+        f"{plural(res.papers_changed, 'paper')} recomputed, {res.papers_deleted} deleted "
+        "(no sighting left)")
 
 
 FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
@@ -912,11 +1080,11 @@ def fetch(
     retries: Annotated[int, typer.Option("--retries", min=0, max=20,
                                          help="Retries of a failed request.")] = 4,
     backoff: Annotated[float, typer.Option("--backoff", min=0, hidden=True)] = 1.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
     db: DbOpt = None,
 ) -> None:
     from papers_cli import fetch as fetch_mod
 
+    quiet = STATE.quiet
     try:
         base = fetch_mod.normalize_base_url(base_url)
         targets = fetch_mod.plan(date=date, since=since, until=until, week=week, month=month,

@@ -19,9 +19,9 @@ from papers_cli import storage
 from papers_cli.fields import EXPORT_FIELDS
 from papers_cli.sanitize import json_safe
 
-EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "markdown")
+EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "md")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".bib": "bibtex", ".bibtex": "bibtex", ".md": "markdown", ".markdown": "markdown"}
+              ".bib": "bibtex", ".bibtex": "bibtex", ".md": "md", ".markdown": "md"}
 # Marks this JSONL shape so `papers ingest` recognises its own export; version 2 lines
 # carry every sighting's own values.
 EXPORT_MARK = "papers_export"
@@ -167,7 +167,7 @@ def write(recs: Iterable[dict[str, Any]], fmt: str, out: IO[str], *,
             out.write(bibtex_entry(r, seen, keys.get(r.get("id", -1)) if keys else None)
                       + "\n")
             n += 1
-    elif fmt == "markdown":
+    elif fmt in ("md", "markdown"):
         for r in recs:
             out.write(markdown_item(r, abstracts) + "\n")
             n += 1

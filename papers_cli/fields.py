@@ -149,8 +149,17 @@ PAPER = {f.name: f for f in PAPER_FIELDS}
 PAPER_COLUMNS = tuple(f.name for f in PAPER_FIELDS)
 FTS_COLUMNS = tuple(f.name for f in sorted((f for f in PAPER_FIELDS if f.fts),
                                             key=lambda f: f.fts))
-# What an export record holds, in order: id, the exported fields, then `pages`.
-EXPORT_FIELDS = ("id", *(f.name for f in PAPER_FIELDS if f.export), "pages")
+# Export fields computed from stored ones (no column): name -> SQL over the papers row `p`.
+# url: the paper's page on the site for a new-style arXiv id (the site has no page for
+# old-style ids such as hep-th/9901001), else its arXiv page; null without an arXiv id.
+DERIVED: dict[str, str] = {
+    "url": ("CASE WHEN p.arxiv_id IS NULL OR p.arxiv_id = '' THEN NULL "
+            "WHEN p.arxiv_id GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9]*' "
+            "THEN 'https://huggingface.co/papers/' || p.arxiv_id "
+            "ELSE 'https://arxiv.org/abs/' || p.arxiv_id END"),
+}
+# What an export record holds, in order: id, the exported fields, derived ones, `pages`.
+EXPORT_FIELDS = ("id", *(f.name for f in PAPER_FIELDS if f.export), *DERIVED, "pages")
 
 
 # ---------------------------------------------------------------- the fold

@@ -24,9 +24,9 @@ from typing import IO, Any
 from papers_cli.models import MARK_CLOSE, MARK_OPEN
 from papers_cli.sanitize import dumps, for_terminal, neutralise_formula, tsv_escape
 
-FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "markdown")
+FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "md")
 # Formats of whole papers (written by papers_cli.export from full records).
-FULL_RECORD_FORMATS = ("bibtex", "markdown")
+FULL_RECORD_FORMATS = ("bibtex", "md")
 HIGHLIGHT_STYLE = "bold yellow"
 # A wrapping column keeps at least this many characters before minor columns go.
 FLEX_MIN_WIDTH = 30
@@ -132,18 +132,69 @@ def console(out: IO[str], *, no_color: bool = False, width: int | None = None) -
 def choose_format(
     fmt: str | None, *, json_: bool = False, jsonl: bool = False, csv_: bool = False
 ) -> str:
-    """The format asked for, or the default: a table on a terminal, TSV in a pipe."""
-    if json_:
-        return "json"
-    if jsonl:
-        return "jsonl"
-    if csv_:
-        return "csv"
+    """The format asked for, or the default: a table on a terminal, TSV in a pipe.
+
+    Two different formats asked for at once is an error (ValueError), not a guess.
+    """
+    asked = {f for f, on in (("json", json_), ("jsonl", jsonl), ("csv", csv_)) if on}
     if fmt:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-        return fmt
+        asked.add(fmt)
+    if len(asked) > 1:
+        raise ValueError(f"conflicting formats: {', '.join(sorted(asked))}; give one")
+    if asked:
+        return asked.pop()
     return "table" if is_terminal() else "tsv"
+
+
+# How each record field looks in a table (other fields: their name, plain).
+_LOOKS = {
+    "rank": Column("rank", "#", style="dim", justify="right", minor=2),
+    "id": Column("id", "id", style="dim", justify="right"),
+    "published": Column("published", "published", style="cyan", minor=1),
+    "upvotes": Column("upvotes", "▲", justify="right", style="green", minor=3),
+    "comments": Column("comments", "comments", justify="right", minor=4),
+    "authors_count": Column("authors_count", "authors", justify="right", minor=3),
+    "score": Column("score", "score", justify="right", minor=5),
+    "title": Column("title", "title", style="bold", flex=True),
+    "snippet": Column("snippet", "snippet", highlight=True, flex=True, minor=4),
+    "url": Column("url", "url", minor=6),
+}
+
+
+def record_columns(names: Sequence[str], *, marked: bool = False) -> list[Column]:
+    """Columns for records with these fields; `marked`: title and snippet carry marks."""
+    cols = []
+    for n in names:
+        c = _LOOKS.get(n, Column(n, n))
+        if n == "title" and marked:
+            c = Column("title", "title", highlight=True, max_width=50, flex=True)
+        cols.append(c)
+    return cols
+
+
+class TerminalText:
+    """A text stream for a person's terminal: what is written to it is shown escaped
+    (export writes exact data, fit for files and pipes, never for a screen)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        # CRLF (CSV) ends a line on a screen too; a lone CR is shown.
+        return self._out.write(for_terminal(text.replace("\r\n", "\n"), multiline=True))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 paper`, `2 papers`: counts read right."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def plain(value: Any) -> str:

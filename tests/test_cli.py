@@ -66,7 +66,7 @@ def test_ingest_stdin(run) -> None:
 def test_list_tsv_default_when_piped(loaded) -> None:
     result = loaded("list")
     lines = result.stdout.splitlines()
-    assert lines[0] == "id\tpublished\tupvotes\tcomments\tauthors_count\tsightings\ttitle"
+    assert lines[0] == "id\tpublished\tupvotes\tcomments\tauthors_count\ttitle\turl"
     assert len(lines) == 124
     assert lines[1].split("\t")[1] == "2025-10-13"
     assert "\x1b[" not in result.stdout
@@ -75,7 +75,11 @@ def test_list_tsv_default_when_piped(loaded) -> None:
 def test_list_json_csv_jsonl_ids(loaded) -> None:
     data = json.loads(loaded("list", "--json", "--limit", "3").stdout)
     assert [d["published"] for d in data] == ["2025-10-13", "2025-09-26", "2025-09-25"]
-    assert data[1]["organization"] == "NVIDIA" and data[1]["comments"] == 3
+    assert list(data[0]) == ["id", "published", "upvotes", "comments", "authors_count", "title",
+                             "url"]
+    more = json.loads(loaded("list", "--json", "-n", "3", "--fields", " organization, comments")
+                      .stdout)
+    assert more[1] == {"organization": "NVIDIA", "comments": 3}
     rows = list(csv.DictReader(io.StringIO(loaded("list", "--csv", "-n", "2").stdout)))
     assert [r["published"] for r in rows] == ["2025-10-13", "2025-09-26"]
     lines = loaded("list", "--jsonl", "--since", "2015", "--until", "2015").stdout.splitlines()
@@ -98,8 +102,8 @@ def test_list_table_escapes_markup(run, tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["list", "--since", "yesterday"], "is not a date"),
-        (["list", "--format", "xml"], "unknown format"),
-        (["list", "--sort", "colour"], "--sort must be one of"),
+        (["list", "--format", "xml"], "is not one of"),
+        (["list", "--sort", "colour"], "is not one of"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(loaded, args: list[str], needle: str) -> None:
@@ -167,10 +171,14 @@ def test_search_tsv_json_and_footer(loaded) -> None:
     result = loaded("search", "activation sparsity", "-n", "2")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "rank\tid\tpublished\tupvotes\tscore\ttitle\tsnippet"
+    assert lines[0] == "rank\tid\tpublished\tupvotes\tscore\tmatch\ttitle\tsnippet\turl"
     assert len(lines) == 3
     assert "\x02" not in result.stdout
-    assert "2 of 12 shown" in result.stderr
+    assert result.stderr == ""  # in a pipe, a limit the user gave is no news
+    cut = loaded("search", "model")  # more matches than the default limit of 20
+    total = int(cut.stderr.split(" of ")[1].split()[0])
+    assert total > 20 and len(cut.stdout.splitlines()) == 21
+    assert cut.stderr == f"20 of {total} matches shown (--limit {total} shows all)\n"
     data = json.loads(loaded("search", "activation sparsity", "--json").stdout)
     assert len(data) == 20 and data[0]["score"] > data[11]["score"]
     assert [d["match"] for d in data] == ["all"] * 12 + ["some"] * 8

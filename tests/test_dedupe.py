@@ -180,13 +180,13 @@ def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
         return runner.invoke(app, ["--db", str(db), "dedupe", *args], catch_exceptions=False)
 
     dry = run()
-    assert dry.exit_code == 0 and "1 cluster(s), 1 paper(s) would be merged" in dry.stderr
+    assert dry.exit_code == 0 and "1 cluster, 1 paper would be merged" in dry.stderr
     assert "\t" in dry.stdout
     clusters = json.loads(run("--json").stdout)
     assert [[m["id"] for m in c] for c in clusters] == [[1, 2]]
     assert storage.counts(storage.connect(db))["papers"] == 2  # dry run changed nothing
     applied = run("--apply")
-    assert "merged 1 paper(s) in 1 cluster(s)" in applied.stderr
+    assert "merged 1 paper in 1 cluster" in applied.stderr
     assert storage.counts(storage.connect(db))["papers"] == 1
     assert "undid merge run" in run("--undo").stderr
     assert run("--undo").exit_code == 1

@@ -70,7 +70,7 @@ def test_json_and_fields(rich_db: Path) -> None:
                          "--since", "2025-09").stdout)
     assert all(set(d) == {"id", "title"} for d in few) and len(few) == 4
     bad = run(rich_db, "export", "--json", "--fields", "id,colour")
-    assert bad.exit_code == 2 and "unknown field(s) colour" in bad.stderr
+    assert bad.exit_code == 2 and "unknown field colour" in bad.stderr
 
 
 def _balanced(text: str) -> bool:
@@ -150,7 +150,7 @@ def test_ids_from_stdin_and_formats_on_list_and_search(rich_db: Path) -> None:
     assert out.count("@misc{") == 3
     assert run(rich_db, "search", "sparsity", "--format", "bibtex", "-n", "2").stdout.count(
         "@misc{") == 2
-    assert run(rich_db, "list", "--format", "markdown", "-n", "2").stdout.count("\n- ") + 1 == 2
+    assert run(rich_db, "list", "--format", "md", "-n", "2").stdout.count("\n- ") + 1 == 2
     missing = run(rich_db, "export", "--json", "999999")
     assert missing.exit_code == 1
 

@@ -90,7 +90,7 @@ def test_paths_missing_unreadable_directory_twice(tmp_path: Path) -> None:
     args = [str(tmp_path / "missing.txt"), str(locked), str(JAN), str(JAN)]
     res = papers(db, "ingest", *args)
     if os.geteuid() == 0:  # root reads anything: the locked file is simply ingested
-        assert "locked.txt: 1 papers" in res.stderr
+        assert "locked.txt: 1 paper (" in res.stderr
     else:
         assert "locked.txt: Permission denied" in res.stderr
     assert "missing.txt: no such file or directory" in res.stderr

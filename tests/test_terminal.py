@@ -72,7 +72,9 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                   ["ingest", "FILE"]])
 def test_no_raw_control_reaches_the_terminal(hostile_db: Path, args: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PAGER")}
-    env.update(TERM="xterm-256color", COLUMNS="400", LINES="50", PAPERS_DB=str(hostile_db))
+    # PAGER=cat: what papers itself writes reaches the terminal (less adds its own escapes).
+    env.update(TERM="xterm-256color", COLUMNS="400", LINES="50", PAPERS_DB=str(hostile_db),
+               PAGER="cat")
     if args[0] == "ingest":  # again: the file is known, so its name is in a message
         args = ["ingest", *(str(p) for p in hostile_db.parent.glob("page*"))]
     out = run_in_pty([PAPERS, *args], env)

@@ -43,6 +43,8 @@ def json_sql(name: str) -> str:
         return f"json({_AUTHORS})"
     if name == "pages":
         return f"json({PAGES_JSON})"
+    if name in fields.DERIVED:
+        return fields.DERIVED[name]
     return _json_value("p." + name, fields.PAPER[name].kind)
 
 
@@ -57,6 +59,8 @@ def cell_sql(name: str) -> str:
         return ("(SELECT group_concat(path, ';') FROM (SELECT pg.path FROM sightings s JOIN "
                 "pages pg ON pg.id = s.page_id WHERE s.paper_id = p.id "
                 "ORDER BY pg.page_date, pg.id, s.position))")
+    if name in fields.DERIVED:
+        return fields.DERIVED[name]
     kind = fields.PAPER[name].kind
     if kind is Kind.LIST:
         return f"(SELECT group_concat(value, ';') FROM json_each(p.{name}))"
