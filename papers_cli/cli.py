@@ -369,6 +369,9 @@ def list_(
     csv_: CsvOpt = False,
     fields: FieldsOpt = None,
     db: DbOpt = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="Tagged so (repeatable).")] = None,
+    read: Annotated[bool | None, typer.Option("--read/--unread", help="Read or not.")] = None,
+    starred: Annotated[bool, typer.Option("--starred", help="Starred only.")] = False,
 ) -> None:
     """Browse papers, newest first.  Example: papers list --since 2025 --sort upvotes -n 10"""
     from papers_cli import storage
@@ -376,6 +379,11 @@ def list_(
     from papers_cli.records_shape import count_papers
 
     filters = _filters(since, until, min_upvotes, min_comments, author)
+    if tags or read is not None or starred:
+        from papers_cli import library
+
+        filters = _library_call(lambda: library.with_personal(
+            filters, tags=tags or (), read=read, starred=True if starred else None))
     out_fmt = _format(fmt, json_, jsonl, csv_)
     names = _fields(fields, "list")
     conn = open_db(db, create=False)
@@ -619,7 +627,7 @@ def search(
     fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import search as search_mod
+    from papers_cli import library
 
     if semantic + hybrid + lexical > 1:
         fail("choose one of --semantic, --hybrid, --lexical")
@@ -627,9 +635,10 @@ def search(
             else "auto")
     o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
                       "search", db)
-    _run_search(o, lambda: search_mod.search(o.conn, query, raw=raw, filters=o.filters,
-                                             sort=o.sort, limit=o.limit, mode=mode),
-                repr(query))
+    # library.search: the query language plus tag: and note: fields.
+    _run_search(o, lambda: _library_call(lambda: library.search(
+        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode)),
+        repr(query))
 
 
 @app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
@@ -964,6 +973,10 @@ def doctor(
             print(f"papers without sightings\t{report['papers_without_sightings']}")
             print(f"bad values\t{len(report['bad_values'])}")
             print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
+            # Kept for re-attachment when the paper is ingested again (library.orphans).
+            from papers_cli.library import orphans
+
+            print(f"personal data of removed papers\t{len(orphans(conn))}")
     for p in problems:
         message(f"problem: {p}" + ("" if fix else " (run 'papers doctor --fix')"),
                 style="red", no_color=STATE.no_color)
@@ -1184,3 +1197,244 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+
+
+# ---------------------------------------------------------------- your library (issue 17)
+
+def _library_call(fn: Any) -> Any:
+    """Run a library call; its errors become one line and the right exit code."""
+    from papers_cli.library import LibraryError
+
+    try:
+        return fn()
+    except LibraryError as e:
+        fail(str(e), e.code)
+
+
+@app.command(short_help="Add or remove tags.  e.g. papers tag 12 +efficiency -old",
+             context_settings={"ignore_unknown_options": True})
+def tag(
+    args: Annotated[list[str], typer.Argument(metavar="ID... [+TAG|-TAG]...",
+                                              help="Paper ids, then +tag to add, -tag to remove.")],
+    db: DbOpt = None,
+) -> None:
+    """Tag papers: +tag adds, -tag removes (tags are case folded; letters, digits, - _ / .).
+
+    Example: papers tag 12 2411.02335 +efficiency +to-read -old
+    """
+    from papers_cli import library
+    from papers_cli.output import message
+
+    idents, add, remove = _library_call(lambda: library.parse_tag_args(args))
+    conn = open_db(db, create=False)
+    ids = _library_call(lambda: library.resolve(conn, idents))
+    result = _library_call(lambda: library.tag(conn, ids, add, remove))
+    with pipe_safe():
+        for pid, tags in result.items():
+            print(f"{pid}\t{' '.join(tags)}")
+    message(f"tagged {len(result)} paper(s)", no_color=STATE.no_color)
+
+
+def _edit_note() -> str:
+    """A note written in $VISUAL/$EDITOR; nothing is saved unless it exits 0."""
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        fail("no -m TEXT and no $EDITOR set: nothing saved")
+    fd, name = tempfile.mkstemp(prefix="papers-note-", suffix=".md")
+    os.close(fd)
+    try:
+        try:
+            code = subprocess.run([*shlex.split(editor), name], check=False).returncode
+        except (OSError, ValueError) as e:
+            fail(f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved")
+        if code != 0:
+            fail(f"$EDITOR exited with status {code}: nothing saved")
+        with open(name, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+@app.command(short_help='Append a note to a paper.  e.g. papers note 12 -m "weak baseline"')
+def note(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
+    text: Annotated[str | None, typer.Option("--message", "-m",
+                                             help="The note; without it $EDITOR opens.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the paper's notes instead.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Append a note (kept with the paper through dedupe, undo and re-ingest).
+
+    Example: papers note 12 -m "baseline: dense attention at 2x the FLOPs"
+    """
+    from papers_cli import library
+    from papers_cli.output import message
+    from papers_cli.sanitize import for_terminal
+
+    conn = open_db(db, create=False)
+    (pid,) = _library_call(lambda: library.resolve(conn, [paper_id]))
+    if show:
+        notes = library.personal(conn, pid)["notes"]
+        with pipe_safe():
+            for n in notes:
+                print(f"# {n['created_at']} (paper {n['from']})\n"
+                      f"{for_terminal(n['text'], multiline=True)}\n")
+        raise typer.Exit(EXIT_OK if notes else EXIT_NOTHING)
+    body = text if text is not None else _edit_note()
+    nid = _library_call(lambda: library.note(conn, pid, body))
+    message(f"note {nid} added to paper {pid}", no_color=STATE.no_color)
+
+
+@app.command(short_help="Mark papers read or starred.  e.g. papers mark 12 --read --star")
+def mark(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Paper ids or arXiv ids.")],
+    read: Annotated[bool, typer.Option("--read", help="Mark read.")] = False,
+    unread: Annotated[bool, typer.Option("--unread", help="Mark unread.")] = False,
+    star: Annotated[bool, typer.Option("--star", help="Star.")] = False,
+    unstar: Annotated[bool, typer.Option("--unstar", help="Remove the star.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Mark papers read/unread and starred/unstarred.  Example: papers mark 12 13 --read"""
+    from papers_cli import library
+    from papers_cli.output import message
+
+    if (read and unread) or (star and unstar):
+        fail("choose one of --read/--unread and one of --star/--unstar")
+    r = True if read else False if unread else None
+    s = True if star else False if unstar else None
+    if r is None and s is None:
+        fail("nothing to mark: --read, --unread, --star or --unstar")
+    conn = open_db(db, create=False)
+    pids = _library_call(lambda: library.resolve(conn, ids))
+    _library_call(lambda: library.mark(conn, pids, read=r, starred=s))
+    message(f"marked {len(pids)} paper(s)", no_color=STATE.no_color)
+
+
+watch_app = typer.Typer(help="Saved searches that `papers digest` follows.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(watch_app, name="watch",
+              short_help='Saved searches.  e.g. papers watch add sparsity "sparse attention"')
+
+
+@watch_app.command("add")
+def watch_add(
+    name: Annotated[str, typer.Argument(help="A short name (letters, digits, - _ / .).")],
+    query: Annotated[str, typer.Argument(help="A search query, as for papers search.")],
+    db: DbOpt = None,
+) -> None:
+    """Save a search.  Example: papers watch add sparsity "activation sparsity OR sparse attention"
+    """
+    from papers_cli import library
+    from papers_cli.output import message
+
+    conn = open_db(db, create=False)
+    new = _library_call(lambda: library.watch_add(conn, name, query))
+    message(("saved " if new else "replaced ") + name.strip().casefold(),
+            no_color=STATE.no_color)
+
+
+@watch_app.command("list")
+def watch_list(fmt: FormatOpt = None, json_: JsonOpt = False, db: DbOpt = None) -> None:
+    """The saved searches and when a digest last ran for them."""
+    from papers_cli import library
+    from papers_cli.output import Column, write_rows
+
+    out_fmt = _format(fmt, json_, False, False)
+    conn = open_db(db, create=False)
+    rows = library.watch_list(conn)
+    cols = [Column("name", "name", style="bold"), Column("query", "query", flex=True),
+            Column("last_digest", "last digest", style="dim")]
+    with pipe_safe():
+        write_rows(rows, cols, out_fmt, no_color=STATE.no_color)
+    if not rows:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+@watch_app.command("rm")
+def watch_rm(name: Annotated[str, typer.Argument(help="The saved search to forget.")],
+             db: DbOpt = None) -> None:
+    """Forget a saved search."""
+    from papers_cli import library
+
+    conn = open_db(db, create=False)
+    if not library.watch_rm(conn, name):
+        fail(f"no saved search named {name!r}", EXIT_NOTHING)
+
+
+@app.command(short_help="What is new for your saved searches.  e.g. papers digest --format md")
+def digest(
+    since: Annotated[str, typer.Option("--since", help="last (the last digest) or a date "
+                                       "(first listed on or after).")] = "last",
+    watch: Annotated[str | None, typer.Option("--watch", help="Only this saved search.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table|md|json|atom")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to FILE (atomically).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="New papers a search.")] = 20,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not record this run.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Papers first seen since the last digest (or a date) for each saved search, best
+    first, with papers whose upvotes jumped; records the run so the next starts there.
+
+    Example (daily, from cron): papers fetch && papers digest --format md -o today.md
+    Exit 1 when nothing is new.
+    """
+    import io
+
+    from papers_cli import digest_formats, library
+
+    if fmt not in digest_formats.FORMATS:
+        fail(f"--format must be one of {', '.join(digest_formats.FORMATS)}")
+    conn = open_db(db, create=False)
+    result = _library_call(lambda: library.digest(conn, since, watch, limit=limit,
+                                                  record=False))
+    buf = io.StringIO()
+    if fmt == "md":
+        digest_formats.write_markdown(result, buf)
+    elif fmt == "json":
+        from papers_cli.sanitize import dumps
+
+        buf.write(dumps(result.as_json(), indent=2) + "\n")
+    elif fmt == "atom":
+        buf.write(digest_formats.atom_bytes(result).decode("utf-8"))
+    if output is not None:
+        from papers_cli.outfile import atomic_text
+
+        if fmt == "table":
+            fail("--output needs --format md, json or atom")
+        with atomic_text(output) as fh:
+            fh.write(buf.getvalue())
+    else:
+        with pipe_safe():
+            if fmt == "table":
+                _digest_tables(result)
+            else:
+                sys.stdout.write(buf.getvalue())
+    if not dry_run:  # only once the digest was delivered
+        library.record_digest(conn, result)
+    if result.total == 0:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+def _digest_tables(result: Any) -> None:
+    from papers_cli.output import Column, message, write_rows
+
+    cols = [Column("id", "id", style="dim", justify="right"),
+            Column("change", "what", style="yellow"),
+            Column("upvotes", "▲", justify="right", style="green"),
+            Column("first_seen", "first seen", style="cyan", minor=1),
+            Column("title", "title", style="bold", flex=True)]
+    for g in result.groups:
+        rows = [{**i.paper, "change": i.describe()} for i in g.items]
+        if rows:
+            write_rows(rows, cols, "table", title=f"{g.watch}: {g.query}",
+                       no_color=STATE.no_color)
+        else:
+            message(f"{g.watch}: nothing new", no_color=STATE.no_color)
+        if g.more:
+            message(f"{g.watch}: {g.more} more", style="dim", no_color=STATE.no_color)

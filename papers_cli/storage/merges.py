@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from papers_cli.storage import personal
 from papers_cli.storage.papers import recompute
 
 
@@ -58,6 +59,7 @@ def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
             (run_id, sid, oid, score, reason, json.dumps(dict(row)),
              json.dumps(_authors(conn, oid)), json.dumps(moved), row["title_key"]))
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (sid, oid))
+        personal.on_merge(conn, run_id, sid, oid)  # tags, notes, marks go with the paper
         conn.execute("DELETE FROM authors WHERE paper_id = ?", (oid,))
         conn.execute("DELETE FROM papers WHERE id = ?", (oid,))
         n += 1
@@ -97,6 +99,7 @@ def undo_run(conn: sqlite3.Connection, run: dict[str, Any], now: str) -> tuple[i
     if last_page is not None:
         _rematch_later(conn, restored, int(last_page))
     recompute(conn, [*survivors, *restored])
+    personal.on_undo(conn, run_id)
     back = conn.execute("SELECT count(*) FROM papers WHERE id IN (SELECT value FROM json_each(?))",
                         (json.dumps(list(restored)),)).fetchone()[0]
     conn.execute("UPDATE merge_runs SET undone_at = ? WHERE id = ?", (now, run_id))

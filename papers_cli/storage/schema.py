@@ -190,7 +190,20 @@ def v5_sightings_carry_values(conn: sqlite3.Connection) -> None:
     papers.recompute(conn, [r[0] for r in conn.execute("SELECT id FROM papers")])
 
 
+def v6_personal(conn: sqlite3.Connection) -> None:
+    """The person's own layer: tags, notes, read/starred marks, saved searches, digests.
+
+    See storage/personal.py for why rows are keyed by the paper they were made for.
+    """
+    from papers_cli.storage import personal
+
+    personal.create(conn)
+
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
+    v6_personal,
 ]
 VERSION = len(STEPS)
+
