@@ -1176,6 +1176,38 @@ def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | No
                      else EXIT_OK)
 
 
+MCP_HELP = """Serve the corpus to AI assistants: a Model Context Protocol server on stdio.
+
+\b
+Tools: search, show, similar, list, stats (and digest once the personal layer
+is installed). The database is opened read-only; --allow-write adds the tools
+that change it (tag, note, mark, fetch). Configure a client with the command
+'papers mcp --db PATH' (see docs-mcp.md). Stops when the client closes stdin.
+"""
+
+
+@app.command("mcp", help=MCP_HELP, short_help="Serve the corpus to AI assistants (MCP).  "
+             "e.g. papers mcp --db PATH")
+def mcp_(
+    allow_write: Annotated[bool, typer.Option(
+        "--allow-write", help="Offer the tools that change the corpus.")] = False,
+    base_url: Annotated[str, typer.Option("--base-url", envvar="PAPERS_HF_URL",
+                                          help="The site the fetch tool reads.")] =
+    "https://huggingface.co",
+    db: DbOpt = None,
+) -> None:
+    from papers_cli import mcp_server, storage
+
+    path = Path(db or STATE.db or default_db())
+    STATE.opened = path
+    try:
+        mcp_server.serve(path, allow_write=allow_write, base_url=base_url)
+    except storage.StorageError as e:
+        fail(str(e))
+    except ImportError as e:
+        fail(f"the MCP SDK is missing ({e}); install it with: pip install 'mcp>=1.10,<2'")
+
+
 def main() -> None:
     """Console-script entry: one line for database errors; quiet on closed pipes and
     Ctrl-C (a second Ctrl-C during clean-up prints no traceback either)."""
