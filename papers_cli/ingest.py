@@ -635,7 +635,12 @@ def _worker_prepare(path: str) -> Prepared:
         except sqlite3.Error:
             return False
 
-    return prepare(lambda: Path(path).open("rb"), known)
+    pre = prepare(lambda: Path(path).open("rb"), known)  # noqa: SIM115 (prepare closes it)
+    if pre.kind == "text" and pre.scan is not None and pre.scan.records is not None:
+        # The parsed records are all the main process needs of a small text page: do not
+        # send its bytes back through the pipe too (they were 2/3 of what was pickled).
+        pre.body = Body(pre.body.sha, pre.body.size, b"")
+    return pre
 
 
 def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rapidfuzz import fuzz
-
 _ASCII_PUNCT_RE = re.compile(r"[^a-z0-9]+")
 _URL_RE = re.compile(r"https?://[^\s<>\"'\]\[{}|\\^`]+", re.IGNORECASE)
 # Hosts whose links are code or model/data repositories.
@@ -62,6 +60,8 @@ def abstracts_agree(a: str | None, b: str | None) -> bool:
     short, long_ = sorted((fa.rstrip(".… "), fb.rstrip(".… ")), key=len)
     if len(short) >= 100 and long_.startswith(short):  # a truncated copy
         return True
+    from rapidfuzz import fuzz  # here: search and list import this module, never reach this
+
     return fuzz.ratio(fa, fb, score_cutoff=ABSTRACT_AGREEMENT) > 0
 
 

@@ -4,13 +4,14 @@ is, and computing each paper from its sightings (fields.fold)."""
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from papers_cli import fields
-from papers_cli.fields import PAPER_COLUMNS, SIGHTING_FIELDS, FieldError
+from papers_cli.fields import PAPER_COLUMNS, PAPER_FIELDS, SIGHTING_FIELDS, FieldError, Kind, Rule
 from papers_cli.models import PaperRecord, ParsedPage, ParseError
 from papers_cli.normalize import same_paper, title_key
 from papers_cli.storage.fts import chunks
@@ -21,6 +22,26 @@ _INSERT_SIGHTING = (f"INSERT INTO sightings ({', '.join(SIGHTING_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(SIGHTING_COLUMNS))})")
 _INSERT_PAPER = (f"INSERT INTO papers (id, {', '.join(PAPER_COLUMNS)}) "
                  f"VALUES (?, {', '.join('?' * len(PAPER_COLUMNS))})")
+# Encoding rows for executemany without a per-value dispatch (fields.to_db): the
+# positions of list (JSON) and flag columns, and one JSON encoder built once (json.dumps
+# with ensure_ascii=False builds a new encoder at every call). Same text as to_db.
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_SIGHTING_NAMES = tuple(f.name for f in SIGHTING_FIELDS)
+_SIGHTING_LISTS = tuple(i for i, f in enumerate(SIGHTING_FIELDS) if f.kind is Kind.LIST)
+_SIGHTING_FLAGS = tuple(i for i, f in enumerate(SIGHTING_FIELDS) if f.kind is Kind.BOOL)
+_PAPER_LISTS = tuple(i for i, f in enumerate(PAPER_FIELDS) if f.kind is Kind.LIST)
+_PAPER_FLAGS = tuple(i for i, f in enumerate(PAPER_FIELDS) if f.kind is Kind.BOOL)
+
+
+def _encode(row: list[Any], lists: tuple[int, ...], flags: tuple[int, ...]) -> list[Any]:
+    for i in lists:
+        v = row[i]
+        row[i] = _JSON(list(v)) if v else "[]"
+    for i in flags:
+        row[i] = int(bool(row[i]))
+    return row
+
+
 # Records are matched against stored papers this many at a time: one query per
 # chunk instead of two per record, and a streamed page still needs little memory.
 LOOKUP_CHUNK = 256
@@ -148,6 +169,7 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
         matcher = Matcher(conn, [k for *_, k in prepared],
                           [v["arxiv_id"] for _, _, v, _ in prepared if v["arxiv_id"]])
         new: dict[int, list[dict[str, Any]]] = {}
+        key_of: dict[int, str] = {}
         known: set[int] = set()
         known_records = 0
         rows = []
@@ -161,6 +183,7 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
                 new[pid] = []
             if pid in new:
                 new[pid].append({**values, "seen": values["listed_on"] or page_seen})
+                key_of[pid] = key
             else:
                 known.add(pid)
                 known_records += 1
@@ -168,12 +191,13 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
             if assigned is not None and index is not None:
                 assigned[index] = pid
             result.paper_ids.append(pid)
-            rows.append((page_id, pos, pid, key,
-                         *(fields.to_db(f.name, values[f.name]) for f in SIGHTING_FIELDS)))
+            rows.append((page_id, pos, pid, key, *_encode(
+                [values[n] for n in _SIGHTING_NAMES], _SIGHTING_LISTS, _SIGHTING_FLAGS)))
         result.records += len(rows)
         result.new_papers += len(new)
         result.known_papers += known_records
-        insert_papers(conn, {pid: fields.fold(ss, title_key) for pid, ss in new.items()})
+        insert_papers(conn, {pid: fold_one(ss[0], key_of[pid]) if len(ss) == 1
+                             else fields.fold(ss, title_key) for pid, ss in new.items()})
         conn.executemany(_INSERT_SIGHTING, rows)
         recompute(conn, known)
     note_max_id(conn)
@@ -187,7 +211,47 @@ def _batched(items: Iterable[PaperRecord], size: int) -> Iterator[list[PaperReco
 
 
 def paper_row(folded: dict[str, Any]) -> list[Any]:
-    return [fields.to_db(c, folded[c]) for c in PAPER_COLUMNS]
+    return _encode([folded[c] for c in PAPER_COLUMNS], _PAPER_LISTS, _PAPER_FLAGS)
+
+
+def fold_one(s: dict[str, Any], key: str) -> dict[str, Any]:
+    """fields.fold of a paper's only sighting, without the general machinery: most new
+    papers have one (tests/test_fold_one.py checks it against fields.fold).
+    `key` is title_key of the sighting's title."""
+    out: dict[str, Any] = {}
+    for f in PAPER_FIELDS:
+        rule = f.rule
+        if rule is Rule.DATE:
+            pub = s.get("published")
+            if f.name == "published":
+                out[f.name] = pub or None
+            else:
+                out[f.name] = int(bool(s.get("year_inferred"))) if pub else 0
+        elif rule is Rule.FIRST_SEEN or rule is Rule.LAST_SEEN:
+            out[f.name] = s.get("seen") or None
+        elif rule is Rule.KEY:
+            continue
+        else:
+            v = s.get(f.sighting)  # type: ignore[arg-type]
+            if v is None or v == "" or v == []:
+                v = None
+            elif rule is Rule.UNION:
+                v = list(v)
+            out[f.name] = v
+    if out["title"] is None:
+        out["title"] = ""
+    out["title_key"] = key
+    if out["authors"] is not None:
+        out["author_names"] = list(out["authors"])
+        out["authors"] = ", ".join(out["authors"]) or None
+    else:
+        out["author_names"] = []
+    if out["authors_count"] is None and out["author_names"]:
+        out["authors_count"] = len(out["author_names"])
+    for f in PAPER_FIELDS:
+        if f.kind is Kind.LIST and out[f.name] is None:
+            out[f.name] = []
+    return out
 
 
 def insert_papers(conn: sqlite3.Connection, folded: dict[int, dict[str, Any]]) -> None:
