@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
 
-.PHONY: install demo test lint bench bench-quick clean eval
+.PHONY: install demo test test-long lint bench bench-quick clean eval
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The stateful and property tests with many more examples (minutes).
+test-long: install
+	PAPERS_LONG=1 $(BIN)/python -m pytest -q tests/test_stateful.py tests/test_text_properties.py
 
 bench: install
 	$(BIN)/python benchmarks/run.py --sizes 10000,100000,1000000

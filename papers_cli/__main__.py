@@ -14,8 +14,11 @@ def run() -> None:
 
         print(f"papers {__version__}")
         return
-    from papers_cli.cli import main
-
+    try:
+        from papers_cli.cli import main
+    except KeyboardInterrupt:  # Ctrl-C while starting up: no traceback either
+        sys.stderr.write("papers: interrupted\n")
+        sys.exit(130)
     main()
 
 

@@ -386,7 +386,15 @@ def test_ctrl_c_prints_what_was_committed(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:  # until a batch committed
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as probe:
+                if probe.execute("SELECT count(*) FROM pages").fetchone()[0]:
+                    break
+        except sqlite3.Error:
+            continue
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     if proc.returncode == 0:

@@ -349,7 +349,10 @@ def test_ctrl_c_exits_130_and_leaves_database_consistent(tmp_path: Path) -> None
     db = tmp_path / "i.db"
     proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.8)
+    deadline = time.monotonic() + 60  # until the ingest has begun (a loaded machine is slow)
+    while time.monotonic() < deadline and proc.poll() is None and not db.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 130)  # 0 only if it had already finished

@@ -46,6 +46,7 @@ def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
     conn.execute("INSERT OR IGNORE INTO merge_survivors (run_id, survivor_id, before_row, "
                  "before_authors) VALUES (?, ?, ?, ?)",
                  (run_id, sid, json.dumps(dict(survivor)), json.dumps(_authors(conn, sid))))
+    _record_keys(conn, run_id, sid)
     n = 0
     for oid, score, reason in plan.others:
         row = conn.execute("SELECT * FROM papers WHERE id = ?", (oid,)).fetchone()
@@ -53,6 +54,7 @@ def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
             continue
         moved = [list(r) for r in conn.execute(
             "SELECT page_id, position FROM sightings WHERE paper_id = ?", (oid,))]
+        _record_keys(conn, run_id, oid)
         conn.execute(
             "INSERT INTO merges (run_id, survivor_id, merged_id, score, reason, merged_row, "
             "merged_authors, sightings, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,6 +67,46 @@ def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
         n += 1
     recompute(conn, [sid])
     return n
+
+
+def _record_keys(conn: sqlite3.Connection, run_id: int, pid: int) -> None:
+    """The title keys a paper has when it enters a merge (see schema v7)."""
+    conn.execute("INSERT OR IGNORE INTO merge_keys (run_id, paper_id, title_key) SELECT DISTINCT "
+                 "?, paper_id, title_key FROM sightings WHERE paper_id = ? AND title_key IS NOT "
+                 "NULL", (run_id, pid))
+
+
+def merged_keys(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[int]]:
+    """For title keys that merges in force know: the paper each leads to now (the end
+    of its chain of survivors, which may have no row left: see identity_of)."""
+    out: dict[str, list[int]] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for key, pid in conn.execute(
+                "SELECT DISTINCT k.title_key, k.paper_id FROM merge_keys k JOIN merge_runs r ON "
+                "r.id = k.run_id AND r.undone_at IS NULL WHERE k.title_key IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY k.run_id", chunk):
+            end = identity_of(conn, pid)
+            if end not in out.setdefault(key, []):
+                out[key].append(end)
+    return out
+
+
+def identity_of(conn: sqlite3.Connection, paper_id: int) -> int:
+    """The paper an id lives on in after the merges in force (itself if none), whether
+    or not that paper has a row now (all its pages may have been removed)."""
+    seen: set[int] = set()
+    current = paper_id
+    while current not in seen:
+        seen.add(current)
+        row = conn.execute(
+            "SELECT m.survivor_id FROM merges m JOIN merge_runs r ON r.id = m.run_id WHERE "
+            "m.merged_id = ? AND r.undone_at IS NULL ORDER BY m.run_id DESC LIMIT 1",
+            (current,)).fetchone()
+        if row is None:
+            break
+        current = row[0]
+    return current
 
 
 def _authors(conn: sqlite3.Connection, pid: int) -> list[str]:
@@ -97,7 +139,7 @@ def undo_run(conn: sqlite3.Connection, run: dict[str, Any], now: str) -> tuple[i
             (mid, sid, moved))
         restored[mid] = sid
     if last_page is not None:
-        _rematch_later(conn, restored, int(last_page))
+        _rematch_later(conn, run_id, restored, int(last_page))
     recompute(conn, [*survivors, *restored])
     personal.on_undo(conn, run_id)
     back = conn.execute("SELECT count(*) FROM papers WHERE id IN (SELECT value FROM json_each(?))",
@@ -106,13 +148,18 @@ def undo_run(conn: sqlite3.Connection, run: dict[str, Any], now: str) -> tuple[i
     return len(survivors), int(back)
 
 
-def _rematch_later(conn: sqlite3.Connection, restored: dict[int, int], last_page: int) -> None:
+def _rematch_later(conn: sqlite3.Connection, run_id: int, restored: dict[int, int],
+                   last_page: int) -> None:
     """Sightings that reached a survivor after the merge go to the merged paper whose
     own titles (or arXiv id) they carry, where the survivor's own sightings do not."""
     def keys(pid: int) -> tuple[set[str], set[str]]:
-        rows = conn.execute("SELECT title_key, arxiv_id FROM sightings WHERE paper_id = ? AND "
-                            "page_id <= ?", (pid, last_page)).fetchall()
-        return {r[0] for r in rows if r[0]}, {r[1] for r in rows if r[1]}
+        """The titles (as recorded at the merge) and arXiv ids a paper had then."""
+        titles = {r[0] for r in conn.execute(
+            "SELECT title_key FROM merge_keys WHERE run_id = ? AND paper_id = ?", (run_id, pid))}
+        ids = {r[0] for r in conn.execute(
+            "SELECT DISTINCT arxiv_id FROM sightings WHERE paper_id = ? AND page_id <= ? AND "
+            "arxiv_id IS NOT NULL", (pid, last_page))}
+        return titles, ids
 
     by_survivor: dict[int, list[int]] = {}
     for mid, sid in restored.items():

@@ -58,14 +58,16 @@ def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256:
         skip: set[int] | None = None
         if known is None:
             cur = conn.execute(
-                "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
-                "ingested_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(sha256) DO NOTHING "
-                "RETURNING id", (path, sha256, page.format, page.page_date_iso, year_source,
-                                 page.query, ingested_at))
+                "INSERT INTO pages (id, path, sha256, format, page_date, year_source, query, "
+                f"records, ingested_at) VALUES ({_NEXT_ID}, ?, ?, ?, ?, ?, ?, 0, ?) "
+                "ON CONFLICT(sha256) DO NOTHING RETURNING id",
+                (path, sha256, page.format, page.page_date_iso, year_source, page.query,
+                 ingested_at))
             row = cur.fetchone()
             if row is None:  # another process stored it since we looked
                 raise PageExists(sha256)
             page_id = int(row[0])
+            _note_max_id(conn, page_id)
         else:
             page_id = known.id
             skip = {r[0] for r in conn.execute("SELECT position FROM sightings WHERE page_id = ?",
@@ -78,6 +80,18 @@ def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256:
         conn.execute("UPDATE pages SET records = max(?, ?) WHERE id = ?",
                      (count, page_records or 0, page_id))
     return result
+
+
+# Page ids are never reused (SQLite would give a removed page's id to the next one):
+# order of arrival is page order, which undo and "newest" rely on.
+_NEXT_ID = ("(SELECT max(coalesce((SELECT max(id) FROM pages), 0), coalesce((SELECT "
+            "CAST(value AS INTEGER) FROM settings WHERE key = 'max_page_id'), 0)) + 1)")
+
+
+def _note_max_id(conn: sqlite3.Connection, page_id: int) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES ('max_page_id', ?) ON CONFLICT(key) "
+                 "DO UPDATE SET value = max(coalesce(CAST(value AS INTEGER), 0), excluded.value)",
+                 (page_id,))
 
 
 class PageExists(Exception):
@@ -134,11 +148,12 @@ def adopt_foreign(conn: sqlite3.Connection, now: str) -> int:
     from papers_cli.storage.papers import SIGHTING_COLUMNS, title_key
 
     cur = conn.execute(
-        "INSERT INTO pages (path, sha256, format, page_date, year_source, query, records, "
-        "ingested_at) VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING id",
+        "INSERT INTO pages (id, path, sha256, format, page_date, year_source, query, records, "
+        f"ingested_at) VALUES ({_NEXT_ID}, ?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING id",
         ("(rows written into the papers table by another tool)", f"foreign:{now}:{rows[0]['id']}",
          FOREIGN_FORMAT, len(rows), now))
     page_id = cur.fetchone()[0]
+    _note_max_id(conn, page_id)
     names: dict[int, list[str]] = {r[0]: [] for r in rows}
     for pid, name in conn.execute("SELECT paper_id, name FROM authors WHERE paper_id IN "
                                   "(SELECT id FROM papers WHERE title_key IS NULL) "

@@ -107,11 +107,22 @@ class Matcher:
                     f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", list(achunk)):
                 self.by_arxiv[aid] = pid
                 ids[pid] = None
+        # A title a merge in force joined stays joined, even once no page shows it.
+        self.revive: set[int] = set()
+        from papers_cli.storage.merges import merged_keys
+
+        for key, pids in merged_keys(conn, [k for k in keys if k not in self.by_key]).items():
+            self.by_key[key] = pids
+            ids.update(dict.fromkeys(pids))
         for ichunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(ichunk))
             for r in conn.execute(f"SELECT id, abstract, arxiv_id FROM papers WHERE id IN "
                                   f"({marks})", list(ichunk)):
                 self.by_id[r[0]] = {"abstract": r[1], "arxiv_id": r[2]}
+        for pid in ids:
+            if pid not in self.by_id:  # merged, then all its pages removed: comes back as itself
+                self.revive.add(pid)
+                self.by_id[pid] = {"abstract": None, "arxiv_id": None}
 
     def add(self, pid: int, key: str, values: dict[str, Any]) -> None:
         """Know one more sighting of a paper (just stored)."""
@@ -180,6 +191,9 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
                 pid = matcher.find(key, values)
             if pid is None:
                 pid = next(ids)
+                new[pid] = []
+            elif pid in matcher.revive and pid not in new:
+                matcher.revive.discard(pid)
                 new[pid] = []
             if pid in new:
                 new[pid].append({**values, "seen": values["listed_on"] or page_seen})

@@ -201,9 +201,28 @@ def v6_personal(conn: sqlite3.Connection) -> None:
 
 
 
+def v7_merge_keys(conn: sqlite3.Connection) -> None:
+    """Every title key each side of a merge had, so that a merge stays in force after
+    the pages that showed those titles are removed (a page listing one of them again
+    joins the merged paper), and undo knows which titles were whose."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db.table("merge_keys").create({"run_id": int, "paper_id": int, "title_key": str},
+                                  pk=("run_id", "paper_id", "title_key"))
+    db.table("merge_keys").create_index(["title_key"])
+    # Runs still in force: the keys they recorded (the merged paper's own title key).
+    conn.execute("INSERT OR IGNORE INTO merge_keys (run_id, paper_id, title_key) "
+                 "SELECT run_id, merged_id, title_key FROM merges WHERE title_key IS NOT NULL")
+    conn.execute("INSERT OR IGNORE INTO merge_keys (run_id, paper_id, title_key) "
+                 "SELECT run_id, survivor_id, json_extract(before_row, '$.title_key') "
+                 "FROM merge_survivors WHERE json_extract(before_row, '$.title_key') IS NOT NULL")
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
+    v7_merge_keys,
 ]
 VERSION = len(STEPS)
 
