@@ -428,6 +428,9 @@ def show(
     paper = storage.get_paper(conn, pid)
     if paper is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
+    from papers_cli.library import personal
+
+    paper.update(personal(conn, pid))  # tags, notes, read, starred
     with screen():
         if out_fmt == "json":
             print(dumps(next(records(conn, [pid], names)), indent=2))

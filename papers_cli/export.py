@@ -278,8 +278,16 @@ def bibtex_entry(r: dict[str, Any], keys: dict[str, int], key: str | None = None
         fields.append(("url", "{" + url + "}"))
     if r.get("abstract"):
         fields.append(("abstract", "{" + bib_escape(r["abstract"]) + "}"))
-    if r.get("keywords"):
-        fields.append(("keywords", "{" + bib_escape(", ".join(r["keywords"])) + "}"))
+    # The person's tags join the paper's keywords (reference managers import keywords
+    # as tags); a tag equal to a keyword but for case is not repeated.
+    keywords = list(r.get("keywords") or [])
+    folded = {k.casefold() for k in keywords}
+    keywords += [t for t in r.get("tags") or [] if t.casefold() not in folded]
+    if keywords:
+        fields.append(("keywords", "{" + bib_escape(", ".join(keywords)) + "}"))
+    if r.get("notes"):
+        fields.append(("note", "{" + bib_escape(" / ".join(n["text"] for n in r["notes"]))
+                       + "}"))
     body = ",\n".join(f"  {k} = {v}" for k, v in fields)
     # @misc with eprint is how arXiv itself and biblatex cite preprints.
     return f"@misc{{{key},\n{body}\n}}\n"
@@ -340,7 +348,15 @@ def markdown_item(r: dict[str, Any], abstracts: bool) -> str:
     if r.get("authors"):
         meta.append(", ".join(_md_escape(a) for a in r["authors"][:3])
                     + (" et al." if len(r["authors"]) > 3 else ""))
+    if r.get("starred"):
+        meta.append("★")
+    if r.get("read"):
+        meta.append("read")
+    if r.get("tags"):
+        meta.append("tags: " + ", ".join(_md_escape(t) for t in r["tags"]))
     line = f"{head} — {' · '.join(meta)}"
+    for n in r.get("notes") or []:
+        line += f"\n  - note ({_md_escape(n['created_at'][:10])}): {_md_escape(n['text'])}"
     if abstracts and r.get("abstract"):
         line += "\n\n  > " + _md_escape(r["abstract"]) + "\n"
     return line

@@ -149,14 +149,47 @@ PAPER = {f.name: f for f in PAPER_FIELDS}
 PAPER_COLUMNS = tuple(f.name for f in PAPER_FIELDS)
 FTS_COLUMNS = tuple(f.name for f in sorted((f for f in PAPER_FIELDS if f.fts),
                                             key=lambda f: f.fts))
-# Export fields computed from stored ones (no column): name -> SQL over the papers row `p`.
+
+
+@dataclass(frozen=True)
+class Derived:
+    """An export field computed by SQL over the papers row `p` (no column of its own).
+
+    `sql` gives TEXT as text, LIST as a JSON array, BOOL as 0/1; `cell` overrides
+    the CSV cell when the kind's default (lists ';'-joined, flags true/false) does
+    not fit."""
+
+    kind: Kind
+    sql: str
+    cell: str | None = None
+
+
+# Personal data (storage/personal.py): a paper shows the union over its origins.
+_ORIGINS = "SELECT origin_id FROM personal o WHERE o.paper_id = p.id"
+_NOTES = (f"FROM personal_notes n WHERE n.origin_id IN ({_ORIGINS}) "
+          "ORDER BY n.created_at, n.id")
+
 # url: the paper's page on the site for a new-style arXiv id (the site has no page for
 # old-style ids such as hep-th/9901001), else its arXiv page; null without an arXiv id.
-DERIVED: dict[str, str] = {
-    "url": ("CASE WHEN p.arxiv_id IS NULL OR p.arxiv_id = '' THEN NULL "
-            "WHEN p.arxiv_id GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9]*' "
-            "THEN 'https://huggingface.co/papers/' || p.arxiv_id "
-            "ELSE 'https://arxiv.org/abs/' || p.arxiv_id END"),
+DERIVED: dict[str, Derived] = {
+    "url": Derived(T, (
+        "CASE WHEN p.arxiv_id IS NULL OR p.arxiv_id = '' THEN NULL "
+        "WHEN p.arxiv_id GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9]*' "
+        "THEN 'https://huggingface.co/papers/' || p.arxiv_id "
+        "ELSE 'https://arxiv.org/abs/' || p.arxiv_id END")),
+    # Sorted and distinct: the same tag on two merged origins is one tag.
+    "tags": Derived(L, (
+        "(SELECT json_group_array(tag) FROM (SELECT DISTINCT t.tag FROM personal_tags t "
+        f"WHERE t.origin_id IN ({_ORIGINS}) ORDER BY t.tag))")),
+    # Oldest first; `from` is the paper each note was written for (see personal.py),
+    # which restoring an export uses to keep a merged-in paper's notes apart.
+    "notes": Derived(L, (
+        "(SELECT json_group_array(json(obj)) FROM (SELECT json_object('text', n.text, "
+        f"'created_at', n.created_at, 'from', n.origin_id) AS obj {_NOTES}))"),
+        # A blank line between notes: a CSV cell holds newlines (quoted).
+        cell=f"(SELECT group_concat(text, char(10, 10)) FROM (SELECT n.text {_NOTES}))"),
+    "read": Derived(B, f"EXISTS ({_ORIGINS} AND o.read = 1)"),
+    "starred": Derived(B, f"EXISTS ({_ORIGINS} AND o.starred = 1)"),
 }
 # What an export record holds, in order: id, the exported fields, derived ones, `pages`.
 EXPORT_FIELDS = ("id", *(f.name for f in PAPER_FIELDS if f.export), *DERIVED, "pages")

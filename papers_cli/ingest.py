@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from papers_cli import storage
 from papers_cli.dates import (
@@ -423,11 +423,33 @@ def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutc
             out.records += res.records
             out.new_papers += res.new_papers
             out.known_papers += res.known_papers
-    if restored == 0:
+        personal = _restore_personal(conn, papers, assigned)
+    if restored == 0 and personal == 0:
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
-    out.notes.append(f"restored {restored} page(s) and {len(papers)} paper(s) from a papers "
-                     "export")
+    if restored:
+        out.notes.append(f"restored {restored} page(s) and {len(papers)} paper(s) from a "
+                         "papers export")
+    if personal:
+        out.notes.append(f"restored {personal} tag(s), note(s) and mark(s)")
     return out
+
+
+def _restore_personal(conn: sqlite3.Connection, papers: list[dict[str, Any]],
+                      assigned: dict[int, int]) -> int:
+    """Each line's tags, notes and marks onto the paper it became (not sighting data,
+    so not folded); what the database has already is kept and not added twice."""
+    from papers_cli.storage import personal
+
+    now = _now()
+    foreign: dict[int, int] = {}
+    added = 0
+    for index, obj in enumerate(papers):
+        pid = assigned.get(index)
+        if pid is None or not (obj["tags"] or obj["notes"] or obj["read"] or obj["starred"]):
+            continue
+        own = obj.get("id") if type(obj.get("id")) is int else None
+        added += personal.restore(conn, pid, own, obj, now, foreign)
+    return added
 
 
 def _assign_known(conn: sqlite3.Connection, sha: str, rec: PaperRecord,

@@ -560,6 +560,8 @@ def write_paper(
         ("last seen", paper["last_seen"]),
         ("merged from", [f"{m['id']} ({m['reason']}): {m['title']}"
                          for m in paper.get("merged_from") or []]),
+        ("tags", paper.get("tags")),
+        ("marks", [m for m in ("read", "starred") if paper.get(m)]),
     ]
     fields = [(k, v) for k, v in fields if v not in (None, "", [])]
     abstract = for_terminal(paper["abstract"] or "", multiline=True)
@@ -570,6 +572,9 @@ def write_paper(
         out.write("\nabstract:\n" + abstract + "\n")
         if summary:
             out.write("\nai summary:\n" + summary + "\n")
+        notes = _notes_text(paper)
+        if notes:
+            out.write(f"\nnotes ({len(paper['notes'])}):\n" + notes)
         out.write(f"\npages ({len(paper['pages'])}):\n")
         for p in paper["pages"]:
             out.write(_page_line(p) + "\n")
@@ -587,6 +592,8 @@ def write_paper(
     parts: list[Any] = [grid, Text(""), Text("Abstract", style="bold"), Text(abstract or "—")]
     if summary:
         parts += [Text(""), Text("AI summary", style="bold"), Text(summary)]
+    if paper.get("notes"):
+        parts += [Text(""), Text("Notes", style="bold"), Text(_notes_text(paper).rstrip())]
     pages = Table(title=f"Seen on {len(paper['pages'])} page(s)", title_justify="left")
     for h in ("page date", "position", "shown date", "comments", "upvotes", "path"):
         pages.add_column(h, overflow="fold")
@@ -609,6 +616,17 @@ def write_paper(
         Panel(Group(*parts), title=Text(for_terminal(paper["title"]), style="bold"),
               title_align="left")
     )
+
+
+def _notes_text(paper: dict[str, Any]) -> str:
+    """The paper's notes, oldest first, each under its time (and the paper it was
+    written for, when a merged-in one)."""
+    out = ""
+    for n in paper.get("notes") or []:
+        written_for = f" (paper {n['from']})" if n.get("from") not in (None, paper["id"]) else ""
+        out += (f"# {for_terminal(str(n['created_at']))}{written_for}\n"
+                f"{for_terminal(n['text'], multiline=True)}\n")
+    return out
 
 
 def _page_line(p: dict[str, Any]) -> str:

@@ -4,6 +4,8 @@ Each line is one paper with every field and its sightings. Read back, it gives
 the pages (with their original path, hash, date, record count and ingest time)
 and, per page, one record per sighting with what that page showed (version 2;
 version 1 lines carry the paper's values only, used for each of its sightings).
+Its personal data (tags, notes, read, starred) is checked here and restored onto
+the paper the line became (ingest._ingest_export); it is not sighting data.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
             raise ParseError("not a line of a papers export (version 1 or 2)", n)
         if not isinstance(obj.get("title"), str) or not obj["title"].strip():
             raise ParseError("title: missing", n)
-        papers.append(obj)
+        papers.append({**obj, **personal_fields(obj, n)})
         sightings = obj.get("pages")
         if not isinstance(sightings, list):
             raise ParseError("pages: not a list", n)
@@ -111,3 +113,62 @@ def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> 
     original = s.get("line")
     rec.line = original if isinstance(original, int) and not isinstance(original, bool) else 0
     return rec
+
+
+def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
+    """The line's tags, notes, read and starred, checked and normalised (absent: none).
+
+    Notes are {text, created_at, from}: `from` is the exported id of the paper the
+    note was written for (the line's own id unless a merged-in paper's)."""
+    from papers_cli.library import MAX_NOTE, LibraryError, normalize_tag
+
+    tags = obj.get("tags") or []
+    notes = obj.get("notes") or []
+    if not isinstance(tags, list):
+        raise ParseError("tags: not a list", line)
+    if not isinstance(notes, list):
+        raise ParseError("notes: not a list", line)
+    if not all(isinstance(t, str) for t in tags):
+        raise ParseError("tags: an item is not text", line)
+    try:
+        tags = sorted({normalize_tag(t) for t in tags})
+    except LibraryError as e:
+        raise ParseError(f"tags: {e}", line) from None
+    out_notes = []
+    for note in notes:
+        if not isinstance(note, dict):
+            raise ParseError("notes: an item is not an object", line)
+        text, created, origin = note.get("text"), note.get("created_at"), note.get("from")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE \
+                or "\x00" in text or not _utf8(text):
+            raise ParseError("notes: text: missing, too long or not text", line)
+        if not isinstance(created, str) or not _timestamp(created):
+            raise ParseError(f"notes: created_at: not a timestamp ({created!r:.40})", line)
+        if origin is not None and (isinstance(origin, bool) or not isinstance(origin, int)):
+            raise ParseError(f"notes: from: not a paper id ({origin!r:.40})", line)
+        out_notes.append({"text": text, "created_at": created, "from": origin})
+    flags = {}
+    for key in ("read", "starred"):
+        value = obj.get(key, False)
+        if not isinstance(value, bool):
+            raise ParseError(f"{key}: not true or false ({value!r:.40})", line)
+        flags[key] = value
+    return {"tags": tags, "notes": out_notes, **flags}
+
+
+def _timestamp(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) <= 40
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+        return False
+    return True

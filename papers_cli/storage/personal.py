@@ -181,6 +181,58 @@ def of_papers(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[st
     return out
 
 
+def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
+            data: dict[str, Any], now: str, foreign: dict[int, int]) -> int:
+    """Add an exported line's personal data to the paper it became; returns how many
+    things were added. Additive and idempotent: tags and marks the paper shows already
+    and notes it has (same text and time) are skipped, so restoring twice adds nothing.
+
+    A note written for another paper (merged into this one where it was exported)
+    gets an origin of its own, under a fresh never-used paper id, shared through
+    `foreign` (exported id -> origin) by that paper's notes.
+    """
+    have = of_papers(conn, [paper_id]).get(paper_id, {"tags": [], "notes": [],
+                                                      "read": False, "starred": False})
+    added = 0
+    tags = [t for t in data["tags"] if t not in have["tags"]]
+    add_tags(conn, paper_id, tags, now)
+    added += len(tags)
+    for column in ("read", "starred"):
+        if data[column] and not have[column]:
+            set_mark(conn, paper_id, column, True, now)
+            added += 1
+    known = {(n["text"], n["created_at"]) for n in have["notes"]}
+    for note in data["notes"]:
+        if (note["text"], note["created_at"]) in known:
+            continue
+        source = note["from"]
+        origin = None
+        if source is not None and source != own_id:
+            origin = foreign.get(source)
+            if origin is None:
+                origin = foreign[source] = _foreign_origin(conn, paper_id, now)
+        add_note(conn, paper_id, note["text"], note["created_at"], origin)
+        known.add((note["text"], note["created_at"]))
+        added += 1
+    return added
+
+
+def _foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
+    """A new origin owned by `paper_id`, under a paper id no paper will ever get."""
+    from papers_cli.storage.papers import next_ids
+
+    origin = max(next(next_ids(conn)),
+                 int(conn.execute("SELECT coalesce(max(origin_id), 0) + 1 FROM personal")
+                     .fetchone()[0]))
+    conn.execute("INSERT INTO settings (key, value) VALUES ('max_paper_id', ?) ON CONFLICT(key) "
+                 "DO UPDATE SET value = max(coalesce(CAST(value AS INTEGER), 0), "
+                 "excluded.value)", (origin,))
+    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
+                 "SELECT ?, id, arxiv_id, title_key, ? FROM papers WHERE id = ?",
+                 (origin, now, paper_id))
+    return origin
+
+
 def on_merge(conn: sqlite3.Connection, run_id: int, survivor: int, merged: int) -> None:
     """Before `merged` is deleted: its origins move to the survivor, logged for undo."""
     conn.execute("INSERT OR IGNORE INTO personal_moves (run_id, merged_id, origin_id) "

@@ -44,7 +44,8 @@ def json_sql(name: str) -> str:
     if name == "pages":
         return f"json({PAGES_JSON})"
     if name in fields.DERIVED:
-        return fields.DERIVED[name]
+        d = fields.DERIVED[name]
+        return _json_value(d.sql, d.kind)
     return _json_value("p." + name, fields.PAPER[name].kind)
 
 
@@ -60,13 +61,17 @@ def cell_sql(name: str) -> str:
                 "pages pg ON pg.id = s.page_id WHERE s.paper_id = p.id "
                 "ORDER BY pg.page_date, pg.id, s.position))")
     if name in fields.DERIVED:
-        return fields.DERIVED[name]
-    kind = fields.PAPER[name].kind
+        d = fields.DERIVED[name]
+        return d.cell or _cell_value(d.sql, d.kind)
+    return _cell_value("p." + name, fields.PAPER[name].kind)
+
+
+def _cell_value(expr: str, kind: Kind) -> str:
     if kind is Kind.LIST:
-        return f"(SELECT group_concat(value, ';') FROM json_each(p.{name}))"
+        return f"(SELECT group_concat(value, ';') FROM json_each({expr}))"
     if kind is Kind.BOOL:
-        return f"CASE WHEN p.{name} THEN 'true' ELSE 'false' END"
-    return "p." + name
+        return f"CASE WHEN {expr} THEN 'true' ELSE 'false' END"
+    return expr
 
 
 def iter_rows(conn: sqlite3.Connection, *, ids: Iterable[int] | None = None,
