@@ -99,6 +99,7 @@ class Model:
     """Which pages are in the corpus, and whether B and B2 are one paper."""
 
     pages: set[int] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)  # every tag a person added
     runs: list[bool] = field(default_factory=list)  # merge runs in force: merged B+B2?
     frozen: bool = False  # merged, and the merge survived an export/restore (no undo)
 
@@ -159,6 +160,27 @@ class Corpus(RuleBasedStateMachine):
             # sightings, and holds while a page under each title remains.
             self.model.frozen = False
 
+    def _holder(self, name: str) -> int:
+        """The paper that holds canonical paper `name`'s sightings."""
+        c = PAPERS[name]
+        for pid, abstract in self.conn.execute(
+                "SELECT DISTINCT p.id, p.abstract FROM sightings s JOIN papers p ON "
+                "p.id = s.paper_id WHERE s.title_key = ?", (title_key(c.title),)):
+            if abstract == c.abstract:
+                return int(pid)
+        raise AssertionError(f"no paper holds {name}")
+
+    @precondition(lambda self: self.model.pages)
+    @rule(data=st.data())
+    def tag(self, data: st.DataObject) -> None:
+        from papers_cli import library
+
+        names = sorted({n for i in self.model.pages for n in POOL[i]})
+        name = data.draw(st.sampled_from(names))
+        tag = f"t-{name.lower()}-{len(self.model.tags)}"
+        library.tag(self.conn, [self._holder(name)], add=[tag])
+        self.model.tags.add(tag)
+
     @rule()
     def dedupe_apply(self) -> None:
         clusters = dedupe.find_clusters(self.conn)
@@ -183,6 +205,7 @@ class Corpus(RuleBasedStateMachine):
         not hide the rest. A merge survives only if the merged paper was exported."""
         out = io.StringIO()
         sel = export.Selection(filters=storage.Filters(since=since) if since else None)
+        kept = self._tags_by_title(exported_only=since)
         export.export_to(self.conn, out, "jsonl", sel)
         self.conn.close()
         self.conn = self._fresh()
@@ -195,6 +218,17 @@ class Corpus(RuleBasedStateMachine):
         self.model.frozen = self.model.merged and (
             since is None or PAPERS["B"].published >= since)
         self.model.runs = []
+        # Personal data of the exported papers comes back exactly; what was kept for
+        # removed papers (or papers not exported) stays in the old database.
+        assert self._tags_by_title(exported_only=None) >= kept
+        self.model.tags = {t for _, t in self._tags_by_title(exported_only=None)}
+
+    def _tags_by_title(self, exported_only: str | None) -> set[tuple[str, str]]:
+        """(paper title, tag) for the papers present (published since a day)."""
+        return {(r[0], r[1]) for r in self.conn.execute(
+            "SELECT p.title, t.tag FROM papers p JOIN personal x ON x.paper_id = p.id "
+            "JOIN personal_tags t ON t.origin_id = x.origin_id "
+            "WHERE p.published >= coalesce(?, '')", (exported_only,))}
 
     # ------------------------------------------------------------------ checks
 
@@ -228,6 +262,17 @@ class Corpus(RuleBasedStateMachine):
             count = self.conn.execute("SELECT count(*) FROM sightings WHERE paper_id = ?",
                                       (r["id"],)).fetchone()[0]
             assert count == len(ss), g
+
+    @invariant()
+    def tags_are_never_lost(self) -> None:
+        held = {r[0] for r in self.conn.execute("SELECT tag FROM personal_tags")}
+        assert self.model.tags <= held, self.model.tags - held
+        # A paper shows the tags of everything merged into it, each once.
+        for (pid,) in self.conn.execute("SELECT id FROM papers"):
+            from papers_cli import library
+
+            tags = library.personal(self.conn, pid)["tags"]
+            assert len(tags) == len(set(tags))
 
     @invariant()
     def doctor_is_clean(self) -> None:
