@@ -341,6 +341,7 @@ class ListSort(StrEnum):
     comments = "comments"
     title_ = "title"  # `title` is a str method
     authors = "authors"
+    rising = "rising"  # upvotes gained over --days
 
 
 def _screenful() -> int:
@@ -358,7 +359,10 @@ def list_(
     min_comments: Annotated[int | None, typer.Option("--min-comments", min=0,
                                                                        max=MAX_COUNT)] = None,
     author: Annotated[str | None, typer.Option("--author", help="Author name contains.")] = None,
-    sort: Annotated[ListSort, typer.Option("--sort")] = ListSort.date,
+    sort: Annotated[ListSort, typer.Option("--sort", help="rising: most upvotes gained over "
+                                           "--days first (ties: newest).")] = ListSort.date,
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="The window of --sort "
+                                      "rising, in days before now.")] = 7,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Reverse the order.")] = False,
     limit: Annotated[int | None, typer.Option(
         "--limit", "-n", min=0, max=MAX_COUNT, help="At most N papers (default: all; a "
@@ -386,14 +390,21 @@ def list_(
             filters, tags=tags or (), read=read, starred=True if starred else None))
     out_fmt = _format(fmt, json_, jsonl, csv_)
     names = _fields(fields, "list")
+    rising = sort is ListSort.rising
+    if "gained" in names and not rising:
+        fail("--fields gained needs --sort rising")
+    if rising and fields is None:
+        names.insert(names.index("upvotes") + 1, "gained")
     conn = open_db(db, create=False)
     cut = None
     if limit is None and out_fmt == "table" and is_terminal():
         cut = limit = _screenful()  # a person at a terminal: one screen, and how many more
-    ids = [r["id"] for r in storage.iter_papers(conn, filters, sort=sort.value, reverse=reverse,
-                                                limit=limit)]
+    rows = storage.iter_papers(conn, filters, sort=sort.value, reverse=reverse, limit=limit,
+                               days=days)
+    extras = {r["id"]: {"gained": r["gained"]} for r in rows} if rising else None
+    ids = list(extras) if extras is not None else [r["id"] for r in rows]
     with screen():
-        _print_records(conn, ids, out_fmt, names)
+        _print_records(conn, ids, out_fmt, names, extras=extras)
     if cut is not None and len(ids) == cut:
         more = count_papers(conn, filters) - cut
         if more > 0:
@@ -431,13 +442,16 @@ def show(
     from papers_cli.library import personal
 
     paper.update(personal(conn, pid))  # tags, notes, read, starred
+    if fields is None and out_fmt == "json":
+        names.append("upvote_history")
+    extras = {pid: {"upvote_history": paper["upvote_history"]}}
     with screen():
         if out_fmt == "json":
-            print(dumps(next(records(conn, [pid], names)), indent=2))
+            print(dumps(next(records(conn, [pid], names, extras)), indent=2))
         elif out_fmt in ("table", "tsv") and fields is None:
             write_paper(paper, rich_output=out_fmt == "table", no_color=STATE.no_color)
         else:
-            _print_records(conn, [pid], out_fmt, names)
+            _print_records(conn, [pid], out_fmt, names, extras=extras)
 
 
 def _resolve(conn: Any, ident: str) -> int:

@@ -383,7 +383,8 @@ def tool_list(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     filters = _filters(args)
     limit, offset = args.get("limit", DEFAULT_LIMIT), args.get("offset", 0)
     rows: Iterator[dict[str, Any]] = storage.iter_papers(
-        ctx.conn, filters, sort=sort, reverse=bool(args.get("reverse")), limit=offset + limit + 1)
+        ctx.conn, filters, sort=sort, reverse=bool(args.get("reverse")), limit=offset + limit + 1,
+        days=args.get("days", 7))
     chars = args.get("abstract_chars", DEFAULT_ABSTRACT)
     page = [_trim(r, chars) for r in islice(rows, offset, None)]
     return _page(page, offset, limit, None)
@@ -524,6 +525,8 @@ TOOLS: tuple[ToolSpec, ...] = (
          "min_comments": _int("At least this many comments."),
          "author": _str("An author's name contains this (case and accents ignored)."),
          "reverse": {"type": "boolean", "default": False, "description": "Reverse the order."},
+         "days": _int("sort=rising: the window in days before now; rows carry `gained`, the "
+                      "upvotes gained over it.", 1, 3650, 7),
          **PAGING},
         tool_list, output=page_schema(PAPER), dynamic=_list_params),
     ToolSpec("stats", "The corpus at a glance: counts, date ranges, papers per year and month.",

@@ -154,6 +154,7 @@ _LOOKS = {
     "id": Column("id", "id", style="dim", justify="right"),
     "published": Column("published", "published", style="cyan", minor=1),
     "upvotes": Column("upvotes", "▲", justify="right", style="green", minor=3),
+    "gained": Column("gained", "+▲", justify="right", style="green"),
     "comments": Column("comments", "comments", justify="right", minor=4),
     "authors_count": Column("authors_count", "authors", justify="right", minor=3),
     "score": Column("score", "score", justify="right", minor=5),
@@ -508,6 +509,53 @@ def _bar(n: int, peak: int, width: int = 40) -> str:
     return "█" * max(1 if n else 0, round(width * n / peak)) if peak else ""
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int], width: int = 40) -> str:
+    """Values as one line of block characters, lowest ▁ to highest █ (flat: all ▁).
+
+    More values than `width`: evenly spaced ones, the first and the last kept."""
+    if not values:
+        return ""
+    if len(values) > width > 1:
+        step = (len(values) - 1) / (width - 1)
+        values = [values[round(i * step)] for i in range(width)]
+    low, high = min(values), max(values)
+    span = high - low
+    return "".join(SPARKS[(v - low) * (len(SPARKS) - 1) // span if span else 0] for v in values)
+
+
+def _history_block(paper: dict[str, Any], *, rich_output: bool, terminal: bool) -> Any:
+    """Upvotes over time: dates and counts (plain lines, or a rich renderable with a
+    sparkline when `terminal`); None with fewer than two points (nothing moved yet)."""
+    points = paper.get("upvote_history") or []
+    if len(points) < 2:
+        return None
+    title = f"upvotes over time ({len(points)} days)"
+    if not rich_output:
+        return f"\n{title}:\n" + "".join(
+            f"{tsv_cell(p['date'])}\t{tsv_cell(p['upvotes'])}\n" for p in points)
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    ups = [int(p["upvotes"]) for p in points]
+    head = Text(title[0].upper() + title[1:], style="bold")
+    if terminal:  # block characters are for a screen, never for a file or a pipe
+        head.append(f"  {sparkline(ups)}  {ups[0]} → {ups[-1]}", style="green")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="cyan")
+    grid.add_column(justify="right")
+    grid.add_column(justify="right", style="dim")
+    before: int | None = None
+    for p, n in zip(points, ups, strict=True):
+        grid.add_row(for_terminal(plain(p["date"])), str(n),
+                     "" if before is None else f"{n - before:+d}")
+        before = n
+    return Group(head, grid)
+
+
 def _with_latest(paper: dict[str, Any], col: str) -> Any:
     """`17`, or `17 (latest 15)` when the most recent page showed fewer than the highest."""
     latest = paper.get(f"latest_{col}")
@@ -566,6 +614,7 @@ def write_paper(
     fields = [(k, v) for k, v in fields if v not in (None, "", [])]
     abstract = for_terminal(paper["abstract"] or "", multiline=True)
     summary = for_terminal(paper.get("ai_summary") or "", multiline=True)
+    history = _history_block(paper, rich_output=rich_output, terminal=is_terminal(out))
     if not rich_output:
         for k, v in fields:
             out.write(f"{k}: {_field_text(v)}\n")
@@ -575,6 +624,8 @@ def write_paper(
         notes = _notes_text(paper)
         if notes:
             out.write(f"\nnotes ({len(paper['notes'])}):\n" + notes)
+        if history:
+            out.write(history)
         out.write(f"\npages ({len(paper['pages'])}):\n")
         for p in paper["pages"]:
             out.write(_page_line(p) + "\n")
@@ -611,6 +662,8 @@ def write_paper(
                 )
             )
         )
+    if history is not None:
+        parts += [Text(""), history]
     parts += [Text(""), pages]
     console(out, no_color=no_color, width=width).print(
         Panel(Group(*parts), title=Text(for_terminal(paper["title"]), style="bold"),

@@ -39,8 +39,10 @@ LIST_FIELDS = ("id", "published", "upvotes", "comments", "authors_count", "title
 SEARCH_FIELDS = ("rank", "id", "published", "upvotes", "score", "match", "title", "snippet",
                  "url")
 SIMILAR_FIELDS = ("rank", "id", "published", "upvotes", "score", "title", "url")
-EXTRAS = {"list": (), "show": (), "export": (), "search": ("rank", "score", "match", "snippet"),
-          "similar": ("rank", "score")}
+# `gained`: upvotes gained over --days (list --sort rising); `upvote_history`: show's
+# [{date, upvotes, page_id}] (storage.read.upvote_history).
+EXTRAS = {"list": ("gained",), "show": ("upvote_history",), "export": (),
+          "search": ("rank", "score", "match", "snippet"), "similar": ("rank", "score")}
 DEFAULTS: dict[str, Sequence[str]] = {"list": LIST_FIELDS, "search": SEARCH_FIELDS,
                                       "similar": SIMILAR_FIELDS, "show": EXPORT_FIELDS,
                                       "export": EXPORT_FIELDS}

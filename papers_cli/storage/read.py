@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,11 @@ SORTS = {
     "comments": ("comments", "DESC"),
     "title": ("title COLLATE NOCASE", "ASC"),
     "authors": ("authors_count", "DESC"),
+    # Upvotes gained over the last `days` (rising_sql); ties: newest first.
+    "rising": ("gained", "DESC"),
 }
+# --days of the rising sort: its default and bounds.
+RISING_DAYS, MAX_RISING_DAYS = 7, 3650
 
 
 def order_by(sort: str, reverse: bool = False) -> str:
@@ -33,6 +38,9 @@ def order_by(sort: str, reverse: bool = False) -> str:
     col, direction = SORTS[sort]
     if reverse:
         direction = "ASC" if direction == "DESC" else "DESC"
+    if sort == "rising":  # ties broken by newest (reversed: oldest, undated first)
+        nulls = "p.published IS NULL, " if direction == "ASC" else ""
+        return f" ORDER BY gained {direction}, {nulls}p.published {direction}, p.id {direction}"
     nulls = "" if direction == "DESC" or sort == "title" else f"{col} IS NULL, "
     return f" ORDER BY {nulls}{col} {direction}, p.id {direction}"
 
@@ -109,17 +117,28 @@ def ids_json(ids: Iterable[int]) -> str:
 
 def iter_papers(conn: sqlite3.Connection, filters: Filters, sort: str = "date",
                 reverse: bool = False, limit: int | None = None,
-                ids: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+                ids: Iterable[int] | None = None, *, days: int = RISING_DAYS,
+                now: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
     """Stream papers matching `filters` (flat memory for large corpora); with `ids`,
-    those papers in that order, still filtered."""
+    those papers in that order, still filtered.
+
+    sort="rising" adds `gained` to each row: upvotes gained over the `days` before
+    `now` (default: the current time), see rising_sql."""
     conds, params = filters.where()
+    select: list[Any] = []
+    if sort == "rising":
+        gained, select = rising_sql(days, now)
+        sql = SELECT_PAPER.replace(" FROM papers p", f", {gained} AS gained FROM papers p")
+    else:
+        sql = SELECT_PAPER
     if ids is not None:
-        sql = SELECT_PAPER.replace(" FROM papers p", " FROM json_each(?) j JOIN papers p ON "
-                                   "p.id = j.value")
-        params = [ids_json(ids), *params]
+        sql = sql.replace(" FROM papers p", " FROM json_each(?) j JOIN papers p ON "
+                          "p.id = j.value")
+        params = [*select, ids_json(ids), *params]
         order = " ORDER BY j.key"
     else:
-        sql, order = SELECT_PAPER, order_by(sort, reverse)
+        params = [*select, *params]
+        order = order_by(sort, reverse)
     if conds:
         sql += " WHERE " + " AND ".join(conds)
     sql += order
@@ -157,6 +176,59 @@ def moved_to(conn: sqlite3.Connection, ident: str) -> int | None:
     return None
 
 
+# When a sighting's upvote count was observed: a fetched page (stored under its URL)
+# at its fetch time, a saved page on the day it lists (the sighting date, SEEN_SQL;
+# a bare date sorts before any time of that day).
+OBSERVED_SQL = ("CASE WHEN pg.path LIKE 'http://%' OR pg.path LIKE 'https://%' "
+                f"THEN pg.ingested_at ELSE {SEEN_SQL} END")
+
+
+def upvote_history(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]:
+    """A paper's upvote counts over time, oldest first: [{date, upvotes, page_id}].
+
+    One point per sighting that shows upvotes, dated by when the count was observed
+    (OBSERVED_SQL). Several observations on one (UTC) day: only the latest of that day
+    is kept (then the last page stored), so a day fetched hourly is one point.
+    """
+    rows = conn.execute(
+        "SELECT substr(at, 1, 10) AS date, upvotes, page_id FROM (SELECT at, upvotes, "
+        "page_id, row_number() OVER (PARTITION BY substr(at, 1, 10) ORDER BY at DESC, "
+        "page_id DESC, position DESC) AS nth FROM (SELECT " + OBSERVED_SQL + " AS at, "
+        "s.upvotes, s.page_id, s.position FROM sightings s JOIN pages pg ON pg.id = "
+        "s.page_id WHERE s.paper_id = ? AND s.upvotes IS NOT NULL)) WHERE nth = 1 "
+        "ORDER BY at, page_id", (paper_id,)).fetchall()
+    return [{"date": r[0], "upvotes": r[1], "page_id": r[2]} for r in rows]
+
+
+def _observed(paper: str, where: str, order: str) -> str:
+    """The upvotes of one observation of `paper` (a correlated subquery on the
+    sightings_paper index, so each paper costs a few index reads)."""
+    return (f"(SELECT s.upvotes FROM sightings s JOIN pages pg ON pg.id = s.page_id "
+            f"WHERE s.paper_id = {paper} AND s.upvotes IS NOT NULL{where} "
+            f"ORDER BY {OBSERVED_SQL} {order}, s.page_id {order} LIMIT 1)")
+
+
+def rising_sql(days: int, now: dt.datetime | None = None, paper: str = "p.id"
+               ) -> tuple[str, list[Any]]:
+    """SQL for the upvotes a paper gained over the `days` before `now`, and its params.
+
+    gained = the latest observed count - the count observed at or before the window
+    start (else the first one inside the window). A paper observed fewer than twice,
+    or never inside the window, gains 0: it stays in the list, among the papers that
+    did not move (newest first). A count can fall (a vote withdrawn): gained < 0.
+    """
+    if not 1 <= days <= MAX_RISING_DAYS:
+        raise ValueError(f"--days must be 1..{MAX_RISING_DAYS}, not {days}")
+    now = now or dt.datetime.now(dt.UTC)
+    # ISO text as ingest writes ingested_at (UTC, seconds), so text order is time order.
+    start = (now.astimezone(dt.UTC) - dt.timedelta(days=days)).replace(
+        microsecond=0).isoformat()
+    latest = _observed(paper, "", "DESC")
+    before = _observed(paper, f" AND {OBSERVED_SQL} <= ?", "DESC")
+    inside = _observed(paper, f" AND {OBSERVED_SQL} > ?", "ASC")
+    return f"coalesce({latest} - coalesce({before}, {inside}), 0)", [start, start]
+
+
 def sightings_of(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]:
     """Every page a paper was seen on, oldest first, with what that page showed."""
     rows = conn.execute(
@@ -180,6 +252,7 @@ def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
     d["author_names"] = [r[0] for r in conn.execute(
         "SELECT name FROM authors WHERE paper_id = ? ORDER BY position", (paper_id,))]
     d["pages"] = sightings_of(conn, paper_id)
+    d["upvote_history"] = upvote_history(conn, paper_id)
     d["latest_comments"] = d["comments"]
     d["merged_from"] = merged_into(conn, paper_id)
     return d
