@@ -101,3 +101,16 @@ def test_help_examples_are_verbatim(command: str) -> None:
     assert lines
     for ln in lines:
         assert ln in shown, ln
+
+
+def test_readme_field_rules_are_the_field_table() -> None:
+    """The README's table of field rules says what papers_cli.fields says."""
+    from papers_cli import fields
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- field rules: start -->")[1].split("<!-- field rules: end -->")[0]
+    rows = [[c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            for line in block.strip().splitlines()[2:]]
+    want = [[f.name, f.rule.value, f.sighting or "(the sighting dates)"]
+            for f in fields.PAPER_FIELDS if f.rule is not fields.Rule.KEY]
+    assert rows == want
