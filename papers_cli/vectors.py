@@ -11,8 +11,7 @@ result is stamped with the search index's version (search.index_version, which
 changes whenever a title, abstract or author list is written, a paper added or
 deleted): while the version is unchanged, nothing needs re-checking.
 
-The tables are created here with CREATE TABLE IF NOT EXISTS (to move into the
-schema migrations).
+The tables are made by the schema (storage/schema.py, step 8).
 """
 
 from __future__ import annotations
@@ -27,30 +26,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 BLOCK = 4096
-DDL = """
-CREATE TABLE IF NOT EXISTS paper_vector_blocks (
-    id INTEGER PRIMARY KEY,
-    model TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    ids BLOB NOT NULL,       -- int64[n] paper ids
-    hashes BLOB NOT NULL,    -- int64[n] hashes of the embedded texts
-    scales BLOB NOT NULL,    -- float32[n]: vector = int8 values * scale
-    vecs BLOB NOT NULL       -- int8[n * dim]
-);
-CREATE INDEX IF NOT EXISTS paper_vector_blocks_model ON paper_vector_blocks(model);
-CREATE TABLE IF NOT EXISTS paper_vector_checks (
-    model TEXT PRIMARY KEY,
-    index_version TEXT NOT NULL  -- search index version when all vectors were current
-);
-"""
-
-
-def ensure_tables(conn: sqlite3.Connection) -> None:
-    for stmt in DDL.split(";"):
-        if stmt.strip():
-            conn.execute(stmt)
-
-
 def _exists(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'paper_vector_blocks'"
                         ).fetchone() is not None
@@ -205,7 +180,6 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 2048,
     from papers_cli import embeddings
     from papers_cli.search import index_version
 
-    ensure_tables(conn)
     version = index_version(conn)  # what the scan below sees
     model, dim = embeddings.MODEL_ID, embeddings.DIM
     store = load(conn, model, dim)

@@ -219,10 +219,29 @@ def v7_merge_keys(conn: sqlite3.Connection) -> None:
                  "FROM merge_survivors WHERE json_extract(before_row, '$.title_key') IS NOT NULL")
 
 
+def v8_vectors(conn: sqlite3.Connection) -> None:
+    """Embeddings for search by meaning (papers_cli/vectors.py): blocks of 4,096 papers
+    (ids, text hashes, scales, int8 vectors as packed arrays), and per model the search
+    index version at which every vector was last found current."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    if not db.table("paper_vector_blocks").exists():
+        db.table("paper_vector_blocks").create(
+            {"id": int, "model": str, "n": int, "ids": bytes, "hashes": bytes,
+             "scales": bytes, "vecs": bytes}, pk="id",
+            not_null={"model", "n", "ids", "hashes", "scales", "vecs"})
+        db.table("paper_vector_blocks").create_index(["model"])
+    if not db.table("paper_vector_checks").exists():
+        db.table("paper_vector_checks").create({"model": str, "index_version": str},
+                                               pk="model", not_null={"index_version"})
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
     v7_merge_keys,
+    v8_vectors,
 ]
 VERSION = len(STEPS)
 
