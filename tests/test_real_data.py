@@ -43,10 +43,10 @@ def _expected(item: dict[str, Any]) -> dict[str, Any]:
         "ai_summary": _fold(paper["ai_summary"]) if paper.get("ai_summary") else None,
         # Blank keywords occur ([""] in 2025-08-07): they are no keywords.
         "keywords": [_fold(k) for k in paper.get("ai_keywords") or [] if k.strip()],
-        # URLs can carry stray spaces (" https://sites.google.com/view/adc-robot").
-        "github_repo": (paper.get("githubRepo") or "").strip() or None,
+        # URLs can carry stray spaces and newlines (" https://sites.google.com/view/adc-robot").
+        "github_repo": "".join((paper.get("githubRepo") or "").split()) or None,
         "github_stars": paper.get("githubStars"),
-        "project_page": (paper.get("projectPage") or "").strip() or None,
+        "project_page": "".join((paper.get("projectPage") or "").split()) or None,
         "organization": _fold(org["fullname"]) if org else None,
         "organization_handle": org["name"] if org else None,
     }

@@ -27,6 +27,10 @@ def _fold(text: str | None) -> str | None:
     return " ".join(text.split()) if isinstance(text, str) and text.strip() else None
 
 
+def _link(text: str | None) -> str | None:
+    return "".join(text.split()) if isinstance(text, str) and text.strip() else None
+
+
 def _expected(item: dict[str, Any]) -> dict[str, Any]:
     paper = item["paper"]
     org = paper.get("organization") or item.get("organization") or {}
@@ -42,9 +46,9 @@ def _expected(item: dict[str, Any]) -> dict[str, Any]:
         "first_seen": listed[:10],
         "ai_summary": _fold(paper.get("ai_summary")),
         "keywords": keywords,
-        "github_repo": _fold(paper.get("githubRepo")),
+        "github_repo": _link(paper.get("githubRepo")),
         "github_stars": paper.get("githubStars"),
-        "project_page": _fold(paper.get("projectPage")),
+        "project_page": _link(paper.get("projectPage")),
         "organization": _fold(org.get("fullname")),
     }
 

@@ -51,6 +51,13 @@ def _str(value: Any) -> str | None:
     return None
 
 
+def _url(value: Any) -> str | None:
+    """A link as submitted, without the whitespace a form let in (real data has
+    'https://github.com/user/\nrepo'): a URL never contains any."""
+    text = _str(value)
+    return "".join(text.split()) if text else None
+
+
 def parse_iso_datetime(value: Any) -> dt.date | None:
     """The date of an ISO 8601 timestamp such as 2024-11-04T13:05:22.000Z."""
     text = _str(value)
@@ -145,11 +152,11 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0,
     rec.comments = _int(item.get("numComments"))
     if rec.comments is None:
         rec.comments = _int(paper.get("numComments"))
-    rec.github_repo = _str(paper.get("githubRepo")) or _str(item.get("githubRepo"))
+    rec.github_repo = _url(paper.get("githubRepo")) or _url(item.get("githubRepo"))
     rec.github_stars = _int(paper.get("githubStars"))
     if rec.github_stars is None:
         rec.github_stars = _int(item.get("githubStars"))
-    rec.project_page = _str(paper.get("projectPage")) or _str(item.get("projectPage"))
+    rec.project_page = _url(paper.get("projectPage")) or _url(item.get("projectPage"))
     rec.ai_summary = _folded(paper.get("ai_summary")) or _folded(item.get("ai_summary"))
     kws = paper.get("ai_keywords")
     if not isinstance(kws, list):
