@@ -233,7 +233,8 @@ class FetchReport:
         kinds = {t.kind for t in targets}
         unit = UNITS[kinds.pop()] if len(kinds) == 1 else "target"
         n = len(targets)
-        parts = [f"{self.count('ingested')} fetched ({self.new_papers} new papers, "
+        new = self.new_papers
+        parts = [f"{self.count('ingested')} fetched ({new} new paper{_s(new)}, "
                  f"{self.known_papers} known)"]
         for status, words in (("unchanged", "unchanged"), ("done", "already fetched"),
                               ("empty", "empty"), ("missing", "not on the site"),
@@ -252,7 +253,8 @@ class FetchReport:
         unit = UNITS[kinds.pop()] if len(kinds) == 1 else "target"
         n = len(planned)
         return (f"interrupted after {len(self.outcomes)} of {n} {unit}{'s' if n != 1 else ''}"
-                f" ({self.count('ingested')} fetched, {self.new_papers} new papers, committed);"
+                f" ({self.count('ingested')} fetched, {self.new_papers} new "
+                f"paper{_s(self.new_papers)}, committed);"
                 " run the same command again to resume")
 
 
@@ -380,3 +382,8 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
         out.status = "empty"
         out.message = "empty list" if target.kind != "search" else "nothing found"
     return out
+
+
+def _s(n: int) -> str:
+    """The plural ending a count needs ("1 new paper", "2 new papers")."""
+    return "" if n == 1 else "s"

@@ -94,7 +94,7 @@ class IngestReport:
     def summary(self) -> str:
         n = len(self.outcomes)
         parts = [
-            f"{self.count('ingested')} ingested ({self.new_papers} new papers, "
+            f"{self.count('ingested')} ingested ({self.new_papers} new paper{_s(self.new_papers)}, "
             f"{self.known_papers} known)"
         ]
         if self.count("skipped"):
@@ -692,3 +692,8 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
     except Exception as e:  # a parser bug must not stop the other pages
         return PageOutcome(src.name, "rejected",
                            f"{src.name}: could not read this page ({type(e).__name__}: {e})")
+
+
+def _s(n: int) -> str:
+    """The plural ending a count needs ("1 new paper", "2 new papers")."""
+    return "" if n == 1 else "s"

@@ -501,7 +501,7 @@ def test_cli_paper_ids_404_and_the_others_go_on(run, server: HFServer) -> None:
     result = run("2604.99999", "2411.02335")
     assert result.exit_code == 1
     assert "2604.99999: no such paper on the site" in result.stderr
-    assert "2 paper ids: 1 fetched (1 new papers, 0 known), 1 not on the site" in result.stderr
+    assert "2 paper ids: 1 fetched (1 new paper, 0 known), 1 not on the site" in result.stderr
     assert "Traceback" not in result.stderr
 
 

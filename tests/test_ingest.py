@@ -79,7 +79,7 @@ def test_broken_page_rejected_whole_and_database_unchanged(
         "b-broken.txt:27: 'Feb 30, 2024' is not a real date")
     assert dump(sample_conn) == before
     report = _ingest(sample_conn, tmp_path)
-    assert report.summary() == "2 pages: 1 ingested (1 new papers, 0 known), 1 rejected"
+    assert report.summary() == "2 pages: 1 ingested (1 new paper, 0 known), 1 rejected"
     assert storage.counts(sample_conn) == {"papers": 124, "sightings": 132, "pages": 4}
 
 
