@@ -40,6 +40,14 @@ class PapersGroup(TyperGroup):
     """Lifts the global flags given after the command name in front of it, so that
     every command takes them without declaring them (stops at `--`)."""
 
+    def invoke(self, ctx: Any) -> Any:
+        from papers_cli.errors import UserError
+
+        try:
+            return super().invoke(ctx)
+        except UserError as e:  # a library call's error: one line and its exit code
+            fail(str(e), e.code)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         names = set(self.commands)
         first = next((i for i, a in enumerate(args) if a in names), None)
@@ -284,10 +292,8 @@ def ingest(
     was rejected.
     """
     from papers_cli.dates import parse_day
-    from papers_cli.ingest import Interrupted, expand_paths, ingest_sources
-    from papers_cli.output import message, plural, progress, want_progress
+    from papers_cli.ingest import expand_paths, run_reported
 
-    quiet = STATE.quiet
     try:
         page_date = parse_day(date) if date else None
     except ValueError as e:
@@ -297,42 +303,8 @@ def ingest(
     if missing and len(missing) == len(sources):
         fail(f"{missing[0].name}: no such file or directory")
     conn = open_db(db)
-    show_progress = want_progress(len(sources), quiet=quiet)
-
-    def report(o: Any) -> None:
-        if o.status == "rejected":
-            message(o.message, style="red", no_color=STATE.no_color)
-        elif not quiet and (o.status == "skipped" or not show_progress):
-            text = (
-                o.message
-                if o.status == "skipped"
-                else (
-                    f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
-                    f"page date {o.page_date or '?'}"
-                    + (
-                        f" (year inferred: {o.year_source})"
-                        if o.year_source not in ("page", "cli", "none", None)
-                        else ""
-                    )
-                )
-            )
-            message(f"{o.source}: {text}", no_color=STATE.no_color)
-            for note in o.notes:
-                message(f"{o.source}: note: {note}", style="yellow", no_color=STATE.no_color)
-
-    # Messages print above the bar (output.message goes through its console).
-    try:
-        with progress(len(sources), unit="files", enabled=show_progress) as bar:
-            result = ingest_sources(conn, sources, year=year, date=page_date, on_page=report,
-                                    on_progress=bar.advance)
-    except Interrupted as e:
-        message(e.summary(), no_color=STATE.no_color)
-        raise typer.Exit(130) from None
-    if not quiet or result.failed:
-        message(result.summary(), style="bold", no_color=STATE.no_color)
-    if sources and all(s.error for s in sources):
-        raise typer.Exit(EXIT_USAGE)
-    raise typer.Exit(EXIT_NOTHING if result.failed else EXIT_OK)
+    raise typer.Exit(run_reported(conn, sources, year=year, date=page_date, quiet=STATE.quiet,
+                                  no_color=STATE.no_color))
 
 
 class ListSort(StrEnum):
@@ -386,8 +358,8 @@ def list_(
     if tags or read is not None or starred:
         from papers_cli import library
 
-        filters = _library_call(lambda: library.with_personal(
-            filters, tags=tags or (), read=read, starred=True if starred else None))
+        filters = library.with_personal(filters, tags=tags or (), read=read,
+                                        starred=True if starred else None)
     out_fmt = _format(fmt, json_, jsonl, csv_)
     names = _fields(fields, "list")
     rising = sort is ListSort.rising
@@ -653,8 +625,8 @@ def search(
     o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
                       "search", db)
     # library.search: the query language plus tag: and note: fields.
-    _run_search(o, lambda: _library_call(lambda: library.search(
-        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode)),
+    _run_search(o, lambda: library.search(
+        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode),
         repr(query))
 
 
@@ -1250,16 +1222,6 @@ def main() -> None:
 
 # ---------------------------------------------------------------- your library (issue 17)
 
-def _library_call(fn: Any) -> Any:
-    """Run a library call; its errors become one line and the right exit code."""
-    from papers_cli.library import LibraryError
-
-    try:
-        return fn()
-    except LibraryError as e:
-        fail(str(e), e.code)
-
-
 @app.command(short_help="Add or remove tags.  e.g. papers tag 12 +efficiency -old",
              context_settings={"ignore_unknown_options": True})
 def tag(
@@ -1274,10 +1236,10 @@ def tag(
     from papers_cli import library
     from papers_cli.output import message
 
-    idents, add, remove = _library_call(lambda: library.parse_tag_args(args))
+    idents, add, remove = library.parse_tag_args(args)
     conn = open_db(db, create=False)
-    ids = _library_call(lambda: library.resolve(conn, idents))
-    result = _library_call(lambda: library.tag(conn, ids, add, remove))
+    ids = library.resolve(conn, idents)
+    result = library.tag(conn, ids, add, remove)
     with pipe_safe():
         for pid, tags in result.items():
             print(f"{pid}\t{' '.join(tags)}")
@@ -1326,7 +1288,7 @@ def note(
     from papers_cli.sanitize import for_terminal
 
     conn = open_db(db, create=False)
-    (pid,) = _library_call(lambda: library.resolve(conn, [paper_id]))
+    (pid,) = library.resolve(conn, [paper_id])
     if show:
         notes = library.personal(conn, pid)["notes"]
         with pipe_safe():
@@ -1335,7 +1297,7 @@ def note(
                       f"{for_terminal(n['text'], multiline=True)}\n")
         raise typer.Exit(EXIT_OK if notes else EXIT_NOTHING)
     body = text if text is not None else _edit_note()
-    nid = _library_call(lambda: library.note(conn, pid, body))
+    nid = library.note(conn, pid, body)
     message(f"note {nid} added to paper {pid}", no_color=STATE.no_color)
 
 
@@ -1359,8 +1321,8 @@ def mark(
     if r is None and s is None:
         fail("nothing to mark: --read, --unread, --star or --unstar")
     conn = open_db(db, create=False)
-    pids = _library_call(lambda: library.resolve(conn, ids))
-    _library_call(lambda: library.mark(conn, pids, read=r, starred=s))
+    pids = library.resolve(conn, ids)
+    library.mark(conn, pids, read=r, starred=s)
     message(f"marked {len(pids)} paper(s)", no_color=STATE.no_color)
 
 
@@ -1382,7 +1344,7 @@ def watch_add(
     from papers_cli.output import message
 
     conn = open_db(db, create=False)
-    new = _library_call(lambda: library.watch_add(conn, name, query))
+    new = library.watch_add(conn, name, query)
     message(("saved " if new else "replaced ") + name.strip().casefold(),
             no_color=STATE.no_color)
 
@@ -1440,8 +1402,8 @@ def digest(
     if fmt not in digest_formats.FORMATS:
         fail(f"--format must be one of {', '.join(digest_formats.FORMATS)}")
     conn = open_db(db, create=False)
-    result = _library_call(lambda: library.digest(conn, since, watch, limit=limit,
-                                                  record=False))
+    result = library.digest(conn, since, watch, limit=limit,
+                                                  record=False)
     buf = io.StringIO()
     if fmt == "md":
         digest_formats.write_markdown(result, buf)

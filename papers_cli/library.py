@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from papers_cli.errors import UserError
 from papers_cli.storage import personal as store
 from papers_cli.storage import tx
 from papers_cli.storage.read import Filters, fold_text
@@ -28,12 +29,8 @@ UPVOTE_JUMP = 10
 DIGEST_LIMIT = 20
 
 
-class LibraryError(Exception):
+class LibraryError(UserError):
     """Bad usage (code 2) or unknown papers (code 1); the message is one line."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _now(now: str | None) -> str:
