@@ -7,7 +7,6 @@ only for what it uses (start-up time matters in shell loops).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import sys
@@ -751,49 +750,23 @@ def export(
     db: DbOpt = None,
 ) -> None:
     from papers_cli import export as export_mod
-    from papers_cli import storage
     from papers_cli.output import plural
 
     flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
                              ("bibtex", bibtex), ("md", markdown)) if on]
-    if fmt:
-        flags.append(fmt.value)
-    if len(set(flags)) > 1:
-        fail(f"conflicting formats: {', '.join(sorted(set(flags)))}; give one")
-    to_stdout = output is None or output == "-"
-    out_fmt = flags[0] if flags else (None if to_stdout else
-                                      export_mod.format_for_path(str(output)))
-    if out_fmt is None:
-        fail("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
-             + ("" if to_stdout else f" (the extension of {output} says none)"))
-    cols = [n for n in _fields(fields, "export")]
+    out_fmt = export_mod.choose_format(flags + ([fmt.value] if fmt else []), output)
+    names = _fields(fields, "export")
     filters = _filters(since, until, min_upvotes)
     conn = open_db(db, create=False)
-    selected: list[int] | None = None
-    if ids:
-        words = [w for i in ids for w in (sys.stdin.read().split() if i == "-" else [i])]
-        selected = []
-        for w in words:
-            pid = storage.resolve_paper_id(conn, w)
-            if pid is None:
-                fail(f"no paper with id {w!r}", EXIT_NOTHING)
-            selected.append(pid)
-    match = None
-    if query:
-        from papers_cli import search as search_mod
-
-        try:
-            match = search_mod.parse_query(query).fts()  # every word, streamed by MATCH
-        except search_mod.QueryError as e:
-            fail(str(e))
-    selection = export_mod.Selection(ids=selected, match=match, filters=filters, limit=limit)
-    keep = cols if fields is not None else None
+    selection = export_mod.select(conn, ids, query=query, filters=filters, limit=limit,
+                                  stdin=sys.stdin)
 
     def run(fh: Any) -> int:
-        return export_mod.export_to(conn, fh, out_fmt, selection, fields=keep,
+        return export_mod.export_to(conn, fh, out_fmt, selection,
+                                    fields=names if fields is not None else None,
                                     raw_cells=raw_cells, abstracts=abstracts)
 
-    if to_stdout:
+    if output is None or output == "-":
         from papers_cli.output import TerminalText, is_terminal
 
         with screen():
@@ -801,7 +774,6 @@ def export(
     else:
         from papers_cli.outfile import atomic_text
 
-        assert output is not None
         try:
             with atomic_text(Path(output)) as fh:
                 n = run(fh)
@@ -848,11 +820,8 @@ def dedupe(
     db: DbOpt = None,
 ) -> None:
     from papers_cli import dedupe as dd
-    from papers_cli import storage
-    from papers_cli.output import plural
 
     out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
-    json_ = out_fmt == "json"
     if apply_ and undo:
         fail("--apply and --undo contradict each other; give one")
     if distinct and (apply_ or undo):
@@ -860,71 +829,29 @@ def dedupe(
     if threshold != threshold:  # NaN passes the range check
         fail("--threshold must be a number from 50 to 100")
     conn = open_db(db, create=False)
-    if distinct:
-        pids = [storage.resolve_paper_id(conn, i) for i in ids or []]
-        if len(pids) < 2 or None in pids:
-            fail("--distinct needs two or more existing paper ids")
-        n = dd.mark_distinct(conn, [p for p in pids if p is not None])
-        say(f"remembered {plural(n, 'pair')} as distinct")
-        return
-    if undo:
-        done = dd.undo(conn)
-        if done is None:
-            fail("nothing to undo: no merge run in force", EXIT_NOTHING)
-        run_id, survivors, restored = done
-        say(f"undid merge run {run_id}: {plural(restored, 'paper')} restored, "
-            f"{plural(survivors, 'survivor')} reset")
+    if distinct or undo:
+        say(dd.distinct_by_ids(conn, ids or []) if distinct else dd.undo_last(conn))
         return
     clusters = dd.find_clusters(conn, threshold)
     stopped = False
     if interactive:
-        clusters, stopped = _ask_clusters(conn, clusters)
+        clusters, stopped = dd.ask_clusters(conn, clusters, no_color=STATE.no_color)
     with screen():
-        if json_:
+        if out_fmt == "json":
             from papers_cli.sanitize import dumps
 
             print(dumps([[vars(m) for m in c.members] for c in clusters], indent=2))
         else:
-            _print_clusters(clusters, out_fmt == "table")
-    merged = sum(len(c.members) - 1 for c in clusters)
-    if apply_ or (interactive and clusters):
-        res = dd.apply(conn, clusters, threshold)
-        for change in res.changes:
-            say(change, style="yellow")
-        say(f"merged {plural(res.merged, 'paper')} in {plural(len(clusters), 'cluster')} "
-            f"(run {res.run_id}; 'papers dedupe --undo' reverses it)")
-    elif not json_:
-        say(f"{plural(len(clusters), 'cluster')}, {plural(merged, 'paper')} would be merged"
-            + (" (dry run; --apply to merge)" if clusters else ""))
+            from papers_cli.output import write_clusters
+
+            write_clusters(clusters, rich_output=out_fmt == "table", no_color=STATE.no_color)
+    for text, style in dd.merge_messages(conn, clusters, threshold,
+                                         merge=apply_ or (interactive and bool(clusters)),
+                                         dry_json=out_fmt == "json"):
+        say(text, style=style)
     if stopped:
         say("stopped asking: the answers given were applied, the other clusters left as "
             "they are")
-
-
-def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
-    from papers_cli.output import write_clusters
-
-    write_clusters(clusters, rich_output=rich_output, no_color=STATE.no_color)
-
-
-def _ask_clusters(conn: Any, clusters: list[Any]) -> tuple[list[Any], bool]:
-    """Ask per cluster on stderr; Ctrl-C or end of input stops asking, answers kept.
-    Returns the clusters to merge and whether the user stopped before the end."""
-    from papers_cli import dedupe as dd
-    from papers_cli.output import ask, cluster_title, write_clusters
-
-    keep: list[Any] = []
-    for n, c in enumerate(clusters, 1):
-        write_clusters([c], out=sys.stderr, start=n, total=len(clusters),
-                       no_color=STATE.no_color)
-        answer = ask(f"merge {cluster_title(n, len(clusters))}?")
-        if answer is None:
-            return keep, True
-        if answer == "y":
-            keep.append(c)
-        else:
-            dd.mark_distinct(conn, c.ids)
-    return keep, False
 
 
 @app.command(short_help='Check and repair the corpus.  e.g. papers doctor --fix')
@@ -940,7 +867,8 @@ def doctor(
     import datetime as dt
 
     from papers_cli import storage
-    from papers_cli.output import message
+    from papers_cli.library import orphans
+    from papers_cli.output import message, write_doctor
 
     conn = open_db(db, create=False)
     if fix:
@@ -951,21 +879,7 @@ def doctor(
     problems = storage.problems(report)
     report["problems"] = problems
     with pipe_safe():
-        if json_:
-            print(json.dumps(report, indent=2, ensure_ascii=False))
-        else:
-            print(f"schema version\t{report['schema_version']} (this papers: "
-                  f"{report['expected_schema_version']})")
-            print(f"integrity\t{'ok' if report['integrity'] == ['ok'] else 'FAILED'}")
-            print(f"search index\t{'ok' if report['fts_consistent'] else 'PROBLEM'}")
-            print(f"orphan sightings\t{report['orphan_sightings']}")
-            print(f"papers without sightings\t{report['papers_without_sightings']}")
-            print(f"bad values\t{len(report['bad_values'])}")
-            print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
-            # Kept for re-attachment when the paper is ingested again (library.orphans).
-            from papers_cli.library import orphans
-
-            print(f"personal data of removed papers\t{len(orphans(conn))}")
+        write_doctor(report, len(orphans(conn)), as_json=json_)
     for p in problems:
         message(f"problem: {p}" + ("" if fix else " (run 'papers doctor --fix')"),
                 style="red", no_color=STATE.no_color)
