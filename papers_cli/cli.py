@@ -1017,66 +1017,10 @@ def fetch(
                                          limit=limit):
                     print(fetch_mod.page_url(base, t, 0, limit))
         return
-    _run_fetch(fetch_mod, targets, base, limit=limit, refresh=refresh, rate=rate,
-               timeout=timeout, retries=retries, backoff=backoff, quiet=quiet, db=db)
-
-
-def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | None,
-               refresh: bool, rate: float, timeout: float, retries: int, backoff: float,
-               quiet: bool, db: Path | None) -> None:
-    from papers_cli import http
-    from papers_cli.output import is_terminal, message
-
     conn = open_db(db)
-    config = http.HttpConfig(base_url=base, rate=rate, timeout=timeout, retries=retries,
-                             backoff=backoff, token=os.environ.get("HF_TOKEN") or None)
-    report = fetch_mod.FetchReport()
-    show_progress = not quiet and is_terminal(sys.stderr) and len(targets) > 1
-
-    def say(o: Any) -> None:
-        if o.status in ("rejected", "missing"):
-            message(o.message, style="red", no_color=STATE.no_color)
-        elif not quiet and not show_progress:
-            text = {"ingested": f"{o.records} papers ({o.new_papers} new)",
-                    "unchanged": "unchanged since the last fetch"}.get(o.status, o.message)
-            message(f"{o.target.label}: {text}", no_color=STATE.no_color)
-            for note in o.notes:
-                message(f"{o.target.label}: note: {note}", style="yellow",
-                        no_color=STATE.no_color)
-
-    try:
-        if show_progress:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            with Progress(console=Console(file=sys.stderr), transient=True) as progress:
-                task = progress.add_task("fetching", total=len(targets))
-
-                def step(o: Any) -> None:
-                    if o.status in ("rejected", "missing"):  # above the bar, not through it
-                        progress.console.print(o.message, style="red", markup=False, soft_wrap=True,
-                                               highlight=False)
-                    progress.update(task, advance=1, description=f"fetching ({report.new_papers}"
-                                    " new papers)")
-
-                fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
-                                    report=report, on_target=step)
-        else:
-            fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
-                                report=report, on_target=say)
-    except http.Unreachable as e:
-        sys.stderr.write(f"papers: cannot reach {http.host_of(base)}: {e.reason}\n")
-        if report.outcomes:
-            message(report.summary(targets), style="bold", no_color=STATE.no_color)
-        raise typer.Exit(EXIT_NOTHING) from None
-    except KeyboardInterrupt:
-        sys.stderr.write(f"papers: {report.interrupted(targets)}\n")
-        raise typer.Exit(130) from None
-    if not quiet or report.failed:
-        message(report.summary(targets), style="bold", no_color=STATE.no_color)
-    nothing = all(o.target.kind == "search" and o.status == "empty" for o in report.outcomes)
-    raise typer.Exit(EXIT_NOTHING if report.failed or (nothing and report.outcomes)
-                     else EXIT_OK)
+    raise typer.Exit(fetch_mod.run_reported(
+        conn, targets, base, limit=limit, refresh=refresh, rate=rate, timeout=timeout,
+        retries=retries, backoff=backoff, quiet=quiet, no_color=STATE.no_color))
 
 
 MCP_HELP = """Serve the corpus to AI assistants: a Model Context Protocol server on stdio.
