@@ -1104,31 +1104,6 @@ def tag(
     message(f"tagged {len(result)} paper(s)", no_color=STATE.no_color)
 
 
-def _edit_note() -> str:
-    """A note written in $VISUAL/$EDITOR; nothing is saved unless it exits 0."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    if not editor:
-        fail("no -m TEXT and no $EDITOR set: nothing saved")
-    fd, name = tempfile.mkstemp(prefix="papers-note-", suffix=".md")
-    os.close(fd)
-    try:
-        try:
-            code = subprocess.run([*shlex.split(editor), name], check=False).returncode
-        except (OSError, ValueError) as e:
-            fail(f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved")
-        if code != 0:
-            fail(f"$EDITOR exited with status {code}: nothing saved")
-        with open(name, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-
-
 @app.command(short_help='Append a note to a paper.  e.g. papers note 12 -m "weak baseline"')
 def note(
     paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id or arXiv id.")],
@@ -1154,7 +1129,7 @@ def note(
                 print(f"# {n['created_at']} (paper {n['from']})\n"
                       f"{for_terminal(n['text'], multiline=True)}\n")
         raise typer.Exit(EXIT_OK if notes else EXIT_NOTHING)
-    body = text if text is not None else _edit_note()
+    body = text if text is not None else library.edit_note()
     nid = library.note(conn, pid, body)
     message(f"note {nid} added to paper {pid}", no_color=STATE.no_color)
 
@@ -1253,8 +1228,6 @@ def digest(
     Example (daily, from cron): papers fetch && papers digest --format md -o today.md
     Exit 1 when nothing is new.
     """
-    import io
-
     from papers_cli import digest_formats, library
 
     if fmt not in digest_formats.FORMATS:
@@ -1262,48 +1235,21 @@ def digest(
     conn = open_db(db, create=False)
     result = library.digest(conn, since, watch, limit=limit,
                                                   record=False)
-    buf = io.StringIO()
-    if fmt == "md":
-        digest_formats.write_markdown(result, buf)
-    elif fmt == "json":
-        from papers_cli.sanitize import dumps
-
-        buf.write(dumps(result.as_json(), indent=2) + "\n")
-    elif fmt == "atom":
-        buf.write(digest_formats.atom_bytes(result).decode("utf-8"))
+    text = digest_formats.render(result, fmt)
     if output is not None:
         from papers_cli.outfile import atomic_text
 
         if fmt == "table":
             fail("--output needs --format md, json or atom")
         with atomic_text(output) as fh:
-            fh.write(buf.getvalue())
+            fh.write(text)
     else:
         with pipe_safe():
             if fmt == "table":
-                _digest_tables(result)
+                digest_formats.write_tables(result, no_color=STATE.no_color)
             else:
-                sys.stdout.write(buf.getvalue())
+                sys.stdout.write(text)
     if not dry_run:  # only once the digest was delivered
         library.record_digest(conn, result)
     if result.total == 0:
         raise typer.Exit(EXIT_NOTHING)
-
-
-def _digest_tables(result: Any) -> None:
-    from papers_cli.output import Column, message, write_rows
-
-    cols = [Column("id", "id", style="dim", justify="right"),
-            Column("change", "what", style="yellow"),
-            Column("upvotes", "▲", justify="right", style="green"),
-            Column("first_seen", "first seen", style="cyan", minor=1),
-            Column("title", "title", style="bold", flex=True)]
-    for g in result.groups:
-        rows = [{**i.paper, "change": i.describe()} for i in g.items]
-        if rows:
-            write_rows(rows, cols, "table", title=f"{g.watch}: {g.query}",
-                       no_color=STATE.no_color)
-        else:
-            message(f"{g.watch}: nothing new", no_color=STATE.no_color)
-        if g.more:
-            message(f"{g.watch}: {g.more} more", style="dim", no_color=STATE.no_color)

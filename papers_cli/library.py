@@ -432,3 +432,31 @@ def _jumped(conn: sqlite3.Connection, seen: dict[int, int | None],
             out.append(DigestItem(p, "upvotes", before))
     out.sort(key=lambda i: (-i.gain, i.paper["id"]))
     return out
+
+
+def edit_note() -> str:
+    """A note written in $VISUAL/$EDITOR; nothing is saved unless it exits 0."""
+    import contextlib
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise LibraryError("no -m TEXT and no $EDITOR set: nothing saved")
+    fd, name = tempfile.mkstemp(prefix="papers-note-", suffix=".md")
+    os.close(fd)
+    try:
+        try:
+            code = subprocess.run([*shlex.split(editor), name], check=False).returncode
+        except (OSError, ValueError) as e:
+            raise LibraryError(
+                f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved") from None
+        if code != 0:
+            raise LibraryError(f"$EDITOR exited with status {code}: nothing saved")
+        with open(name, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
