@@ -7,7 +7,6 @@ only for what it uses (start-up time matters in shell loops).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import sys
@@ -39,6 +38,14 @@ _MOVABLE = ("--no-color", "--no-pager", "--quiet", "-q")
 class PapersGroup(TyperGroup):
     """Lifts the global flags given after the command name in front of it, so that
     every command takes them without declaring them (stops at `--`)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from papers_cli.errors import UserError
+
+        try:
+            return super().invoke(ctx)
+        except UserError as e:  # a library call's error: one line and its exit code
+            fail(str(e), e.code)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         names = set(self.commands)
@@ -284,10 +291,8 @@ def ingest(
     was rejected.
     """
     from papers_cli.dates import parse_day
-    from papers_cli.ingest import Interrupted, expand_paths, ingest_sources
-    from papers_cli.output import message, plural, progress, want_progress
+    from papers_cli.ingest import expand_paths, run_reported
 
-    quiet = STATE.quiet
     try:
         page_date = parse_day(date) if date else None
     except ValueError as e:
@@ -297,42 +302,8 @@ def ingest(
     if missing and len(missing) == len(sources):
         fail(f"{missing[0].name}: no such file or directory")
     conn = open_db(db)
-    show_progress = want_progress(len(sources), quiet=quiet)
-
-    def report(o: Any) -> None:
-        if o.status == "rejected":
-            message(o.message, style="red", no_color=STATE.no_color)
-        elif not quiet and (o.status == "skipped" or not show_progress):
-            text = (
-                o.message
-                if o.status == "skipped"
-                else (
-                    f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
-                    f"page date {o.page_date or '?'}"
-                    + (
-                        f" (year inferred: {o.year_source})"
-                        if o.year_source not in ("page", "cli", "none", None)
-                        else ""
-                    )
-                )
-            )
-            message(f"{o.source}: {text}", no_color=STATE.no_color)
-            for note in o.notes:
-                message(f"{o.source}: note: {note}", style="yellow", no_color=STATE.no_color)
-
-    # Messages print above the bar (output.message goes through its console).
-    try:
-        with progress(len(sources), unit="files", enabled=show_progress) as bar:
-            result = ingest_sources(conn, sources, year=year, date=page_date, on_page=report,
-                                    on_progress=bar.advance)
-    except Interrupted as e:
-        message(e.summary(), no_color=STATE.no_color)
-        raise typer.Exit(130) from None
-    if not quiet or result.failed:
-        message(result.summary(), style="bold", no_color=STATE.no_color)
-    if sources and all(s.error for s in sources):
-        raise typer.Exit(EXIT_USAGE)
-    raise typer.Exit(EXIT_NOTHING if result.failed else EXIT_OK)
+    raise typer.Exit(run_reported(conn, sources, year=year, date=page_date, quiet=STATE.quiet,
+                                  no_color=STATE.no_color))
 
 
 class ListSort(StrEnum):
@@ -386,8 +357,8 @@ def list_(
     if tags or read is not None or starred:
         from papers_cli import library
 
-        filters = _library_call(lambda: library.with_personal(
-            filters, tags=tags or (), read=read, starred=True if starred else None))
+        filters = library.with_personal(filters, tags=tags or (), read=read,
+                                        starred=True if starred else None)
     out_fmt = _format(fmt, json_, jsonl, csv_)
     names = _fields(fields, "list")
     rising = sort is ListSort.rising
@@ -653,8 +624,8 @@ def search(
     o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
                       "search", db)
     # library.search: the query language plus tag: and note: fields.
-    _run_search(o, lambda: _library_call(lambda: library.search(
-        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode)),
+    _run_search(o, lambda: library.search(
+        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode),
         repr(query))
 
 
@@ -779,49 +750,23 @@ def export(
     db: DbOpt = None,
 ) -> None:
     from papers_cli import export as export_mod
-    from papers_cli import storage
     from papers_cli.output import plural
 
     flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
                              ("bibtex", bibtex), ("md", markdown)) if on]
-    if fmt:
-        flags.append(fmt.value)
-    if len(set(flags)) > 1:
-        fail(f"conflicting formats: {', '.join(sorted(set(flags)))}; give one")
-    to_stdout = output is None or output == "-"
-    out_fmt = flags[0] if flags else (None if to_stdout else
-                                      export_mod.format_for_path(str(output)))
-    if out_fmt is None:
-        fail("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
-             + ("" if to_stdout else f" (the extension of {output} says none)"))
-    cols = [n for n in _fields(fields, "export")]
+    out_fmt = export_mod.choose_format(flags + ([fmt.value] if fmt else []), output)
+    names = _fields(fields, "export")
     filters = _filters(since, until, min_upvotes)
     conn = open_db(db, create=False)
-    selected: list[int] | None = None
-    if ids:
-        words = [w for i in ids for w in (sys.stdin.read().split() if i == "-" else [i])]
-        selected = []
-        for w in words:
-            pid = storage.resolve_paper_id(conn, w)
-            if pid is None:
-                fail(f"no paper with id {w!r}", EXIT_NOTHING)
-            selected.append(pid)
-    match = None
-    if query:
-        from papers_cli import search as search_mod
-
-        try:
-            match = search_mod.parse_query(query).fts()  # every word, streamed by MATCH
-        except search_mod.QueryError as e:
-            fail(str(e))
-    selection = export_mod.Selection(ids=selected, match=match, filters=filters, limit=limit)
-    keep = cols if fields is not None else None
+    selection = export_mod.select(conn, ids, query=query, filters=filters, limit=limit,
+                                  stdin=sys.stdin)
 
     def run(fh: Any) -> int:
-        return export_mod.export_to(conn, fh, out_fmt, selection, fields=keep,
+        return export_mod.export_to(conn, fh, out_fmt, selection,
+                                    fields=names if fields is not None else None,
                                     raw_cells=raw_cells, abstracts=abstracts)
 
-    if to_stdout:
+    if output is None or output == "-":
         from papers_cli.output import TerminalText, is_terminal
 
         with screen():
@@ -829,7 +774,6 @@ def export(
     else:
         from papers_cli.outfile import atomic_text
 
-        assert output is not None
         try:
             with atomic_text(Path(output)) as fh:
                 n = run(fh)
@@ -876,11 +820,8 @@ def dedupe(
     db: DbOpt = None,
 ) -> None:
     from papers_cli import dedupe as dd
-    from papers_cli import storage
-    from papers_cli.output import plural
 
     out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
-    json_ = out_fmt == "json"
     if apply_ and undo:
         fail("--apply and --undo contradict each other; give one")
     if distinct and (apply_ or undo):
@@ -888,71 +829,29 @@ def dedupe(
     if threshold != threshold:  # NaN passes the range check
         fail("--threshold must be a number from 50 to 100")
     conn = open_db(db, create=False)
-    if distinct:
-        pids = [storage.resolve_paper_id(conn, i) for i in ids or []]
-        if len(pids) < 2 or None in pids:
-            fail("--distinct needs two or more existing paper ids")
-        n = dd.mark_distinct(conn, [p for p in pids if p is not None])
-        say(f"remembered {plural(n, 'pair')} as distinct")
-        return
-    if undo:
-        done = dd.undo(conn)
-        if done is None:
-            fail("nothing to undo: no merge run in force", EXIT_NOTHING)
-        run_id, survivors, restored = done
-        say(f"undid merge run {run_id}: {plural(restored, 'paper')} restored, "
-            f"{plural(survivors, 'survivor')} reset")
+    if distinct or undo:
+        say(dd.distinct_by_ids(conn, ids or []) if distinct else dd.undo_last(conn))
         return
     clusters = dd.find_clusters(conn, threshold)
     stopped = False
     if interactive:
-        clusters, stopped = _ask_clusters(conn, clusters)
+        clusters, stopped = dd.ask_clusters(conn, clusters, no_color=STATE.no_color)
     with screen():
-        if json_:
+        if out_fmt == "json":
             from papers_cli.sanitize import dumps
 
             print(dumps([[vars(m) for m in c.members] for c in clusters], indent=2))
         else:
-            _print_clusters(clusters, out_fmt == "table")
-    merged = sum(len(c.members) - 1 for c in clusters)
-    if apply_ or (interactive and clusters):
-        res = dd.apply(conn, clusters, threshold)
-        for change in res.changes:
-            say(change, style="yellow")
-        say(f"merged {plural(res.merged, 'paper')} in {plural(len(clusters), 'cluster')} "
-            f"(run {res.run_id}; 'papers dedupe --undo' reverses it)")
-    elif not json_:
-        say(f"{plural(len(clusters), 'cluster')}, {plural(merged, 'paper')} would be merged"
-            + (" (dry run; --apply to merge)" if clusters else ""))
+            from papers_cli.output import write_clusters
+
+            write_clusters(clusters, rich_output=out_fmt == "table", no_color=STATE.no_color)
+    for text, style in dd.merge_messages(conn, clusters, threshold,
+                                         merge=apply_ or (interactive and bool(clusters)),
+                                         dry_json=out_fmt == "json"):
+        say(text, style=style)
     if stopped:
         say("stopped asking: the answers given were applied, the other clusters left as "
             "they are")
-
-
-def _print_clusters(clusters: list[Any], rich_output: bool) -> None:
-    from papers_cli.output import write_clusters
-
-    write_clusters(clusters, rich_output=rich_output, no_color=STATE.no_color)
-
-
-def _ask_clusters(conn: Any, clusters: list[Any]) -> tuple[list[Any], bool]:
-    """Ask per cluster on stderr; Ctrl-C or end of input stops asking, answers kept.
-    Returns the clusters to merge and whether the user stopped before the end."""
-    from papers_cli import dedupe as dd
-    from papers_cli.output import ask, cluster_title, write_clusters
-
-    keep: list[Any] = []
-    for n, c in enumerate(clusters, 1):
-        write_clusters([c], out=sys.stderr, start=n, total=len(clusters),
-                       no_color=STATE.no_color)
-        answer = ask(f"merge {cluster_title(n, len(clusters))}?")
-        if answer is None:
-            return keep, True
-        if answer == "y":
-            keep.append(c)
-        else:
-            dd.mark_distinct(conn, c.ids)
-    return keep, False
 
 
 @app.command(short_help='Check and repair the corpus.  e.g. papers doctor --fix')
@@ -968,7 +867,8 @@ def doctor(
     import datetime as dt
 
     from papers_cli import storage
-    from papers_cli.output import message
+    from papers_cli.library import orphans
+    from papers_cli.output import message, write_doctor
 
     conn = open_db(db, create=False)
     if fix:
@@ -979,21 +879,7 @@ def doctor(
     problems = storage.problems(report)
     report["problems"] = problems
     with pipe_safe():
-        if json_:
-            print(json.dumps(report, indent=2, ensure_ascii=False))
-        else:
-            print(f"schema version\t{report['schema_version']} (this papers: "
-                  f"{report['expected_schema_version']})")
-            print(f"integrity\t{'ok' if report['integrity'] == ['ok'] else 'FAILED'}")
-            print(f"search index\t{'ok' if report['fts_consistent'] else 'PROBLEM'}")
-            print(f"orphan sightings\t{report['orphan_sightings']}")
-            print(f"papers without sightings\t{report['papers_without_sightings']}")
-            print(f"bad values\t{len(report['bad_values'])}")
-            print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
-            # Kept for re-attachment when the paper is ingested again (library.orphans).
-            from papers_cli.library import orphans
-
-            print(f"personal data of removed papers\t{len(orphans(conn))}")
+        write_doctor(report, len(orphans(conn)), as_json=json_)
     for p in problems:
         message(f"problem: {p}" + ("" if fix else " (run 'papers doctor --fix')"),
                 style="red", no_color=STATE.no_color)
@@ -1131,66 +1017,10 @@ def fetch(
                                          limit=limit):
                     print(fetch_mod.page_url(base, t, 0, limit))
         return
-    _run_fetch(fetch_mod, targets, base, limit=limit, refresh=refresh, rate=rate,
-               timeout=timeout, retries=retries, backoff=backoff, quiet=quiet, db=db)
-
-
-def _run_fetch(fetch_mod: Any, targets: list[Any], base: str, *, limit: int | None,
-               refresh: bool, rate: float, timeout: float, retries: int, backoff: float,
-               quiet: bool, db: Path | None) -> None:
-    from papers_cli import http
-    from papers_cli.output import is_terminal, message
-
     conn = open_db(db)
-    config = http.HttpConfig(base_url=base, rate=rate, timeout=timeout, retries=retries,
-                             backoff=backoff, token=os.environ.get("HF_TOKEN") or None)
-    report = fetch_mod.FetchReport()
-    show_progress = not quiet and is_terminal(sys.stderr) and len(targets) > 1
-
-    def say(o: Any) -> None:
-        if o.status in ("rejected", "missing"):
-            message(o.message, style="red", no_color=STATE.no_color)
-        elif not quiet and not show_progress:
-            text = {"ingested": f"{o.records} papers ({o.new_papers} new)",
-                    "unchanged": "unchanged since the last fetch"}.get(o.status, o.message)
-            message(f"{o.target.label}: {text}", no_color=STATE.no_color)
-            for note in o.notes:
-                message(f"{o.target.label}: note: {note}", style="yellow",
-                        no_color=STATE.no_color)
-
-    try:
-        if show_progress:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            with Progress(console=Console(file=sys.stderr), transient=True) as progress:
-                task = progress.add_task("fetching", total=len(targets))
-
-                def step(o: Any) -> None:
-                    if o.status in ("rejected", "missing"):  # above the bar, not through it
-                        progress.console.print(o.message, style="red", markup=False, soft_wrap=True,
-                                               highlight=False)
-                    progress.update(task, advance=1, description=f"fetching ({report.new_papers}"
-                                    " new papers)")
-
-                fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
-                                    report=report, on_target=step)
-        else:
-            fetch_mod.run_fetch(conn, targets, config, limit=limit, refresh=refresh,
-                                report=report, on_target=say)
-    except http.Unreachable as e:
-        sys.stderr.write(f"papers: cannot reach {http.host_of(base)}: {e.reason}\n")
-        if report.outcomes:
-            message(report.summary(targets), style="bold", no_color=STATE.no_color)
-        raise typer.Exit(EXIT_NOTHING) from None
-    except KeyboardInterrupt:
-        sys.stderr.write(f"papers: {report.interrupted(targets)}\n")
-        raise typer.Exit(130) from None
-    if not quiet or report.failed:
-        message(report.summary(targets), style="bold", no_color=STATE.no_color)
-    nothing = all(o.target.kind == "search" and o.status == "empty" for o in report.outcomes)
-    raise typer.Exit(EXIT_NOTHING if report.failed or (nothing and report.outcomes)
-                     else EXIT_OK)
+    raise typer.Exit(fetch_mod.run_reported(
+        conn, targets, base, limit=limit, refresh=refresh, rate=rate, timeout=timeout,
+        retries=retries, backoff=backoff, quiet=quiet, no_color=STATE.no_color))
 
 
 MCP_HELP = """Serve the corpus to AI assistants: a Model Context Protocol server on stdio.
@@ -1250,16 +1080,6 @@ def main() -> None:
 
 # ---------------------------------------------------------------- your library (issue 17)
 
-def _library_call(fn: Any) -> Any:
-    """Run a library call; its errors become one line and the right exit code."""
-    from papers_cli.library import LibraryError
-
-    try:
-        return fn()
-    except LibraryError as e:
-        fail(str(e), e.code)
-
-
 @app.command(short_help="Add or remove tags.  e.g. papers tag 12 +efficiency -old",
              context_settings={"ignore_unknown_options": True})
 def tag(
@@ -1274,39 +1094,14 @@ def tag(
     from papers_cli import library
     from papers_cli.output import message
 
-    idents, add, remove = _library_call(lambda: library.parse_tag_args(args))
+    idents, add, remove = library.parse_tag_args(args)
     conn = open_db(db, create=False)
-    ids = _library_call(lambda: library.resolve(conn, idents))
-    result = _library_call(lambda: library.tag(conn, ids, add, remove))
+    ids = library.resolve(conn, idents)
+    result = library.tag(conn, ids, add, remove)
     with pipe_safe():
         for pid, tags in result.items():
             print(f"{pid}\t{' '.join(tags)}")
     message(f"tagged {len(result)} paper(s)", no_color=STATE.no_color)
-
-
-def _edit_note() -> str:
-    """A note written in $VISUAL/$EDITOR; nothing is saved unless it exits 0."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    if not editor:
-        fail("no -m TEXT and no $EDITOR set: nothing saved")
-    fd, name = tempfile.mkstemp(prefix="papers-note-", suffix=".md")
-    os.close(fd)
-    try:
-        try:
-            code = subprocess.run([*shlex.split(editor), name], check=False).returncode
-        except (OSError, ValueError) as e:
-            fail(f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved")
-        if code != 0:
-            fail(f"$EDITOR exited with status {code}: nothing saved")
-        with open(name, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
 
 
 @app.command(short_help='Append a note to a paper.  e.g. papers note 12 -m "weak baseline"')
@@ -1326,7 +1121,7 @@ def note(
     from papers_cli.sanitize import for_terminal
 
     conn = open_db(db, create=False)
-    (pid,) = _library_call(lambda: library.resolve(conn, [paper_id]))
+    (pid,) = library.resolve(conn, [paper_id])
     if show:
         notes = library.personal(conn, pid)["notes"]
         with pipe_safe():
@@ -1334,8 +1129,8 @@ def note(
                 print(f"# {n['created_at']} (paper {n['from']})\n"
                       f"{for_terminal(n['text'], multiline=True)}\n")
         raise typer.Exit(EXIT_OK if notes else EXIT_NOTHING)
-    body = text if text is not None else _edit_note()
-    nid = _library_call(lambda: library.note(conn, pid, body))
+    body = text if text is not None else library.edit_note()
+    nid = library.note(conn, pid, body)
     message(f"note {nid} added to paper {pid}", no_color=STATE.no_color)
 
 
@@ -1359,8 +1154,8 @@ def mark(
     if r is None and s is None:
         fail("nothing to mark: --read, --unread, --star or --unstar")
     conn = open_db(db, create=False)
-    pids = _library_call(lambda: library.resolve(conn, ids))
-    _library_call(lambda: library.mark(conn, pids, read=r, starred=s))
+    pids = library.resolve(conn, ids)
+    library.mark(conn, pids, read=r, starred=s)
     message(f"marked {len(pids)} paper(s)", no_color=STATE.no_color)
 
 
@@ -1382,7 +1177,7 @@ def watch_add(
     from papers_cli.output import message
 
     conn = open_db(db, create=False)
-    new = _library_call(lambda: library.watch_add(conn, name, query))
+    new = library.watch_add(conn, name, query)
     message(("saved " if new else "replaced ") + name.strip().casefold(),
             no_color=STATE.no_color)
 
@@ -1433,57 +1228,28 @@ def digest(
     Example (daily, from cron): papers fetch && papers digest --format md -o today.md
     Exit 1 when nothing is new.
     """
-    import io
-
     from papers_cli import digest_formats, library
 
     if fmt not in digest_formats.FORMATS:
         fail(f"--format must be one of {', '.join(digest_formats.FORMATS)}")
     conn = open_db(db, create=False)
-    result = _library_call(lambda: library.digest(conn, since, watch, limit=limit,
-                                                  record=False))
-    buf = io.StringIO()
-    if fmt == "md":
-        digest_formats.write_markdown(result, buf)
-    elif fmt == "json":
-        from papers_cli.sanitize import dumps
-
-        buf.write(dumps(result.as_json(), indent=2) + "\n")
-    elif fmt == "atom":
-        buf.write(digest_formats.atom_bytes(result).decode("utf-8"))
+    result = library.digest(conn, since, watch, limit=limit,
+                                                  record=False)
+    text = digest_formats.render(result, fmt)
     if output is not None:
         from papers_cli.outfile import atomic_text
 
         if fmt == "table":
             fail("--output needs --format md, json or atom")
         with atomic_text(output) as fh:
-            fh.write(buf.getvalue())
+            fh.write(text)
     else:
         with pipe_safe():
             if fmt == "table":
-                _digest_tables(result)
+                digest_formats.write_tables(result, no_color=STATE.no_color)
             else:
-                sys.stdout.write(buf.getvalue())
+                sys.stdout.write(text)
     if not dry_run:  # only once the digest was delivered
         library.record_digest(conn, result)
     if result.total == 0:
         raise typer.Exit(EXIT_NOTHING)
-
-
-def _digest_tables(result: Any) -> None:
-    from papers_cli.output import Column, message, write_rows
-
-    cols = [Column("id", "id", style="dim", justify="right"),
-            Column("change", "what", style="yellow"),
-            Column("upvotes", "▲", justify="right", style="green"),
-            Column("first_seen", "first seen", style="cyan", minor=1),
-            Column("title", "title", style="bold", flex=True)]
-    for g in result.groups:
-        rows = [{**i.paper, "change": i.describe()} for i in g.items]
-        if rows:
-            write_rows(rows, cols, "table", title=f"{g.watch}: {g.query}",
-                       no_color=STATE.no_color)
-        else:
-            message(f"{g.watch}: nothing new", no_color=STATE.no_color)
-        if g.more:
-            message(f"{g.watch}: {g.more} more", style="dim", no_color=STATE.no_color)

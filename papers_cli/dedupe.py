@@ -349,3 +349,70 @@ def mark_distinct(conn: sqlite3.Connection, ids: list[int]) -> int:
     pairs = [(a, b) for k, a in enumerate(ids) for b in ids[k + 1:]]
     with tx.write(conn):
         return merges.add_distinct(conn, pairs, _now())
+
+
+# ------------------------------------------------------------ the `dedupe` command's steps
+
+def distinct_by_ids(conn: sqlite3.Connection, idents: Iterable[str]) -> str:
+    """Remember the papers named as pairwise different; the line to tell the user."""
+    from papers_cli.errors import UserError
+    from papers_cli.output import plural
+
+    pids = [storage.resolve_paper_id(conn, i) for i in idents]
+    if len(pids) < 2 or None in pids:
+        raise UserError("--distinct needs two or more existing paper ids")
+    n = mark_distinct(conn, [p for p in pids if p is not None])
+    return f"remembered {plural(n, 'pair')} as distinct"
+
+
+def undo_last(conn: sqlite3.Connection) -> str:
+    """Undo the last merge run in force; the line to tell the user."""
+    from papers_cli.errors import UserError
+    from papers_cli.output import plural
+
+    done = undo(conn)
+    if done is None:
+        raise UserError("nothing to undo: no merge run in force", 1)
+    run_id, survivors, restored = done
+    return (f"undid merge run {run_id}: {plural(restored, 'paper')} restored, "
+            f"{plural(survivors, 'survivor')} reset")
+
+
+def ask_clusters(conn: sqlite3.Connection, clusters: list[Cluster], *,
+                 no_color: bool = False) -> tuple[list[Cluster], bool]:
+    """Ask per cluster on stderr; a "no" is remembered as distinct. Ctrl-C or end of
+    input stops asking, answers kept. Returns the clusters to merge and whether the
+    user stopped before the end."""
+    import sys
+
+    from papers_cli.output import ask, cluster_title, write_clusters
+
+    keep: list[Cluster] = []
+    for n, c in enumerate(clusters, 1):
+        write_clusters([c], out=sys.stderr, start=n, total=len(clusters), no_color=no_color)
+        answer = ask(f"merge {cluster_title(n, len(clusters))}?")
+        if answer is None:
+            return keep, True
+        if answer == "y":
+            keep.append(c)
+        else:
+            mark_distinct(conn, c.ids)
+    return keep, False
+
+
+def merge_messages(conn: sqlite3.Connection, clusters: list[Cluster], threshold: float, *,
+                   merge: bool, dry_json: bool) -> list[tuple[str, str | None]]:
+    """Merge the clusters when asked; the lines (text, style) that say what was or
+    would be done."""
+    from papers_cli.output import plural
+
+    if merge:
+        res = apply(conn, clusters, threshold)
+        return [(c, "yellow") for c in res.changes] + [(
+            f"merged {plural(res.merged, 'paper')} in {plural(len(clusters), 'cluster')} "
+            f"(run {res.run_id}; 'papers dedupe --undo' reverses it)", None)]
+    if dry_json:
+        return []
+    merged = sum(len(c.members) - 1 for c in clusters)
+    return [(f"{plural(len(clusters), 'cluster')}, {plural(merged, 'paper')} would be merged"
+             + (" (dry run; --apply to merge)" if clusters else ""), None)]

@@ -7,6 +7,7 @@ output.write_rows.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import IO, Any
 from urllib.parse import quote
@@ -118,3 +119,38 @@ def rows(d: Digest) -> list[dict[str, Any]]:
     return [{"watch": g.watch, "id": i.paper["id"], "change": i.describe(),
              "upvotes": i.paper.get("upvotes"), "first_seen": i.paper.get("first_seen"),
              "title": i.paper["title"]} for g in d.groups for i in g.items]
+
+
+def render(result: Any, fmt: str) -> str:
+    """The digest as text in `fmt` (md, json, atom); "" for table, which is written
+    by write_tables."""
+    buf = io.StringIO()
+    if fmt == "md":
+        write_markdown(result, buf)
+    elif fmt == "json":
+        from papers_cli.sanitize import dumps
+
+        buf.write(dumps(result.as_json(), indent=2) + "\n")
+    elif fmt == "atom":
+        buf.write(atom_bytes(result).decode("utf-8"))
+    return buf.getvalue()
+
+
+def write_tables(result: Any, *, no_color: bool = False) -> None:
+    """The digest for a terminal: one table per saved search."""
+    from papers_cli.output import Column, message, write_rows
+
+    cols = [Column("id", "id", style="dim", justify="right"),
+            Column("change", "what", style="yellow"),
+            Column("upvotes", "▲", justify="right", style="green"),
+            Column("first_seen", "first seen", style="cyan", minor=1),
+            Column("title", "title", style="bold", flex=True)]
+    for g in result.groups:
+        rows = [{**i.paper, "change": i.describe()} for i in g.items]
+        if rows:
+            write_rows(rows, cols, "table", title=f"{g.watch}: {g.query}",
+                       no_color=no_color)
+        else:
+            message(f"{g.watch}: nothing new", no_color=no_color)
+        if g.more:
+            message(f"{g.watch}: {g.more} more", style="dim", no_color=no_color)

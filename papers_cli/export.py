@@ -360,3 +360,42 @@ def markdown_item(r: dict[str, Any], abstracts: bool) -> str:
     if abstracts and r.get("abstract"):
         line += "\n\n  > " + _md_escape(r["abstract"]) + "\n"
     return line
+
+
+def choose_format(flags: Sequence[str], output: str | None) -> str:
+    """The one format the export flags (and -o FILE's extension) ask for."""
+    from papers_cli.errors import UserError
+
+    if len(set(flags)) > 1:
+        raise UserError(f"conflicting formats: {', '.join(sorted(set(flags)))}; give one")
+    to_stdout = output is None or output == "-"
+    fmt = flags[0] if flags else (None if to_stdout else format_for_path(str(output)))
+    if fmt is None:
+        raise UserError("choose a format: --csv, --json, --jsonl, --bibtex or --markdown"
+                        + ("" if to_stdout else f" (the extension of {output} says none)"))
+    return fmt
+
+
+def select(conn: sqlite3.Connection, ids: Sequence[str] | None, *, query: str | None,
+           filters: storage.Filters | None, limit: int | None, stdin: IO[str]) -> Selection:
+    """The papers an export names: ids (`-` reads more from stdin), a search, filters."""
+    from papers_cli.errors import UserError
+
+    selected: list[int] | None = None
+    if ids:
+        words = [w for i in ids for w in (stdin.read().split() if i == "-" else [i])]
+        selected = []
+        for w in words:
+            pid = storage.resolve_paper_id(conn, w)
+            if pid is None:
+                raise UserError(f"no paper with id {w!r}", 1)
+            selected.append(pid)
+    match = None
+    if query:
+        from papers_cli import search as search_mod
+
+        try:
+            match = search_mod.parse_query(query).fts()  # every word, streamed by MATCH
+        except search_mod.QueryError as e:
+            raise UserError(str(e)) from None
+    return Selection(ids=selected, match=match, filters=filters, limit=limit)

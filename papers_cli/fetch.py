@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -387,3 +389,62 @@ def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Targ
 def _s(n: int) -> str:
     """The plural ending a count needs ("1 new paper", "2 new papers")."""
     return "" if n == 1 else "s"
+
+
+def run_reported(conn: sqlite3.Connection, targets: list[Target], base: str, *,
+                 limit: int | None, refresh: bool, rate: float, timeout: float, retries: int,
+                 backoff: float, quiet: bool, no_color: bool) -> int:
+    """The `fetch` command: fetch with a line per target (or a bar) and the summary on
+    stderr; returns the exit code (1 when something failed or a search found nothing,
+    130 when interrupted)."""
+    from papers_cli import http
+    from papers_cli.output import is_terminal, message
+
+    config = http.HttpConfig(base_url=base, rate=rate, timeout=timeout, retries=retries,
+                             backoff=backoff, token=os.environ.get("HF_TOKEN") or None)
+    report = FetchReport()
+    show_progress = not quiet and is_terminal(sys.stderr) and len(targets) > 1
+
+    def say(o: TargetOutcome) -> None:
+        if o.status in ("rejected", "missing"):
+            message(o.message, style="red", no_color=no_color)
+        elif not quiet and not show_progress:
+            text = {"ingested": f"{o.records} papers ({o.new_papers} new)",
+                    "unchanged": "unchanged since the last fetch"}.get(o.status, o.message)
+            message(f"{o.target.label}: {text}", no_color=no_color)
+            for note in o.notes:
+                message(f"{o.target.label}: note: {note}", style="yellow",
+                        no_color=no_color)
+
+    try:
+        if show_progress:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            with Progress(console=Console(file=sys.stderr), transient=True) as progress:
+                task = progress.add_task("fetching", total=len(targets))
+
+                def step(o: TargetOutcome) -> None:
+                    if o.status in ("rejected", "missing"):  # above the bar, not through it
+                        progress.console.print(o.message, style="red", markup=False, soft_wrap=True,
+                                               highlight=False)
+                    progress.update(task, advance=1, description=f"fetching ({report.new_papers}"
+                                    " new papers)")
+
+                run_fetch(conn, targets, config, limit=limit, refresh=refresh,
+                                    report=report, on_target=step)
+        else:
+            run_fetch(conn, targets, config, limit=limit, refresh=refresh,
+                                report=report, on_target=say)
+    except http.Unreachable as e:
+        sys.stderr.write(f"papers: cannot reach {http.host_of(base)}: {e.reason}\n")
+        if report.outcomes:
+            message(report.summary(targets), style="bold", no_color=no_color)
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"papers: {report.interrupted(targets)}\n")
+        return 130
+    if not quiet or report.failed:
+        message(report.summary(targets), style="bold", no_color=no_color)
+    nothing = all(o.target.kind == "search" and o.status == "empty" for o in report.outcomes)
+    return 1 if report.failed or (nothing and report.outcomes) else 0

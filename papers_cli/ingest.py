@@ -697,3 +697,48 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
 def _s(n: int) -> str:
     """The plural ending a count needs ("1 new paper", "2 new papers")."""
     return "" if n == 1 else "s"
+
+
+def run_reported(conn: sqlite3.Connection, sources: Sequence[Source], *, year: int | None,
+                 date: dt.date | None, quiet: bool, no_color: bool) -> int:
+    """The `ingest` command: ingest with a line per page (or a bar) and the summary on
+    stderr; returns the exit code (1 when a page was rejected, 2 when no input was
+    readable, 130 when interrupted)."""
+    from papers_cli.output import message, plural, progress, want_progress
+
+    show_progress = want_progress(len(sources), quiet=quiet)
+
+    def report(o: PageOutcome) -> None:
+        if o.status == "rejected":
+            message(o.message, style="red", no_color=no_color)
+        elif not quiet and (o.status == "skipped" or not show_progress):
+            text = (
+                o.message
+                if o.status == "skipped"
+                else (
+                    f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
+                    f"page date {o.page_date or '?'}"
+                    + (
+                        f" (year inferred: {o.year_source})"
+                        if o.year_source not in ("page", "cli", "none", None)
+                        else ""
+                    )
+                )
+            )
+            message(f"{o.source}: {text}", no_color=no_color)
+            for note in o.notes:
+                message(f"{o.source}: note: {note}", style="yellow", no_color=no_color)
+
+    # Messages print above the bar (output.message goes through its console).
+    try:
+        with progress(len(sources), unit="files", enabled=show_progress) as bar:
+            result = ingest_sources(conn, sources, year=year, date=date, on_page=report,
+                                    on_progress=bar.advance)
+    except Interrupted as e:
+        message(e.summary(), no_color=no_color)
+        return 130
+    if not quiet or result.failed:
+        message(result.summary(), style="bold", no_color=no_color)
+    if sources and all(s.error for s in sources):
+        return 2
+    return 1 if result.failed else 0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from papers_cli.errors import UserError
 from papers_cli.storage import personal as store
 from papers_cli.storage import tx
 from papers_cli.storage.read import Filters, fold_text
@@ -28,12 +29,8 @@ UPVOTE_JUMP = 10
 DIGEST_LIMIT = 20
 
 
-class LibraryError(Exception):
+class LibraryError(UserError):
     """Bad usage (code 2) or unknown papers (code 1); the message is one line."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _now(now: str | None) -> str:
@@ -435,3 +432,31 @@ def _jumped(conn: sqlite3.Connection, seen: dict[int, int | None],
             out.append(DigestItem(p, "upvotes", before))
     out.sort(key=lambda i: (-i.gain, i.paper["id"]))
     return out
+
+
+def edit_note() -> str:
+    """A note written in $VISUAL/$EDITOR; nothing is saved unless it exits 0."""
+    import contextlib
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise LibraryError("no -m TEXT and no $EDITOR set: nothing saved")
+    fd, name = tempfile.mkstemp(prefix="papers-note-", suffix=".md")
+    os.close(fd)
+    try:
+        try:
+            code = subprocess.run([*shlex.split(editor), name], check=False).returncode
+        except (OSError, ValueError) as e:
+            raise LibraryError(
+                f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved") from None
+        if code != 0:
+            raise LibraryError(f"$EDITOR exited with status {code}: nothing saved")
+        with open(name, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)

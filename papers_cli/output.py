@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import sys
@@ -850,3 +851,20 @@ def ask(
             if answer in (c.lower(), c[:1].lower()):
                 return c
         stderr.write(f"please answer {' or '.join(choices)}\n")
+
+
+def write_doctor(report: dict[str, Any], personal_orphans: int, *, as_json: bool) -> None:
+    """The `doctor` report on stdout: JSON, or a `name<TAB>value` line per check."""
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    print(f"schema version\t{report['schema_version']} (this papers: "
+          f"{report['expected_schema_version']})")
+    print(f"integrity\t{'ok' if report['integrity'] == ['ok'] else 'FAILED'}")
+    print(f"search index\t{'ok' if report['fts_consistent'] else 'PROBLEM'}")
+    print(f"orphan sightings\t{report['orphan_sightings']}")
+    print(f"papers without sightings\t{report['papers_without_sightings']}")
+    print(f"bad values\t{len(report['bad_values'])}")
+    print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
+    # Kept for re-attachment when the paper is ingested again (library.orphans).
+    print(f"personal data of removed papers\t{personal_orphans}")
