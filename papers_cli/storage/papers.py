@@ -503,6 +503,9 @@ def refold(conn: sqlite3.Connection, added: dict[int, list[dict[str, Any]]]) -> 
     full from every sighting (recompute)."""
     full: list[int] = [pid for pid, ss in added.items() if len(ss) != 1]
     single = [pid for pid, ss in added.items() if len(ss) == 1]
+    # Updates grouped by the columns they change (mostly just the upvotes and the last
+    # seen date): one executemany per group instead of a statement per paper.
+    updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for chunk in chunks(single, 500):
         marks = ",".join("?" * len(chunk))
         rows = {r["id"]: r for r in conn.execute(
@@ -523,10 +526,12 @@ def refold(conn: sqlite3.Connection, added: dict[int, list[dict[str, Any]]]) -> 
             changed = {c: v for c, v in zip(PAPER_COLUMNS, paper_row(folded), strict=True)
                        if row[c] != v}
             if changed:
-                sets = ", ".join(f"{c} = ?" for c in changed)  # names from the field table
-                conn.execute(f"UPDATE papers SET {sets} WHERE id = ?", (*changed.values(), pid))
+                updates.setdefault(tuple(changed), []).append((*changed.values(), pid))
             if old_names != folded["author_names"]:
                 set_authors(conn, pid, folded["author_names"])
+    for cols, params in updates.items():
+        sets = ", ".join(f"{c} = ?" for c in cols)  # names from the field table
+        conn.executemany(f"UPDATE papers SET {sets} WHERE id = ?", params)
     if full:
         recompute(conn, full)
 
