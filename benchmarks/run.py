@@ -305,12 +305,22 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="only the ingest section, medians of --runs runs; prints, writes "
+                         "no RESULTS.md (for before/after comparisons of ingest work)")
+    ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     args.data.mkdir(parents=True, exist_ok=True)
     print(f"papers benchmark on {platform.node()} ({os.cpu_count()} cores, "
           f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})", flush=True)
     profile = ""
+    if args.ingest_only:
+        for n in sizes:
+            print(f"\n== {n:,} papers", flush=True)
+            bench_ingest(n, data_dir(args.data, n), args.data, args.runs)
+        print("\n" + render_table())
+        return
     for n in sizes:
         print(f"\n== {n:,} papers", flush=True)
         d = data_dir(args.data, n)

@@ -17,6 +17,7 @@ from papers_cli.storage.papers import (
     _SIGHTING_NAMES,
     _encode,
     fold_one,
+    new_row,
     paper_row,
 )
 
@@ -52,3 +53,14 @@ def test_sighting_rows_encode_as_to_db(raw: dict[str, Any]) -> None:
     values = fields.check_record(raw)
     row = _encode([values[n] for n in _SIGHTING_NAMES], _SIGHTING_LISTS, _SIGHTING_FLAGS)
     assert row == [fields.to_db(f.name, values[f.name]) for f in fields.SIGHTING_FIELDS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(record, st.one_of(st.none(), dates))
+def test_new_row_is_the_folded_row(raw: dict[str, Any], seen: str | None) -> None:
+    values = fields.check_record(raw)
+    sighting = {**values, "seen": seen}
+    want = fields.fold([sighting], title_key)
+    row, names = new_row(sighting, title_key(values["title"]))
+    assert row == [fields.to_db(c, want[c]) for c in fields.PAPER_COLUMNS]
+    assert names == want["author_names"]

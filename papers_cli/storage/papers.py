@@ -181,7 +181,7 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
                           [v["arxiv_id"] for _, _, v, _ in prepared if v["arxiv_id"]])
         new: dict[int, list[dict[str, Any]]] = {}
         key_of: dict[int, str] = {}
-        known: set[int] = set()
+        known: dict[int, list[dict[str, Any]]] = {}
         known_records = 0
         rows = []
         for rec, pos, values, key in prepared:
@@ -199,7 +199,8 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
                 new[pid].append({**values, "seen": values["listed_on"] or page_seen})
                 key_of[pid] = key
             else:
-                known.add(pid)
+                known.setdefault(pid, []).append({**values, "seen": values["listed_on"]
+                                                  or page_seen})
                 known_records += 1
             matcher.add(pid, key, values)
             if assigned is not None and index is not None:
@@ -210,10 +211,11 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
         result.records += len(rows)
         result.new_papers += len(new)
         result.known_papers += known_records
-        insert_papers(conn, {pid: fold_one(ss[0], key_of[pid]) if len(ss) == 1
-                             else fields.fold(ss, title_key) for pid, ss in new.items()})
+        insert_rows(conn, [(pid, *new_row(ss[0], key_of[pid])) if len(ss) == 1
+                           else (pid, paper_row(f := fields.fold(ss, title_key)),
+                                 f["author_names"]) for pid, ss in new.items()])
         conn.executemany(_INSERT_SIGHTING, rows)
-        recompute(conn, known)
+        refold(conn, known)
     note_max_id(conn)
     return result
 
@@ -265,6 +267,177 @@ def fold_one(s: dict[str, Any], key: str) -> dict[str, Any]:
     for f in PAPER_FIELDS:
         if f.kind is Kind.LIST and out[f.name] is None:
             out[f.name] = []
+    return out
+
+
+def _row_plan() -> tuple[tuple[int, str, str | None], ...]:
+    """How new_row computes each papers column from a paper's only sighting."""
+    plan = []
+    for f in PAPER_FIELDS:
+        src = f.sighting
+        if f.rule is Rule.KEY:
+            op = "key"
+        elif f.rule is Rule.DATE:
+            op = "published" if f.name == "published" else "inferred"
+        elif f.rule is Rule.FIRST_SEEN or f.rule is Rule.LAST_SEEN:
+            op = "seen"
+        elif src is not None and fields.SIGHTING[src].kind is Kind.LIST:
+            op = "list" if f.kind is Kind.LIST else "names"
+        else:
+            op = "value"
+        plan.append((op, f.name, src))
+    return tuple((i, op, src) for i, (op, _, src) in enumerate(plan))
+
+
+_ROW_PLAN = _row_plan()
+_TITLE = PAPER_COLUMNS.index("title")
+_AUTHORS_COUNT = PAPER_COLUMNS.index("authors_count")
+
+
+def new_row(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
+    """paper_row(fold_one(s, key)) and its author names, built directly: what ingest
+    stores for a new paper seen once (tests/test_fold_one.py checks it against fold)."""
+    row: list[Any] = [None] * len(PAPER_COLUMNS)
+    names: list[str] = []
+    pub = s.get("published")
+    for i, op, src in _ROW_PLAN:
+        if op == "value":
+            v = s.get(src)  # type: ignore[arg-type]
+            row[i] = None if v is None or v == "" or v == [] else v
+        elif op == "list":
+            v = s.get(src)  # type: ignore[arg-type]
+            row[i] = _JSON(list(v)) if v else "[]"
+        elif op == "names":
+            v = s.get(src)  # type: ignore[arg-type]
+            if v:
+                names = list(v)
+                row[i] = ", ".join(names) or None
+        elif op == "seen":
+            row[i] = s.get("seen") or None
+        elif op == "key":
+            row[i] = key
+        elif op == "published":
+            row[i] = pub or None
+        else:  # inferred
+            row[i] = int(bool(s.get("year_inferred"))) if pub else 0
+    if row[_TITLE] is None:
+        row[_TITLE] = ""
+    if row[_AUTHORS_COUNT] is None and names:
+        row[_AUTHORS_COUNT] = len(names)
+    return row, names
+
+
+def insert_rows(conn: sqlite3.Connection, rows: list[tuple[int, list[Any], list[str]]]) -> None:
+    """Insert papers given as (id, encoded row, author names)."""
+    if not rows:
+        return
+    conn.executemany(_INSERT_PAPER, [(pid, *row) for pid, row, _ in rows])
+    conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
+                     [(pid, i, name) for pid, _, names in rows
+                      for i, name in enumerate(names, start=1)])
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def fold_next(paper: dict[str, Any], s: dict[str, Any]) -> dict[str, Any] | None:
+    """fields.fold of a paper's sightings plus one more, from the paper as folded so far
+    (`paper`: fold's result, e.g. a stored row decoded, with author_names) and the new
+    sighting `s` (with `seen`), without reading the older sightings again; None when
+    that cannot be known from the folded values alone (the caller folds in full).
+
+    Only for a sighting that sorts after all the others: a strictly later `seen` (the
+    first key of the order sightings are folded in). tests/test_fold_next.py checks it
+    against fields.fold."""
+    seen = s.get("seen")
+    last = paper.get("last_seen")
+    if not seen or not last or not paper.get("first_seen") or seen <= last:
+        return None
+    out: dict[str, Any] = {}
+    old_names: list[str] = paper["author_names"]
+    for f in PAPER_FIELDS:
+        name, rule, src = f.name, f.rule, f.sighting
+        if rule is Rule.KEY:
+            continue
+        if rule is Rule.DATE:
+            if name != "published":
+                continue  # set with published below
+            pub = s.get("published")
+            old_pub = paper["published"]
+            if pub and (old_pub is None or (bool(s.get("year_inferred")), pub)
+                        < (bool(paper["published_inferred"]), old_pub)):
+                out["published"] = pub
+                out["published_inferred"] = int(bool(s.get("year_inferred")))
+            else:
+                out["published"] = old_pub
+                out["published_inferred"] = int(paper["published_inferred"] or 0)
+            continue
+        if rule is Rule.FIRST_SEEN:
+            out[name] = paper[name]
+            continue
+        if rule is Rule.LAST_SEEN:
+            out[name] = seen
+            continue
+        assert src is not None
+        v: Any = s.get(src)
+        has = _present(v)
+        old: Any = (old_names or None) if name == "authors" else paper[name]
+        if not _present(old):
+            old = None
+        if rule is Rule.NEWEST:
+            value = v if has else old
+        elif rule is Rule.FIRST:
+            value = old if old is not None else (v if has else None)
+        elif rule is Rule.MAX:
+            if name == "authors_count":
+                out[name] = v if has else None  # settled below, with the authors
+                continue
+            value = (v if has else None) if old is None else max(old, v) if has else old
+        elif rule is Rule.LONGEST:
+            value = v if has and (old is None or len(v) >= len(old)) else old
+        elif rule is Rule.UNION:
+            value = list(old or [])
+            if has:
+                value += [x for x in v if x not in value]
+        else:  # pragma: no cover - every rule is handled above
+            raise AssertionError(rule)
+        out[name] = value
+    if out["title"] is None:
+        out["title"] = ""
+    out["title_key"] = title_key(out["title"])
+    names: list[str] = list(out["authors"]) if out["authors"] is not None else []
+    out["author_names"] = names
+    out["authors"] = ", ".join(names) or None if out["authors"] is not None else None
+    # authors_count: the highest count a sighting showed, else the number of authors.
+    # The stored count does not say which it was when it equals the number of authors.
+    new_count, old_count = out["authors_count"], paper["authors_count"]
+    if old_count is None:  # no sighting showed a count, and no authors so far
+        count = new_count
+    elif old_count != len(old_names) or not old_names:  # a count some sighting showed
+        count = old_count if new_count is None else max(old_count, new_count)
+    elif new_count is not None and new_count >= old_count:
+        count = new_count
+    elif new_count is None and len(names) == len(old_names):
+        count = old_count
+    else:
+        return None
+    if count is None and names:
+        count = len(names)
+    out["authors_count"] = count
+    for f in PAPER_FIELDS:
+        if f.kind is Kind.LIST and out[f.name] is None:
+            out[f.name] = []
+    return out
+
+
+def decode_paper(row: sqlite3.Row | dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """A stored papers row as fold gives it (lists decoded), with its author names."""
+    out = {c: row[c] for c in PAPER_COLUMNS}
+    for i in _PAPER_LISTS:
+        c = PAPER_COLUMNS[i]
+        out[c] = fields.from_db(c, out[c])
+    out["author_names"] = names
     return out
 
 
@@ -335,6 +508,46 @@ def recompute(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> dict[str, i
         insert_papers(conn, inserts)
         stats["inserted"] += len(inserts)
     return stats
+
+
+def refold(conn: sqlite3.Connection, added: dict[int, list[dict[str, Any]]]) -> None:
+    """Fold known papers again after their new sightings (`added`, just stored, with
+    `seen`) were stored: from the stored row and the new sighting when that gives
+    fold's result (fold_next: a re-listing on a later day, the usual case), else in
+    full from every sighting (recompute)."""
+    full: list[int] = [pid for pid, ss in added.items() if len(ss) != 1]
+    single = [pid for pid, ss in added.items() if len(ss) == 1]
+    # Updates grouped by the columns they change (mostly just the upvotes and the last
+    # seen date): one executemany per group instead of a statement per paper.
+    updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for chunk in chunks(single, 500):
+        marks = ",".join("?" * len(chunk))
+        rows = {r["id"]: r for r in conn.execute(
+            f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk))}
+        authors: dict[int, list[str]] = {}
+        for pid, name in conn.execute(f"SELECT paper_id, name FROM authors WHERE paper_id IN "
+                                      f"({marks}) ORDER BY paper_id, position", list(chunk)):
+            authors.setdefault(pid, []).append(name)
+        for pid in chunk:
+            row = rows.get(pid)
+            old_names = authors.get(pid, [])
+            folded = (fold_next(decode_paper(row, old_names), added[pid][0])
+                      if row is not None and row["title_key"] is not None else None)
+            if folded is None:
+                full.append(pid)
+                continue
+            assert row is not None
+            changed = {c: v for c, v in zip(PAPER_COLUMNS, paper_row(folded), strict=True)
+                       if row[c] != v}
+            if changed:
+                updates.setdefault(tuple(changed), []).append((*changed.values(), pid))
+            if old_names != folded["author_names"]:
+                set_authors(conn, pid, folded["author_names"])
+    for cols, params in updates.items():
+        sets = ", ".join(f"{c} = ?" for c in cols)  # names from the field table
+        conn.executemany(f"UPDATE papers SET {sets} WHERE id = ?", params)
+    if full:
+        recompute(conn, full)
 
 
 def set_authors(conn: sqlite3.Connection, paper_id: int, names: Sequence[str]) -> None:
