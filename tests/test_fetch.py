@@ -585,11 +585,11 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes(server: HFServer, tmp_path: Path) 
     cmd = [sys.executable, "-m", "papers_cli", "--db", str(db), "fetch", "--since",
            "2024-07-08", "--until", "2024-07-12", "--rate", "50"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.hits("/api/daily_papers?date=2024-07-10") and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.splitlines()[-1] == ("papers: interrupted after 2 of 5 days (1 fetched, 14 new "
                                     "papers, committed); run the same command again to resume")
