@@ -251,7 +251,13 @@ def fold(sightings: Sequence[Sighting], title_key: Callable[[str], str]) -> dict
         out[f.name] = value
     if out["title"] is None:
         out["title"] = ""
-    out["title_key"] = title_key(out["title"])
+    return finish(out, title_key(out["title"]))
+
+
+def finish(out: dict[str, Any], key: str) -> dict[str, Any]:
+    """The derived values of a folded paper: title key, authors as text beside their
+    list, a count from the list when no page gave one, empty lists for none."""
+    out["title_key"] = key
     if out["authors"] is not None:
         out["author_names"] = list(out["authors"])
         out["authors"] = ", ".join(out["authors"]) or None

@@ -194,17 +194,7 @@ def merged_into(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]
 
 def survivor_of(conn: sqlite3.Connection, paper_id: int) -> int | None:
     """The paper a merged-away id lives on in (following later merges), if any."""
-    seen: set[int] = set()
-    current = paper_id
-    while current not in seen:
-        seen.add(current)
-        row = conn.execute(
-            "SELECT m.survivor_id FROM merges m JOIN merge_runs r ON r.id = m.run_id WHERE "
-            "m.merged_id = ? AND r.undone_at IS NULL ORDER BY m.run_id DESC LIMIT 1",
-            (current,)).fetchone()
-        if row is None:
-            break
-        current = row[0]
+    current = identity_of(conn, paper_id)
     if current == paper_id:
         return None
     exists = conn.execute("SELECT 1 FROM papers WHERE id = ?", (current,)).fetchone()

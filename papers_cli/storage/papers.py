@@ -256,18 +256,7 @@ def fold_one(s: dict[str, Any], key: str) -> dict[str, Any]:
             out[f.name] = v
     if out["title"] is None:
         out["title"] = ""
-    out["title_key"] = key
-    if out["authors"] is not None:
-        out["author_names"] = list(out["authors"])
-        out["authors"] = ", ".join(out["authors"]) or None
-    else:
-        out["author_names"] = []
-    if out["authors_count"] is None and out["author_names"]:
-        out["authors_count"] = len(out["author_names"])
-    for f in PAPER_FIELDS:
-        if f.kind is Kind.LIST and out[f.name] is None:
-            out[f.name] = []
-    return out
+    return fields.finish(out, key)
 
 
 def _row_plan() -> tuple[tuple[int, str, str | None], ...]:
