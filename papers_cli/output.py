@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from papers_cli.fields import PAPER_FIELDS
 from papers_cli.models import MARK_CLOSE, MARK_OPEN
 from papers_cli.sanitize import dumps, for_terminal, neutralise_formula, tsv_escape
 
@@ -565,6 +566,20 @@ def _with_latest(paper: dict[str, Any], col: str) -> Any:
     return f"{paper[col]} (latest {latest})"
 
 
+# `show`: fields folded into another one's line, or printed as a section of their own.
+_SHOWN_ELSEWHERE = {"title", "title_key", "published_inferred", "latest_upvotes", "github_stars",
+                    "abstract", "ai_summary"}
+_SHOW_AS: dict[str, Any] = {
+    "published": lambda p: p["published"] and p["published"] + (
+        " (year inferred)" if p.get("published_inferred") else ""),
+    "authors": lambda p: ", ".join(p.get("author_names") or []) or p.get("authors"),
+    "upvotes": lambda p: _with_latest(p, "upvotes"),
+    "arxiv_id": lambda p: p["arxiv_id"] and f"{p['arxiv_id']}  https://arxiv.org/abs/{p['arxiv_id']}",
+    "github_repo": lambda p: p["github_repo"] and p["github_repo"] + (
+        f" ({p['github_stars']} stars)" if p.get("github_stars") is not None else ""),
+}
+
+
 def _field_text(v: Any) -> str:
     return for_terminal(", ".join(plain(x) for x in v) if isinstance(v, list) else plain(v))
 
@@ -579,34 +594,13 @@ def write_paper(
 ) -> None:
     """Every field of one paper, its full abstract and the pages it was seen on."""
     out = out or sys.stdout
-    fields = [
-        ("id", paper["id"]),
-        ("title", paper["title"]),
-        (
-            "published",
-            paper["published"]
-            and paper["published"] + (" (year inferred)" if paper["published_inferred"] else ""),
-        ),
-        ("authors", ", ".join(paper.get("author_names") or []) or paper.get("authors")),
-        ("author count", paper["authors_count"]),
-        ("organization", paper["organization"]),
-        ("upvotes", _with_latest(paper, "upvotes")),
-        ("comments", _with_latest(paper, "comments")),
-        (
-            "arxiv",
-            paper["arxiv_id"] and f"{paper['arxiv_id']}  https://arxiv.org/abs/{paper['arxiv_id']}",
-        ),
-        ("code", paper["code_links"]),
-        (
-            "github",
-            paper["github_repo"]
-            and f"{paper['github_repo']}"
-            + (f" ({paper['github_stars']} stars)" if paper["github_stars"] is not None else ""),
-        ),
-        ("project page", paper["project_page"]),
-        ("keywords", paper["keywords"]),
-        ("first seen", paper["first_seen"]),
-        ("last seen", paper["last_seen"]),
+    fields = [("id", paper["id"]), ("title", paper["title"])]
+    for f in PAPER_FIELDS:  # every other field of the table, under its label
+        if f.name in _SHOWN_ELSEWHERE or f.name not in paper:
+            continue
+        render = _SHOW_AS.get(f.name)
+        fields.append((f.label, render(paper) if render else paper[f.name]))
+    fields += [
         ("merged from", [f"{m['id']} ({m['reason']}): {m['title']}"
                          for m in paper.get("merged_from") or []]),
         ("tags", paper.get("tags")),
