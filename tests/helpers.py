@@ -87,3 +87,61 @@ def check_consistent(db: Path) -> None:
     assert conn.execute("SELECT value FROM settings WHERE key = 'fts_pending_from'"
                         ).fetchone()[0] is None
     conn.close()
+
+
+NOBODY = 65534
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Every directory above `path` searchable, and `path` readable, by any user."""
+    import stat
+
+    if not path.exists() or not path.stat().st_mode & stat.S_IROTH:
+        return False
+    return all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+
+
+class Unprivileged:
+    """How to run a subprocess so that file permissions bind, even when the tests run
+    as root (as in CI), where "read-only" and "Permission denied" would never happen.
+
+    As root, the child becomes `nobody` (uid/gid 65534) when the interpreter is
+    reachable by that user; otherwise (a Python under /root, mode 0700) it stays uid 0
+    but loses the capabilities that bypass file permissions (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH, CAP_FOWNER) from its bounding set, so that the exec'd process
+    obeys mode bits like any other owner. `uid` is who must own the test's files."""
+
+    def __init__(self) -> None:
+        import os
+        import sys
+
+        self.root = os.geteuid() == 0
+        interpreter = Path(os.path.realpath(sys.executable))
+        self.as_nobody = self.root and _reachable_by_others(interpreter) and \
+            _reachable_by_others(Path(sys.base_prefix) / "lib")
+        self.uid = NOBODY if self.as_nobody else os.geteuid()
+
+    def preexec(self) -> None:
+        import os
+
+        if self.as_nobody:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+        elif self.root:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+                if libc.prctl(24, cap, 0, 0, 0) != 0:  # 24 = PR_CAPBSET_DROP
+                    raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    def kwargs(self) -> dict:
+        return {"preexec_fn": self.preexec} if self.root else {}
+
+    def own(self, *paths: Path) -> None:
+        import os
+
+        if self.root:
+            for p in paths:
+                os.chown(p, self.uid, self.uid)

@@ -40,9 +40,6 @@ POSITIVES = [
 ]
 
 NEGATIVES = [
-    ("Scaling Laws of Neural Memory, Part I", "Scaling Laws of Neural Memory, Part II", True),
-    ("Evaluating GPT-3 on Theorem Proving", "Evaluating GPT-4 on Theorem Proving", True),
-    ("Fine-tuning Llama 2 for Code Review", "Fine-tuning Llama 3 for Code Review", True),
     ("Sparse Attention Mechanisms", "A Survey of Sparse Attention Mechanisms", False),
     ("Protein Language Models", "Protein Language Models", False),  # same title, other abstract
 ]
@@ -78,17 +75,66 @@ def test_same_abstract_under_different_titles(conn: sqlite3.Connection) -> None:
     assert clusters[0].members[1].reason.startswith("same abstract")
 
 
-def test_vetoes_arxiv_and_dates(conn: sqlite3.Connection) -> None:
-    add(conn, "Token Routing Revisited", BASE.format(topic="t"), date="Mar 1, 2019", name="a")
-    add(conn, "Token Routing Revisited.", BASE.format(topic="t") + " v2", date="Mar 1, 2024",
-        name="b")
-    assert dedupe.find_clusters(conn) == []  # printed dates five years apart
-    api = [{"paper": {"id": "2401.00001", "title": "Graph Solvers", "summary":
-                      BASE.format(topic="g"), "publishedAt": "2024-01-01T00:00:00Z"}},
-           {"paper": {"id": "2401.00002", "title": "Graph Solvers (v2)", "summary":
-                      BASE.format(topic="g"), "publishedAt": "2024-01-02T00:00:00Z"}}]
-    ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
-    assert dedupe.find_clusters(conn) == []  # two arXiv ids are two papers
+def api_pair(conn: sqlite3.Connection, titles: tuple[str, str], ids: tuple[str, str] | None,
+             topic: str) -> list[int]:
+    """Two papers from an API listing, with or without arXiv ids; same abstract + noise."""
+    if ids is None:  # the control: the same pair as text cards, no arXiv id anywhere
+        return [add(conn, titles[0], BASE.format(topic=topic), date="Jan 1, 2024", name="a"),
+                add(conn, titles[1], BASE.format(topic=topic) + " v2", date="Jan 2, 2024",
+                    name="b")]
+    api = [{"paper": {"id": i, "title": t, "summary": BASE.format(topic=topic) + extra,
+                      "publishedAt": f"2024-01-0{k}T00:00:00Z"}}
+           for k, (i, t, extra) in enumerate(zip(ids, titles, ("", " v2"), strict=True), start=1)]
+    out = ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+    assert out.status == "ingested", out.message
+    return [storage.resolve_paper_id(conn, i) for i in ids]
+
+
+TYPO = ("Token Routing Revisited", "Token Routng Revisited")  # not one title key: 2 papers
+
+
+@pytest.mark.parametrize(("dates", "vetoed"), [
+    (("Mar 1, 2019", "Mar 1, 2024"), True),   # printed dates five years apart
+    (("Mar 1, 2024", "Apr 1, 2024"), False),  # control: a month apart
+])
+def test_veto_dates_more_than_a_year_apart(conn: sqlite3.Connection, dates: tuple[str, str],
+                                           vetoed: bool) -> None:
+    a = add(conn, TYPO[0], BASE.format(topic="t"), date=dates[0], name="a")
+    b = add(conn, TYPO[1], BASE.format(topic="t") + " v2", date=dates[1], name="b")
+    assert a != b and storage.counts(conn)["papers"] == 2
+    clusters = dedupe.find_clusters(conn)
+    assert [c.ids for c in clusters] == ([] if vetoed else [[a, b]])
+
+
+@pytest.mark.parametrize(("ids", "vetoed"), [
+    (("2401.00001", "2401.00002"), True),  # two arXiv ids are two papers
+    (None, False),                         # control: the same pair without ids
+])
+def test_veto_different_arxiv_ids(conn: sqlite3.Connection, ids: tuple[str, str] | None,
+                                  vetoed: bool) -> None:
+    a, b = api_pair(conn, ("Graph Solvers", "Graph Solvers (v2)"), ids, "g")
+    assert a != b and storage.counts(conn)["papers"] == 2
+    clusters = dedupe.find_clusters(conn)
+    assert [c.ids for c in clusters] == ([] if vetoed else [[a, b]])
+
+
+@pytest.mark.parametrize(("a", "b", "control"), [
+    ("Scaling Laws of Neural Memory, Part I", "Scaling Laws of Neural Memory, Part II",
+     "Scaling Laws of Neural Memry, Part I"),
+    ("Evaluating GPT-3 on Theorem Proving", "Evaluating GPT-4 on Theorem Proving",
+     "Evaluating GPT-3 on Theorem Provng"),
+    ("Fine-tuning Llama 2 for Code Review", "Fine-tuning Llama 3 for Code Review",
+     "Fine-tuning Llama 2 for Code Reveiw"),
+])
+def test_veto_different_numbers_in_titles(tmp_path: Path, a: str, b: str, control: str) -> None:
+    # Same abstract: without the veto "same abstract" alone would join them.
+    for other, vetoed in ((b, True), (control, False)):
+        conn = storage.connect(tmp_path / f"{vetoed}.db")
+        ia = add(conn, a, BASE.format(topic="memory"), name="a")
+        ib = add(conn, other, BASE.format(topic="memory"), name="b")
+        assert ia != ib and storage.counts(conn)["papers"] == 2
+        assert [c.ids for c in dedupe.find_clusters(conn)] == ([] if vetoed else [[ia, ib]])
+        conn.close()
 
 
 def test_apply_keeps_most_complete_fields_and_undo_is_exact(conn: sqlite3.Connection) -> None:
@@ -156,16 +202,27 @@ def test_distinct_is_remembered(conn: sqlite3.Connection) -> None:
     assert dedupe.find_clusters(conn) == []
 
 
-def test_no_chain_across_a_veto(conn: sqlite3.Connection) -> None:
-    api = [{"paper": {"id": f"2403.0000{k}", "title": t, "summary": BASE.format(topic="c")
-                      + f" ({k})", "publishedAt": "2024-03-01T00:00:00Z"}}
-           for k, t in ((1, "Chained Sparse Routing"), (2, "Chained Sparse Routng"))]
-    ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_no_chain_across_a_veto(conn: sqlite3.Connection, with_ids: bool) -> None:
+    titles = ("Chained Sparse Routing", "Chained Sparse Routng")
+    if with_ids:
+        api = [{"paper": {"id": f"2403.0000{k}", "title": t, "summary": BASE.format(topic="c")
+                          + f" ({k})", "publishedAt": "2024-03-01T00:00:00Z"}}
+               for k, t in enumerate(titles, start=1)]
+        ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
+    else:  # control: the same two papers without arXiv ids do form one chain
+        for k, t in enumerate(titles, start=1):
+            add(conn, t, BASE.format(topic="c") + f" ({k})", name=f"n{k}")
     add(conn, "Chained Sparse Routin", BASE.format(topic="c"), name="t")  # no id: matches both
+    assert storage.counts(conn)["papers"] == 3
     clusters = dedupe.find_clusters(conn)
-    for c in clusters:
-        ids = {storage.get_paper(conn, i)["arxiv_id"] for i in c.ids} - {None}
-        assert len(ids) <= 1
+    if with_ids:
+        # The id-less paper joins one of them, never both.
+        assert [len(c.ids) for c in clusters] == [2]
+        ids = {storage.get_paper(conn, i)["arxiv_id"] for i in clusters[0].ids} - {None}
+        assert len(ids) == 1
+    else:
+        assert [c.ids for c in clusters] == [[1, 2, 3]]
 
 
 def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import random
+import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from helpers import HEADER, JAN, check_consistent, dump, make_pages, page, snapshot
+from helpers import HEADER, JAN, Unprivileged, check_consistent, dump, make_pages, page, snapshot
 from papers_cli import storage
 from papers_cli.cli import app
 
@@ -82,22 +84,41 @@ def test_correct_results_for_odd_but_valid_input(tmp_path: Path) -> None:
     assert rows["Odd upvotes"][3] is None
 
 
-def test_paths_missing_unreadable_directory_twice(tmp_path: Path) -> None:
-    db = tmp_path / "p.db"
-    locked = tmp_path / "locked.txt"
+@pytest.fixture
+def shared_dir() -> Iterator[tuple[Path, Unprivileged]]:
+    """A directory the unprivileged child can reach (pytest's tmp_path is 0700 under
+    /tmp/pytest-of-root), owned by whoever that child runs as."""
+    user = Unprivileged()
+    d = Path(tempfile.mkdtemp(prefix="papers-perm-"))
+    d.chmod(0o755)
+    user.own(d)
+    try:
+        yield d, user
+    finally:
+        for p in (d, *d.rglob("*")):
+            p.chmod(0o700 if p.is_dir() else 0o600)
+        shutil.rmtree(d)
+
+
+def test_paths_missing_unreadable_directory_twice(
+        shared_dir: tuple[Path, Unprivileged]) -> None:
+    d, user = shared_dir
+    db = d / "p.db"
+    locked = d / "locked.txt"
     locked.write_text(page(GOOD))
+    jan = d / JAN.name
+    shutil.copy(JAN, jan)
+    user.own(locked, jan)
+    jan.chmod(0o644)
     locked.chmod(0)
-    args = [str(tmp_path / "missing.txt"), str(locked), str(JAN), str(JAN)]
-    res = papers(db, "ingest", *args)
-    if os.geteuid() == 0:  # root reads anything: the locked file is simply ingested
-        assert "locked.txt: 1 paper (" in res.stderr
-    else:
-        assert "locked.txt: Permission denied" in res.stderr
+    args = [str(d / "missing.txt"), str(locked), str(jan), str(jan)]
+    res = papers(db, "ingest", *args, **user.kwargs())
+    assert f"{locked}: Permission denied" in res.stderr, res.stderr
     assert "missing.txt: no such file or directory" in res.stderr
+    assert "Traceback" not in res.stderr
     assert res.returncode == 1
     assert storage.counts(storage.connect(db))["sightings"] >= 14
     assert res.stderr.count("convergent-jan.txt") == 1  # a path given twice is read once
-    locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
 def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,23 +152,32 @@ def test_bad_databases(tmp_path: Path) -> None:
     c.close()
     res = papers(newer, "ingest", str(JAN))
     assert res.returncode == 2 and "newer than this papers supports" in res.stderr
-    ro_dir = tmp_path / "ro"
-    ro_dir.mkdir()
-    ro = ro_dir / "ro.db"
-    assert papers(ro, "ingest", str(JAN)).returncode == 0
+
+
+
+@pytest.mark.slow
+def test_read_only_database(shared_dir: tuple[Path, Unprivileged]) -> None:
+    d, user = shared_dir
+    ro = d / "ro.db"
+    jan = d / JAN.name
+    shutil.copy(JAN, jan)
+    jan.chmod(0o644)
+    assert papers(ro, "ingest", str(jan)).returncode == 0
     c = sqlite3.connect(ro)
     c.execute("PRAGMA journal_mode = DELETE")  # a read-only WAL file cannot be opened
     c.close()
-    ro.chmod(stat.S_IRUSR)
-    ro_dir.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        res = papers(ro, "ingest", str(tmp_path / "none.txt"), str(JAN))
-        if os.geteuid() != 0:
-            assert res.returncode == 2 and "read-only" in res.stderr
-        assert "Traceback" not in res.stderr
-    finally:
-        ro_dir.chmod(stat.S_IRWXU)
-        ro.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    user.own(ro, jan)
+    before = dump(storage.connect(ro))
+    ro.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    d.chmod(0o555)
+    res = papers(ro, "ingest", str(d / "none.txt"), str(jan), **user.kwargs())
+    assert res.returncode == 2 and "read-only" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    # Reading still works on a database that cannot be written.
+    listed = papers(ro, "list", "--format", "json", **user.kwargs())
+    assert listed.returncode == 0, listed.stderr
+    d.chmod(0o755)
+    assert dump(storage.connect(ro)) == before
 
 
 def test_doctor_rebuilds_deleted_index(tmp_path: Path) -> None:

@@ -159,6 +159,10 @@ def _parse_cards(text: str) -> ParsedPage:
                     rec.shown_date = ShownDate(month, int(dm.group(2)), year)
                     rec.date_text = dm.group(0)
                     break
+        # The card's picture is the paper's thumbnail, as in the embedded data.
+        img = art.find("img", src=True)
+        if img is not None and str(img["src"]).startswith("https://"):
+            rec.thumbnail = str(img["src"])
         gh = next((a["href"] for a in art.find_all("a", href=True)
                    if "github.com/" in a["href"]), None)
         rec.github_repo = gh
