@@ -35,6 +35,7 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
             raise ParseError("not a line of a papers export (version 1 or 2)", n)
         if not isinstance(obj.get("title"), str) or not obj["title"].strip():
             raise ParseError("title: missing", n)
+        _check_paper_values(obj, n)
         papers.append({**obj, **personal_fields(obj, n)})
         sightings = obj.get("pages")
         if not isinstance(sightings, list):
@@ -61,6 +62,23 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
     for p in ordered:
         p.records.sort(key=lambda r: r.position)
     return ordered, papers
+
+
+def _check_paper_values(obj: dict[str, Any], line: int) -> None:
+    """The paper's own values are computed again from its sightings on restore, but a
+    line whose values are not what the field table allows is not papers' export."""
+    for f in fields.PAPER_FIELDS:
+        if f.name in obj and f.name != "authors":
+            try:
+                fields.check_value(f.name, f.kind, obj[f.name])
+            except fields.FieldError as e:
+                raise ParseError(str(e), line) from None
+    authors = obj.get("authors")
+    if authors is not None:
+        try:
+            fields.check_value("authors", fields.Kind.LIST, authors)
+        except fields.FieldError as e:
+            raise ParseError(str(e), line) from None
 
 
 def _text(obj: dict[str, Any], key: str, line: int) -> str:

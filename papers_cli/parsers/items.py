@@ -14,7 +14,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from papers_cli.models import PaperRecord, ShownDate
+from papers_cli.fields import FieldError, Kind, check_value
+from papers_cli.models import PaperRecord, ParseError, ShownDate
 from papers_cli.normalize import extract_code_links, fold_whitespace
 
 _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
@@ -32,17 +33,17 @@ def looks_like_item(obj: Any) -> bool:
             and any(k in obj for k in ("summary", "authors", "publishedAt", "upvotes")))
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+def _int(value: Any, name: str) -> int | None:
+    """A count: absent is None; a whole number (also as text) is normalised; anything
+    else (a word, a negative or absurd number) is an error naming the field."""
+    if value is None or value == "":
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() \
+            and len(value.strip()) < 20:
         value = int(value.strip())
-    # A count SQLite cannot hold (64-bit) is not a real count.
-    if isinstance(value, int) and -(2**63) <= value < 2**63:
-        return value
-    return None
+    return check_value(name, Kind.INT, value)
 
 
 def _str(value: Any) -> str | None:
@@ -146,16 +147,16 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0,
         rec.shown_date = ShownDate(published.month, published.day, published.year)
         rec.date_text = published.isoformat()
     rec.listed_on = _listed_on(item, paper, listing)
-    rec.upvotes = _int(paper.get("upvotes"))
+    rec.upvotes = _int(paper.get("upvotes"), "upvotes")
     if rec.upvotes is None:
-        rec.upvotes = _int(item.get("upvotes"))
-    rec.comments = _int(item.get("numComments"))
+        rec.upvotes = _int(item.get("upvotes"), "upvotes")
+    rec.comments = _int(item.get("numComments"), "comments")
     if rec.comments is None:
-        rec.comments = _int(paper.get("numComments"))
+        rec.comments = _int(paper.get("numComments"), "comments")
     rec.github_repo = _url(paper.get("githubRepo")) or _url(item.get("githubRepo"))
-    rec.github_stars = _int(paper.get("githubStars"))
+    rec.github_stars = _int(paper.get("githubStars"), "github_stars")
     if rec.github_stars is None:
-        rec.github_stars = _int(item.get("githubStars"))
+        rec.github_stars = _int(item.get("githubStars"), "github_stars")
     rec.project_page = _url(paper.get("projectPage")) or _url(item.get("projectPage"))
     rec.ai_summary = _folded(paper.get("ai_summary")) or _folded(item.get("ai_summary"))
     kws = paper.get("ai_keywords")
@@ -183,9 +184,12 @@ def records_from_items(items: list[Any], notes: list[str],
     """Records of all usable items, positions 1..n; skipped items are noted."""
     records: list[PaperRecord] = []
     skipped = 0
-    for item in items:
-        rec = (record_from_item(item, len(records) + 1, listing=listing)
-               if looks_like_item(item) else None)
+    for n, item in enumerate(items, 1):
+        try:
+            rec = (record_from_item(item, len(records) + 1, listing=listing)
+                   if looks_like_item(item) else None)
+        except FieldError as e:  # the JSON was parsed whole: the item's number locates it
+            raise ParseError(f"item {n}: {e}") from None
         if rec is None:
             skipped += 1
         else:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from papers_cli.fields import FieldError
 from papers_cli.models import PaperRecord, ParsedPage, ParseError
 from papers_cli.parsers.items import (
     looks_like_item,
@@ -106,9 +107,23 @@ def _period_start(value: Any) -> dt.date | None:
     return parse_iso_datetime(text)
 
 
-def _parse_int(digits: str) -> int | None:
-    # int() refuses more than 4,300 digits (ValueError); no count or id is that long.
-    return int(digits) if len(digits) <= 40 else None
+class HugeNumber(int):
+    """A JSON integer too long to be a count (int() refuses past 4,300 digits anyway):
+    kept as a value out of every range, so validation names it instead of dropping it."""
+
+    digits: int
+
+    def __new__(cls, digits: int) -> HugeNumber:
+        obj = super().__new__(cls, 2**63)
+        obj.digits = digits
+        return obj
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+
+def _parse_int(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("-")) <= 40 else HugeNumber(len(digits))
 
 
 def _scrub(obj: Any) -> Any:
@@ -224,8 +239,11 @@ def _parse_jsonl(lines: list[str]) -> ParsedPage:
                 raise not_a_page(f"JSON Lines of {describe_json(obj)}", n)
             raise ParseError("this line holds no paper", n)
         for item in items:
-            rec: PaperRecord | None = (record_from_item(item, len(page.records) + 1, n)
-                                       if looks_like_item(item) else None)
+            try:
+                rec: PaperRecord | None = (record_from_item(item, len(page.records) + 1, n)
+                                           if looks_like_item(item) else None)
+            except FieldError as e:
+                raise ParseError(str(e), n) from None
             if rec is None:
                 raise ParseError("paper without a title", n)
             page.records.append(rec)
