@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,7 @@ class Encoder:
 
     def encode(self, texts: list[str], batch: int = 2048) -> np.ndarray:
         """float32 (len(texts), DIM), unit rows (zero for a text without tokens)."""
-        import itertools
+        from concurrent.futures import ThreadPoolExecutor
 
         import numpy as np
 
@@ -79,8 +80,34 @@ class Encoder:
         buf = np.empty((_BUFFER_ROWS, dim), dtype=np.float32)
         # encode_batch_fast: the same ids without character offsets (unused here).
         encode_batch = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        for start in range(0, len(texts), batch):
-            encs = encode_batch(texts[start:start + batch], add_special_tokens=False)
+        starts = range(0, len(texts), batch)
+        # The next batch is tokenized (Rust, without the GIL) while this one is summed.
+        def tokenize(s: int) -> list[Any]:
+            return encode_batch(texts[s:s + batch], add_special_tokens=False)  # type: ignore[no-any-return]
+
+        def tokenized() -> Iterator[tuple[int, list[Any]]]:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ahead = pool.submit(tokenize, starts[0]) if starts else None
+                for k, s in enumerate(starts):
+                    assert ahead is not None
+                    encs = ahead.result()
+                    # One batch ahead only: the encodings of every text would not fit.
+                    ahead = pool.submit(tokenize, starts[k + 1]) if k + 1 < len(starts) else None
+                    yield s, encs
+
+        self._sum_batches(tokenized(), out, buf)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+    def _sum_batches(self, batches: Iterable[tuple[int, list[Any]]], out: np.ndarray,
+                     buf: np.ndarray) -> None:
+        """Add each text's token vectors into its row of `out` (as a mean)."""
+        import itertools
+
+        import numpy as np
+
+        for start, encs in batches:
             lengths = np.fromiter((min(len(e.ids), _MAX_TOKENS) for e in encs),
                                   dtype=np.int64, count=len(encs))
             flat = np.fromiter(itertools.chain.from_iterable(e.ids[:_MAX_TOKENS] for e in encs),
@@ -99,9 +126,6 @@ class Encoder:
                     sums = np.add.reduceat(rows, offsets[docs] - lo, axis=0)
                     out[start + docs] = sums / lengths[docs, None].astype(np.float32)
                 i = j
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return out / norms
 
 
 # The most tokens of one text that are used (a text longer than this is cut).
