@@ -62,8 +62,20 @@ class Encoder:
     """Mean of the token vectors of each text, normalised to unit length."""
 
     def __init__(self, table: np.ndarray, tokenizer: Any) -> None:
-        self.table = table
+        # The file's float16 rows; widened to float32 (exactly) as a whole only when
+        # many texts are encoded: a query gathers its few rows and widens those.
+        self.half = table
+        self._table: np.ndarray | None = None
         self.tokenizer = tokenizer
+
+    @property
+    def table(self) -> np.ndarray:
+        """The float32 table (made on first use, ~10 ms)."""
+        import numpy as np
+
+        if self._table is None:
+            self._table = np.ascontiguousarray(self.half, dtype=np.float32)
+        return self._table
 
     def encode(self, texts: list[str], batch: int = 2048) -> np.ndarray:
         """float32 (len(texts), DIM), unit rows (zero for a text without tokens)."""
@@ -71,7 +83,7 @@ class Encoder:
 
         import numpy as np
 
-        dim = self.table.shape[1]
+        dim = self.half.shape[1]
         out = np.zeros((len(texts), dim), dtype=np.float32)
         # Token vectors are gathered into one small reused buffer that stays in the L2
         # cache: gathering 64k rows at once (64 MB) was 2-4x slower, as every row was
@@ -86,6 +98,9 @@ class Encoder:
             return encode_batch(texts[s:s + batch], add_special_tokens=False)  # type: ignore[no-any-return]
 
         def tokenized() -> Iterator[tuple[int, list[Any]]]:
+            if len(starts) <= 1:  # one batch (a query): no thread to start
+                yield from ((s, tokenize(s)) for s in starts)
+                return
             with ThreadPoolExecutor(max_workers=1) as pool:
                 ahead = pool.submit(tokenize, starts[0]) if starts else None
                 for k, s in enumerate(starts):
@@ -95,13 +110,14 @@ class Encoder:
                     ahead = pool.submit(tokenize, starts[k + 1]) if k + 1 < len(starts) else None
                     yield s, encs
 
-        self._sum_batches(tokenized(), out, buf)
+        table = self.table if len(texts) > _FEW_TEXTS else self.half
+        self._sum_batches(tokenized(), table, out, buf)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
 
-    def _sum_batches(self, batches: Iterable[tuple[int, list[Any]]], out: np.ndarray,
-                     buf: np.ndarray) -> None:
+    def _sum_batches(self, batches: Iterable[tuple[int, list[Any]]], table: np.ndarray,
+                     out: np.ndarray, buf: np.ndarray) -> None:
         """Add each text's token vectors into its row of `out` (as a mean)."""
         import itertools
 
@@ -112,7 +128,7 @@ class Encoder:
                                   dtype=np.int64, count=len(encs))
             flat = np.fromiter(itertools.chain.from_iterable(e.ids[:_MAX_TOKENS] for e in encs),
                                dtype=np.int64, count=int(lengths.sum()))
-            np.clip(flat, 0, self.table.shape[0] - 1, out=flat)
+            np.clip(flat, 0, table.shape[0] - 1, out=flat)
             offsets = np.concatenate(([0], np.cumsum(lengths)))
             i = 0
             while i < len(encs):
@@ -121,13 +137,16 @@ class Encoder:
                 lo, hi = int(offsets[i]), int(offsets[j])
                 docs = np.arange(i, j)[lengths[i:j] > 0]
                 if len(docs):
-                    into = buf[:hi - lo] if hi - lo <= _BUFFER_ROWS else None
-                    rows = np.take(self.table, flat[lo:hi], axis=0, out=into)
+                    fits = hi - lo <= _BUFFER_ROWS and table.dtype == buf.dtype
+                    rows = np.take(table, flat[lo:hi], axis=0, out=buf[:hi - lo] if fits else None)
+                    rows = rows.astype(np.float32, copy=False)  # float16 -> 32 is exact
                     sums = np.add.reduceat(rows, offsets[docs] - lo, axis=0)
                     out[start + docs] = sums / lengths[docs, None].astype(np.float32)
                 i = j
 
 
+# Up to this many texts are encoded from the float16 table (see Encoder.__init__).
+_FEW_TEXTS = 64
 # The most tokens of one text that are used (a text longer than this is cut).
 _MAX_TOKENS = 65536
 # Rows gathered at once into the reused buffer (512 KB at 256-d; fastest of 256..64k
@@ -140,7 +159,6 @@ def load() -> Encoder:
     """The model, from the installed package's files (offline; ~50 ms)."""
     # Nothing here should reach a hub; make sure a library that might does not try.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import numpy as np
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
@@ -148,7 +166,7 @@ def load() -> Encoder:
     weights, tok = root.joinpath(*_WEIGHTS), root.joinpath(*_TOKENIZER)
     if not weights.exists() or not tok.exists():
         raise ModelUnavailable(f"the embedding model's files are missing under {root}")
-    table = np.ascontiguousarray(load_file(str(weights))["embedding.weight"], dtype=np.float32)
+    table = load_file(str(weights))["embedding.weight"]
     tokenizer = Tokenizer.from_file(str(tok))
     tokenizer.no_padding()
     tokenizer.no_truncation()
