@@ -309,7 +309,15 @@ def main() -> None:
                     help="only the ingest section, medians of --runs runs; prints, writes "
                          "no RESULTS.md (for before/after comparisons of ingest work)")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--semantic-only", type=Path, metavar="DB",
+                    help="only the semantic section, on a copy of an ingested DB; prints")
     args = ap.parse_args()
+    if args.semantic_only:
+        n = storage.connect(args.semantic_only).execute("SELECT count(*) FROM papers"
+                                                        ).fetchone()[0]
+        bench_semantic(n, args.semantic_only)
+        print("\n" + render_table())
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     args.data.mkdir(parents=True, exist_ok=True)
     print(f"papers benchmark on {platform.node()} ({os.cpu_count()} cores, "
@@ -484,7 +492,47 @@ def bench_html(work: Path) -> None:
 
 
 # Later sections register here: fn(n, db, data_dir).
-EXTRA_SECTIONS: list[Any] = [bench_dedupe, bench_export]
+SEMANTIC_QUERIES = {
+    "common 4 words": "scalable graphs retrieval activations",
+    "common 7 words": "robust autoregressive agents for recommendation and summarization",
+}
+
+
+def bench_semantic(n: int, db: Path, d: Path | None = None, repeat: int = 7) -> None:
+    """Issue 20's targets: `papers embed` of a copy of the corpus (papers/s, on every
+    core), vectors bytes per paper, and whole `papers search --lexical/--hybrid/
+    --semantic` processes (median of `repeat`; target hybrid <= 300 ms at 100k,
+    <= 600 ms at 1M)."""
+    work = db.with_name(db.stem + ".semantic.db")
+    shutil.copyfile(db, work)
+    try:
+        secs, peak, rc = run_child([PAPERS, "--db", str(work), "embed"])
+        papers = storage.connect(work).execute("SELECT count(*) FROM papers").fetchone()[0]
+        report(n, "semantic", f"papers embed ({os.cpu_count()} cores)", papers / secs,
+               "papers/s", papers / 60, "100k papers a minute", True,
+               f"{secs:.1f} s, {peak} MB peak" + (f", exit {rc}" if rc else ""))
+        conn = storage.connect(work)
+        blob = conn.execute("SELECT sum(length(ids) + length(hashes) + length(scales) + "
+                            "length(vecs)) FROM paper_vector_blocks").fetchone()[0] or 0
+        report(n, "semantic", "vectors bytes/paper", blob / max(papers, 1), "B", 256 * 4,
+               "float32 256-d", False)
+        conn.close()
+        target = "<= 300 ms" if n <= 100_000 else "<= 600 ms"
+        for label, q in SEMANTIC_QUERIES.items():
+            med = {}
+            for mode in ("--lexical", "--hybrid", "--semantic"):
+                cmd = [PAPERS, "--db", str(work), "search", mode, q, "-n", "20"]
+                med[mode] = statistics.median(run_child(cmd)[0] * 1000 for _ in range(repeat))
+            report(n, "semantic", f"search --hybrid, {label}", med["--hybrid"], "ms",
+                   med["--lexical"], "--lexical", False, f"target {target}")
+            report(n, "semantic", f"search --semantic, {label}", med["--semantic"], "ms",
+                   med["--lexical"], "--lexical", False)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(work) + suffix).unlink(missing_ok=True)
+
+
+EXTRA_SECTIONS: list[Any] = [bench_dedupe, bench_export, bench_semantic]
 
 if __name__ == "__main__":
     main()

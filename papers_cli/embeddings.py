@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,47 +62,96 @@ class Encoder:
     """Mean of the token vectors of each text, normalised to unit length."""
 
     def __init__(self, table: np.ndarray, tokenizer: Any) -> None:
-        self.table = table
+        # The file's float16 rows; widened to float32 (exactly) as a whole only when
+        # many texts are encoded: a query gathers its few rows and widens those.
+        self.half = table
+        self._table: np.ndarray | None = None
         self.tokenizer = tokenizer
 
-    def encode(self, texts: list[str], batch: int = 1024) -> np.ndarray:
+    @property
+    def table(self) -> np.ndarray:
+        """The float32 table (made on first use, ~10 ms)."""
+        import numpy as np
+
+        if self._table is None:
+            self._table = np.ascontiguousarray(self.half, dtype=np.float32)
+        return self._table
+
+    def encode(self, texts: list[str], batch: int = 2048) -> np.ndarray:
         """float32 (len(texts), DIM), unit rows (zero for a text without tokens)."""
-        import itertools
+        from concurrent.futures import ThreadPoolExecutor
 
         import numpy as np
 
-        dim = self.table.shape[1]
+        dim = self.half.shape[1]
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        # Token vectors are gathered into one reused buffer: a fresh gather of a whole
-        # batch (2.4 GB for 4k abstracts) was 3x slower, page faults included.
-        buf = np.empty((_GATHER_ROWS, dim), dtype=np.float32)
-        for start in range(0, len(texts), batch):
-            encs = self.tokenizer.encode_batch(texts[start:start + batch],
-                                               add_special_tokens=False)
-            lengths = np.fromiter((min(len(e.ids), _GATHER_ROWS) for e in encs),
-                                  dtype=np.int64, count=len(encs))
-            flat = np.fromiter(itertools.chain.from_iterable(e.ids[:_GATHER_ROWS] for e in encs),
-                               dtype=np.int64, count=int(lengths.sum()))
-            np.clip(flat, 0, self.table.shape[0] - 1, out=flat)
-            offsets = np.concatenate(([0], np.cumsum(lengths)))
-            i = 0
-            while i < len(encs):
-                j = int(np.searchsorted(offsets, offsets[i] + _GATHER_ROWS, side="right")) - 1
-                j = max(j, i + 1)
-                lo, hi = int(offsets[i]), int(offsets[j])
-                docs = np.arange(i, j)[lengths[i:j] > 0]
-                if len(docs):
-                    rows = np.take(self.table, flat[lo:hi], axis=0, out=buf[:hi - lo])
-                    sums = np.add.reduceat(rows, offsets[docs] - lo, axis=0)
-                    out[start + docs] = sums / lengths[docs, None].astype(np.float32)
-                i = j
+        # Token vectors are gathered into one small reused buffer that stays in the L2
+        # cache: gathering 64k rows at once (64 MB) was 2-4x slower, as every row was
+        # written to memory and read back for the sum; a text with more tokens than the
+        # buffer gets its own gather (the sums are the same either way).
+        buf = np.empty((_BUFFER_ROWS, dim), dtype=np.float32)
+        # encode_batch_fast: the same ids without character offsets (unused here).
+        encode_batch = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
+        starts = range(0, len(texts), batch)
+        # The next batch is tokenized (Rust, without the GIL) while this one is summed.
+        def tokenize(s: int) -> list[Any]:
+            return encode_batch(texts[s:s + batch], add_special_tokens=False)  # type: ignore[no-any-return]
+
+        def tokenized() -> Iterator[tuple[int, list[Any]]]:
+            if len(starts) <= 1:  # one batch (a query): no thread to start
+                yield from ((s, tokenize(s)) for s in starts)
+                return
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ahead = pool.submit(tokenize, starts[0]) if starts else None
+                for k, s in enumerate(starts):
+                    assert ahead is not None
+                    encs = ahead.result()
+                    # One batch ahead only: the encodings of every text would not fit.
+                    ahead = pool.submit(tokenize, starts[k + 1]) if k + 1 < len(starts) else None
+                    yield s, encs
+
+        table = self.table if len(texts) > _FEW_TEXTS else self.half
+        self._sum_batches(tokenized(), table, out, buf)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
 
+    def _sum_batches(self, batches: Iterable[tuple[int, list[Any]]], table: np.ndarray,
+                     out: np.ndarray, buf: np.ndarray) -> None:
+        """Add each text's token vectors into its row of `out` (as a mean)."""
+        import itertools
 
-# Rows gathered at once (64 MB at 256-d); also the most tokens of one text used.
-_GATHER_ROWS = 65536
+        import numpy as np
+
+        for start, encs in batches:
+            lengths = np.fromiter((min(len(e.ids), _MAX_TOKENS) for e in encs),
+                                  dtype=np.int64, count=len(encs))
+            flat = np.fromiter(itertools.chain.from_iterable(e.ids[:_MAX_TOKENS] for e in encs),
+                               dtype=np.int64, count=int(lengths.sum()))
+            np.clip(flat, 0, table.shape[0] - 1, out=flat)
+            offsets = np.concatenate(([0], np.cumsum(lengths)))
+            i = 0
+            while i < len(encs):
+                j = int(np.searchsorted(offsets, offsets[i] + _BUFFER_ROWS, side="right")) - 1
+                j = max(j, i + 1)
+                lo, hi = int(offsets[i]), int(offsets[j])
+                docs = np.arange(i, j)[lengths[i:j] > 0]
+                if len(docs):
+                    fits = hi - lo <= _BUFFER_ROWS and table.dtype == buf.dtype
+                    rows = np.take(table, flat[lo:hi], axis=0, out=buf[:hi - lo] if fits else None)
+                    rows = rows.astype(np.float32, copy=False)  # float16 -> 32 is exact
+                    sums = np.add.reduceat(rows, offsets[docs] - lo, axis=0)
+                    out[start + docs] = sums / lengths[docs, None].astype(np.float32)
+                i = j
+
+
+# Up to this many texts are encoded from the float16 table (see Encoder.__init__).
+_FEW_TEXTS = 64
+# The most tokens of one text that are used (a text longer than this is cut).
+_MAX_TOKENS = 65536
+# Rows gathered at once into the reused buffer (512 KB at 256-d; fastest of 256..64k
+# on 5k abstracts of the 100k benchmark corpus).
+_BUFFER_ROWS = 512
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +159,6 @@ def load() -> Encoder:
     """The model, from the installed package's files (offline; ~50 ms)."""
     # Nothing here should reach a hub; make sure a library that might does not try.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import numpy as np
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
@@ -117,7 +166,7 @@ def load() -> Encoder:
     weights, tok = root.joinpath(*_WEIGHTS), root.joinpath(*_TOKENIZER)
     if not weights.exists() or not tok.exists():
         raise ModelUnavailable(f"the embedding model's files are missing under {root}")
-    table = np.ascontiguousarray(load_file(str(weights))["embedding.weight"], dtype=np.float32)
+    table = load_file(str(weights))["embedding.weight"]
     tokenizer = Tokenizer.from_file(str(tok))
     tokenizer.no_padding()
     tokenizer.no_truncation()

@@ -171,7 +171,7 @@ class EmbedReport:
     unchanged: int
 
 
-def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 2048,
+def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384,
           progress: Callable[[int, int], Any] | None = None) -> EmbedReport:
     """Compute vectors for papers that lack one or whose text changed (all with
     `rebuild`), drop those of papers that no longer exist, and store them."""
@@ -200,6 +200,7 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 2048,
     new_hashes = np.fromiter((t[1] for t in todo), dtype=np.int64, count=len(todo))
     new_vecs = np.zeros((len(todo), dim), dtype=np.int8)
     new_scales = np.zeros(len(todo), dtype=np.float32)
+    # Large chunks: inside one, encode() tokenizes the next 2k texts while summing these.
     for start in range(0, len(todo), batch):
         assert encoder is not None
         chunk = [t[2] for t in todo[start:start + batch]]
