@@ -261,7 +261,7 @@ def deadline(conn: sqlite3.Connection, seconds: float | None = None) -> Iterator
     try:
         yield
     except sqlite3.OperationalError as e:
-        if "interrupted" in str(e):
+        if getattr(e, "sqlite_errorname", "") == "SQLITE_INTERRUPT":  # the progress handler
             raise QueryError(f"query refused: it would take more than {seconds:g} s; "
                              "use rarer words, fewer OR alternatives or longer prefixes"
                              ) from None
@@ -447,7 +447,8 @@ def lexical(conn: sqlite3.Connection, text: str, *, raw: bool = False,
                         extra = _resort(conn, extra, sort)
                     ranked += extra[:limit - len(ranked)]
     except sqlite3.OperationalError as e:
-        if raw and ("fts5" in str(e) or "syntax" in str(e) or "no such column" in str(e)):
+        # A raw query is the user's FTS5 text: an SQLITE_ERROR here is its syntax.
+        if raw and getattr(e, "sqlite_errorname", "") == "SQLITE_ERROR":
             raise QueryError(f"invalid FTS5 query: {e}") from None
         raise
     return Lexical(ranked=ranked, total=total, partial=partial, expression=expr,

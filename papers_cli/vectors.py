@@ -214,9 +214,10 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
     scales = np.concatenate([store.scales[mask], new_scales])
     vecs = np.concatenate([store.vecs[mask], new_vecs])
     if todo or removed or rebuild:
+        from papers_cli.storage import tx
+
         # One transaction rewrites the model's blocks (a reader sees old or new, whole).
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with tx.write(conn):
             conn.execute("DELETE FROM paper_vector_blocks WHERE model = ?", (model,))
             for s in range(0, len(ids), BLOCK):
                 conn.execute(
@@ -227,10 +228,6 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
                      vecs[s:s + BLOCK].tobytes()))
             conn.execute("DELETE FROM paper_vector_checks WHERE model = ?", (model,))
             _stamp_if_unchanged(conn, model, version)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     else:
         _stamp_if_unchanged(conn, model, version)
     return EmbedReport(papers=n_papers, embedded=len(todo), removed=removed,
