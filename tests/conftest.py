@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# A shell that starts the tests in the background (`make test &`, as a CI job may)
+# leaves SIGINT ignored, and every child inherits that: a `papers` started by a test
+# would then never see the Ctrl-C the Ctrl-C tests send. Handled here, children get
+# the default disposition again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from helpers import SAMPLES, TODAY
 from papers_cli import storage

@@ -145,3 +145,13 @@ class Unprivileged:
         if self.root:
             for p in paths:
                 os.chown(p, self.uid, self.uid)
+
+
+def interruptible() -> None:
+    """preexec_fn for a child a test sends Ctrl-C to: SIGINT delivered and handled as
+    in a terminal, whatever the test runner inherited (a background job ignores it; a
+    thread may have blocked it)."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

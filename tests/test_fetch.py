@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import ROOT, dump, snapshot
+from helpers import ROOT, dump, interruptible, snapshot
 from hfserver import FIXTURES, HFServer, Reply, hf_server, json_reply
 from papers_cli import storage
 from papers_cli.cli import app
@@ -586,7 +586,8 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes(server: HFServer, tmp_path: Path) 
         cmd = [sys.executable, "-m", "papers_cli", "--db", str(db), "fetch", "--since",
                "2024-07-08", "--until", "2024-07-12", "--rate", "50"]
         server.requests.clear()
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=interruptible)
         deadline = time.monotonic() + 60
         while (not server.hits("/api/daily_papers?date=2024-07-10")
                and time.monotonic() < deadline):

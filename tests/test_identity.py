@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, TODAY, dump, page
+from helpers import SAMPLES, TODAY, dump, interruptible, page
 from papers_cli import dedupe, export, storage
 from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources, ingest_stream
 
@@ -385,7 +385,8 @@ def test_ctrl_c_prints_what_was_committed(tmp_path: Path) -> None:
     pages_dir = make_pages(tmp_path / "pages", pages=300, per_page=40)
     db = tmp_path / "c.db"
     proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # until a batch committed
         time.sleep(0.1)

@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import HEADER, JAN, Unprivileged, check_consistent, dump, make_pages, page, snapshot
+from helpers import (
+    HEADER,
+    JAN,
+    Unprivileged,
+    check_consistent,
+    dump,
+    interruptible,
+    make_pages,
+    page,
+    snapshot,
+)
 from papers_cli import storage
 from papers_cli.cli import app
 
@@ -378,7 +388,8 @@ def test_ctrl_c_exits_130_and_leaves_database_consistent(tmp_path: Path) -> None
     pages = make_pages(tmp_path / "pages", pages=160, per_page=40)
     db = tmp_path / "i.db"
     proc = subprocess.Popen([PAPERS, "--db", str(db), "ingest", "-q", str(pages)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     deadline = time.monotonic() + 60  # until the ingest has begun (a loaded machine is slow)
     while time.monotonic() < deadline and proc.poll() is None and not db.exists():
         time.sleep(0.05)
