@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
 
+from papers_cli.ingest import Tally
+
 if TYPE_CHECKING:
     from papers_cli.http import Client, HttpConfig, Response
 
@@ -211,20 +213,8 @@ UNITS = {"day": "day", "week": "week", "month": "month", "search": "search",
 
 
 @dataclass
-class FetchReport:
-    outcomes: list[TargetOutcome] = field(default_factory=list)
+class FetchReport(Tally[TargetOutcome]):
     requests: int = 0
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def new_papers(self) -> int:
-        return sum(o.new_papers for o in self.outcomes)
-
-    @property
-    def known_papers(self) -> int:
-        return sum(o.known_papers for o in self.outcomes)
 
     @property
     def failed(self) -> bool:

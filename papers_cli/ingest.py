@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 from papers_cli import storage
 from papers_cli.dates import (
@@ -70,11 +70,20 @@ class PageOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class IngestReport:
-    """Outcomes of one `ingest` run, with the summary line users see."""
+class Outcome(Protocol):
+    status: str
+    new_papers: int
+    known_papers: int
 
-    outcomes: list[PageOutcome] = field(default_factory=list)
+
+OutcomeT = TypeVar("OutcomeT", bound=Outcome)
+
+
+@dataclass
+class Tally(Generic[OutcomeT]):
+    """Outcomes of a run (ingest's pages, fetch's targets) and their counts."""
+
+    outcomes: list[OutcomeT] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -90,6 +99,11 @@ class IngestReport:
     @property
     def failed(self) -> bool:
         return self.count("rejected") > 0
+
+
+@dataclass
+class IngestReport(Tally[PageOutcome]):
+    """Outcomes of one `ingest` run, with the summary line users see."""
 
     def summary(self) -> str:
         n = len(self.outcomes)
