@@ -457,6 +457,19 @@ def load_sightings(conn: sqlite3.Connection,
     return out
 
 
+def stored_rows(conn: sqlite3.Connection, ids: Sequence[int]
+                ) -> tuple[dict[int, sqlite3.Row], dict[int, list[str]]]:
+    """Papers rows by id and their authors in order, for up to ~500 ids."""
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in conn.execute(
+        f"SELECT * FROM papers WHERE id IN ({marks})", list(ids))}
+    authors: dict[int, list[str]] = {}
+    for pid, name in conn.execute(f"SELECT paper_id, name FROM authors WHERE paper_id IN "
+                                  f"({marks}) ORDER BY paper_id, position", list(ids)):
+        authors.setdefault(pid, []).append(name)
+    return rows, authors
+
+
 def recompute(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> dict[str, int]:
     """Fold each paper again from its sightings: update what changed, insert a paper
     that has sightings but no row (undo), delete one left with none (and not written
@@ -465,13 +478,7 @@ def recompute(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> dict[str, i
     stats = {"updated": 0, "inserted": 0, "deleted": 0}
     for chunk in chunks(ids, 500):
         sightings = load_sightings(conn, chunk)
-        marks = ",".join("?" * len(chunk))
-        current = {r["id"]: r for r in conn.execute(
-            f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk))}
-        authors: dict[int, list[str]] = {}
-        for pid, name in conn.execute(f"SELECT paper_id, name FROM authors WHERE paper_id IN "
-                                      f"({marks}) ORDER BY paper_id, position", list(chunk)):
-            authors.setdefault(pid, []).append(name)
+        current, authors = stored_rows(conn, chunk)
         inserts: dict[int, dict[str, Any]] = {}
         for pid in chunk:
             ss = sightings.get(pid)
@@ -510,13 +517,7 @@ def refold(conn: sqlite3.Connection, added: dict[int, list[dict[str, Any]]]) -> 
     # seen date): one executemany per group instead of a statement per paper.
     updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for chunk in chunks(single, 500):
-        marks = ",".join("?" * len(chunk))
-        rows = {r["id"]: r for r in conn.execute(
-            f"SELECT * FROM papers WHERE id IN ({marks})", list(chunk))}
-        authors: dict[int, list[str]] = {}
-        for pid, name in conn.execute(f"SELECT paper_id, name FROM authors WHERE paper_id IN "
-                                      f"({marks}) ORDER BY paper_id, position", list(chunk)):
-            authors.setdefault(pid, []).append(name)
+        rows, authors = stored_rows(conn, chunk)
         for pid in chunk:
             row = rows.get(pid)
             old_names = authors.get(pid, [])
