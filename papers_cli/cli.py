@@ -6,30 +6,35 @@ only for what it uses (start-up time matters in shell loops).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
 import sys
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from papers_cli import __version__
 from papers_cli.records_shape import Format
-
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
-MAX_COUNT = 2**53  # counts and limits beyond this are not counts (SQLite integers are 64-bit)
-
-def default_db() -> Path:
-    """papers.db in the user's data directory (platformdirs)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
-
+from papers_cli.runtime import (
+    EXIT_NOTHING,
+    EXIT_OK,
+    MAX_COUNT,
+    STATE,
+    CommandExit,
+    default_db,
+    fail,
+    field_names,
+    filters_from,
+    guarded,
+    open_db,
+    out_format,
+    pipe_safe,
+    print_records,
+    say,
+    screen,
+)
+from papers_cli.search_command import SearchArgs, SearchSort
 
 # Global flags that also work after the command name (`papers list --no-color`).
 _MOVABLE = ("--no-color", "--no-pager", "--quiet", "-q")
@@ -43,9 +48,12 @@ class PapersGroup(TyperGroup):
         from papers_cli.errors import UserError
 
         try:
-            return super().invoke(ctx)
-        except UserError as e:  # a library call's error: one line and its exit code
-            fail(str(e), e.code)
+            try:
+                return super().invoke(ctx)
+            except UserError as e:  # a library call's error: one line and its exit code
+                fail(str(e), e.code)
+        except CommandExit as e:
+            raise typer.Exit(e.code) from None
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         names = set(self.commands)
@@ -72,16 +80,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-
-class State:
-    db: Path | None = None
-    no_color: bool = False
-    no_pager: bool = False
-    quiet: bool = False
-    opened: Path | None = None  # the database a command opened (for error messages)
-
-
-STATE = State()
 
 GlobalDbOpt = Annotated[
     Path | None,
@@ -120,55 +118,6 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
 
 
-def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
-    """A short error on stderr and an exit code; never a traceback."""
-    from papers_cli.sanitize import for_terminal
-
-    sys.stderr.write(f"papers: {for_terminal(msg)}\n")  # ids and paths are the user's
-    raise typer.Exit(code)
-
-
-def say(text: str, style: str | None = None) -> None:
-    """A message for people on stderr, unless -q."""
-    from papers_cli.output import message
-
-    if not STATE.quiet:
-        message(text, style=style, no_color=STATE.no_color)
-
-
-@contextlib.contextmanager
-def pipe_safe() -> Iterator[None]:
-    """End quietly with exit 0 when the reader of stdout goes away (`| head`)."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(EXIT_OK) from None
-
-
-@contextlib.contextmanager
-def screen() -> Iterator[None]:
-    """stdout for records: through the pager on a terminal (unless --no-pager)."""
-    from papers_cli.output import paged
-
-    with pipe_safe(), paged(enabled=not STATE.no_pager):
-        yield
-
-
-def open_db(db: Path | None, *, create: bool = True) -> Any:
-    """Connect to the database chosen by --db, PAPERS_DB or the default."""
-    from papers_cli import storage
-
-    path = db or STATE.db or default_db()
-    STATE.opened = path
-    try:
-        return storage.connect(path, create=create)
-    except storage.StorageError as e:
-        fail(str(e))
-
-
 def _version(value: bool) -> None:
     if value:
         print(f"papers {__version__}")
@@ -194,69 +143,6 @@ def _main(
     STATE.no_color = no_color
     STATE.no_pager = no_pager
     STATE.quiet = quiet
-
-
-def _filters(
-    since: str | None,
-    until: str | None,
-    min_upvotes: int | None,
-    min_comments: int | None = None,
-    author: str | None = None,
-) -> Any:
-    from papers_cli.dates import end_of_period, parse_iso_date
-    from papers_cli.storage import Filters
-
-    try:
-        return Filters(
-            since=parse_iso_date(since) if since else None,
-            until=end_of_period(until) if until else None,
-            min_upvotes=min_upvotes,
-            min_comments=min_comments,
-            author=author,
-        )
-    except ValueError as e:
-        fail(str(e))
-
-
-def _format(fmt: Format | None, json_: bool, jsonl: bool, csv_: bool) -> str:
-    from papers_cli.output import choose_format
-
-    try:
-        return choose_format(fmt.value if fmt else None, json_=json_, jsonl=jsonl, csv_=csv_)
-    except ValueError as e:
-        fail(str(e))
-
-
-def _fields(text: str | None, command: str) -> list[str]:
-    from papers_cli.records_shape import FieldsError, pick_fields
-
-    try:
-        return pick_fields(text, command)
-    except FieldsError as e:
-        fail(f"--fields: {e}")
-
-
-def _print_records(conn: Any, ids: list[int], out_fmt: str, names: list[str], *,
-                   extras: dict[int, dict[str, Any]] | None = None, marked: bool = False,
-                   table_rows: list[dict[str, Any]] | None = None) -> int:
-    """The one writer of paper records (list, search, similar, show): every format.
-
-    `table_rows` replaces the records in a table (search's highlighted titles)."""
-    from papers_cli import export
-    from papers_cli.output import record_columns, write_rows
-    from papers_cli.records_shape import records
-
-    if out_fmt in ("bibtex", "md"):
-        return export.write(export.records(conn, export.Selection(ids=ids)), out_fmt,
-                            sys.stdout)
-    if out_fmt == "ids":
-        return write_rows(({"id": i} for i in ids), [], "ids")
-    rows: Any = records(conn, ids, names, extras)
-    if out_fmt == "table" and table_rows is not None:
-        rows = [{**r, **{k: v for k, v in t.items() if k in r}}
-                for r, t in zip(rows, table_rows, strict=False)]
-    return write_rows(rows, record_columns(names, marked=marked), out_fmt,
-                      no_color=STATE.no_color)
 
 
 @app.command(short_help='Print the database in use.  e.g. papers where')
@@ -353,14 +239,14 @@ def list_(
     from papers_cli.output import is_terminal
     from papers_cli.records_shape import count_papers
 
-    filters = _filters(since, until, min_upvotes, min_comments, author)
+    filters = filters_from(since, until, min_upvotes, min_comments, author)
     if tags or read is not None or starred:
         from papers_cli import library
 
         filters = library.with_personal(filters, tags=tags or (), read=read,
                                         starred=True if starred else None)
-    out_fmt = _format(fmt, json_, jsonl, csv_)
-    names = _fields(fields, "list")
+    out_fmt = out_format(fmt.value if fmt else None, json_, jsonl, csv_)
+    names = field_names(fields, "list")
     rising = sort is ListSort.rising
     if "gained" in names and not rising:
         fail("--fields gained needs --sort rising")
@@ -375,7 +261,7 @@ def list_(
     extras = {r["id"]: {"gained": r["gained"]} for r in rows} if rising else None
     ids = list(extras) if extras is not None else [r["id"] for r in rows]
     with screen():
-        _print_records(conn, ids, out_fmt, names, extras=extras)
+        print_records(conn, ids, out_fmt, names, extras=extras)
     if cut is not None and len(ids) == cut:
         more = count_papers(conn, filters) - cut
         if more > 0:
@@ -403,8 +289,8 @@ def show(
     from papers_cli.records_shape import records
     from papers_cli.sanitize import dumps
 
-    out_fmt = _format(fmt, json_, jsonl, csv_)
-    names = _fields(fields, "show")
+    out_fmt = out_format(fmt.value if fmt else None, json_, jsonl, csv_)
+    names = field_names(fields, "show")
     conn = open_db(db, create=False)
     pid = _resolve(conn, paper_id)
     paper = storage.get_paper(conn, pid)
@@ -422,7 +308,7 @@ def show(
         elif out_fmt in ("table", "tsv") and fields is None:
             write_paper(paper, rich_output=out_fmt == "table", no_color=STATE.no_color)
         else:
-            _print_records(conn, [pid], out_fmt, names, extras=extras)
+            print_records(conn, [pid], out_fmt, names, extras=extras)
 
 
 def _resolve(conn: Any, ident: str) -> int:
@@ -486,7 +372,7 @@ def stats(
     from papers_cli.output import write_stats
     from papers_cli.sanitize import dumps
 
-    out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
+    out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     conn = open_db(db, create=False)
     data = storage.corpus_stats(conn)
     with screen():
@@ -518,77 +404,9 @@ Example: papers search "activation sparsity" --since 2024 -n 5
 """
 
 
-class SearchSort(StrEnum):
-    rank = "rank"
-    date = "date"
-    upvotes = "upvotes"
-
-
 SortSearchOpt = Annotated[SearchSort, typer.Option("--sort")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, max=MAX_COUNT,
                                               help="Hits to show (default 20).")]
-SEARCH_LIMIT = 20
-
-
-class SearchOptions:
-    """The options search and similar share, resolved in one place (new options such
-    as a search mode go here and in both signatures)."""
-
-    def __init__(self, sort: SearchSort, since: str | None, until: str | None,
-                 min_upvotes: int | None, limit: int | None, fmt: Format | None, json_: bool,
-                 jsonl: bool, csv_: bool, fields: str | None, command: str,
-                 db: Path | None) -> None:
-        self.sort = sort.value
-        self.filters = _filters(since, until, min_upvotes)
-        self.out_fmt = _format(fmt, json_, jsonl, csv_)
-        self.names = _fields(fields, command)
-        self.limit = limit or SEARCH_LIMIT
-        self.default_limit = limit is None
-        self.conn = open_db(db, create=False)
-
-
-def _hit_extras(hit: dict[str, Any]) -> dict[str, Any]:
-    from papers_cli.output import strip_marks
-
-    # bm25 is negative, lower is better; records say "higher is better".
-    return {"rank": hit.get("rank"), "score": round(-float(hit.get("score") or 0.0), 6),
-            "snippet": strip_marks(hit.get("snippet")), "match": hit.get("match")}
-
-
-def _run_search(opts: SearchOptions, run: Any, what: str) -> None:
-    from papers_cli.output import is_terminal, plural
-    from papers_cli.search import QueryError
-
-    try:
-        result = run()
-    except QueryError as e:
-        fail(str(e))
-    for note in getattr(result, "notes", []):
-        say(note, style="yellow")
-    if result.total == 0:
-        say(f"no {'exact ' if result.hits else ''}matches for {what}")
-        for word, alts in result.suggestions.items():
-            say(f"did you mean: {' or '.join(alts)}?  ({word!r} is not in the corpus)",
-                style="yellow")
-    if not result.hits:
-        if opts.out_fmt == "json":
-            print("[]")
-        raise typer.Exit(EXIT_NOTHING)
-    hits = result.hits
-    ids = [int(h["id"]) for h in hits]
-    extras = {int(h["id"]): _hit_extras(h) for h in hits}
-    table = [{"title": h.get("title_hl"), "snippet": h.get("snippet")} for h in hits]
-    with screen():
-        _print_records(opts.conn, ids, opts.out_fmt, opts.names, extras=extras, marked=True,
-                       table_rows=table)
-    available = result.total + getattr(result, "partial", 0)
-    cut = len(hits) < available
-    if is_terminal() or (cut and opts.default_limit):
-        # In a pipe only a cut by the default limit is news: the user asked for the rest.
-        some = (f" ({result.partial} with some of the words)"
-                if getattr(result, "partial", 0) else "")
-        say(f"{len(hits)} of {plural(available, 'match', 'matches')} shown{some}"
-            + (f" (--limit {available} shows all)" if cut else ""), style="dim")
 
 
 @app.command(help=SEARCH_HELP,
@@ -615,18 +433,11 @@ def search(
     fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import library
+    from papers_cli import search_command
 
-    if semantic + hybrid + lexical > 1:
-        fail("choose one of --semantic, --hybrid, --lexical")
-    mode = ("semantic" if semantic else "hybrid" if hybrid else "lexical" if lexical or raw
-            else "auto")
-    o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
-                      "search", db)
-    # library.search: the query language plus tag: and note: fields.
-    _run_search(o, lambda: library.search(
-        o.conn, query, raw=raw, filters=o.filters, sort=o.sort, limit=o.limit, mode=mode),
-        repr(query))
+    search_command.search(SearchArgs(
+        query, raw, semantic, hybrid, lexical, since, until, min_upvotes, sort.value, limit,
+        fmt.value if fmt else None, json_, jsonl, csv_, fields, db))
 
 
 @app.command(short_help='Papers most like one paper.  e.g. papers similar 38 -n 5')
@@ -647,16 +458,11 @@ def similar(
     """Papers most like a given one (its most distinctive terms).  Example: papers similar 38
 
     Records: rank, score (higher is better), then the export fields."""
-    from papers_cli import search as search_mod
-    from papers_cli import storage
+    from papers_cli import search_command
 
-    o = SearchOptions(sort, since, until, min_upvotes, limit, fmt, json_, jsonl, csv_, fields,
-                      "similar", db)
-    pid = storage.resolve_paper_id(o.conn, paper_id)
-    if pid is None:
-        fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    _run_search(o, lambda: search_mod.similar(o.conn, pid, filters=o.filters, sort=o.sort,
-                                              limit=o.limit), f"papers like {paper_id}")
+    search_command.similar(paper_id, SearchArgs(
+        "", False, False, False, False, since, until, min_upvotes, sort.value, limit,
+        fmt.value if fmt else None, json_, jsonl, csv_, fields, db))
 
 
 @app.command(short_help='Compute embeddings for semantic search.  e.g. papers embed')
@@ -755,8 +561,8 @@ def export(
     flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
                              ("bibtex", bibtex), ("md", markdown)) if on]
     out_fmt = export_mod.choose_format(flags + ([fmt.value] if fmt else []), output)
-    names = _fields(fields, "export")
-    filters = _filters(since, until, min_upvotes)
+    names = field_names(fields, "export")
+    filters = filters_from(since, until, min_upvotes)
     conn = open_db(db, create=False)
     selection = export_mod.select(conn, ids, query=query, filters=filters, limit=limit,
                                   stdin=sys.stdin)
@@ -821,7 +627,7 @@ def dedupe(
 ) -> None:
     from papers_cli import dedupe as dd
 
-    out_fmt = _format(Format(fmt.value) if fmt else None, json_, False, False)
+    out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     if apply_ and undo:
         fail("--apply and --undo contradict each other; give one")
     if distinct and (apply_ or undo):
@@ -900,7 +706,7 @@ def pages(
     from papers_cli import storage
     from papers_cli.output import Column, write_rows
 
-    out_fmt = _format(fmt, json_, jsonl, csv_)
+    out_fmt = out_format(fmt.value if fmt else None, json_, jsonl, csv_)
     if out_fmt in ("bibtex", "md"):
         fail(f"--format {out_fmt} is for papers; pages print as table, tsv, csv, json, "
              "jsonl or ids")
@@ -1056,26 +862,9 @@ def mcp_(
 
 
 def main() -> None:
-    """Console-script entry: one line for database errors; quiet on closed pipes and
-    Ctrl-C (a second Ctrl-C during clean-up prints no traceback either)."""
-    import signal
-
-    try:
-        app()
-    except sqlite3.Error as e:
-        from papers_cli.storage.errors import explain
-
-        sys.stderr.write(f"papers: {explain(e, STATE.opened)}\n")
-        sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        sys.stderr.write("papers: interrupted\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        # `papers list | head`: the reader left; exit quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+    """Console-script entry (runtime.guarded: one line for database errors, quiet on
+    closed pipes and Ctrl-C)."""
+    guarded(app)
 
 
 # ---------------------------------------------------------------- your library (issue 17)
@@ -1188,7 +977,7 @@ def watch_list(fmt: FormatOpt = None, json_: JsonOpt = False, db: DbOpt = None) 
     from papers_cli import library
     from papers_cli.output import Column, write_rows
 
-    out_fmt = _format(fmt, json_, False, False)
+    out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     conn = open_db(db, create=False)
     rows = library.watch_list(conn)
     cols = [Column("name", "name", style="bold"), Column("query", "query", flex=True),
