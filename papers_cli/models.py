@@ -9,10 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
-# Search hits mark matched terms with these control characters; a rich table
-# turns them into a style, every other output format drops them.
-MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
-
 
 @dataclass(frozen=True)
 class ShownDate:

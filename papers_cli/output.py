@@ -23,8 +23,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from papers_cli.fields import PAPER_FIELDS
-from papers_cli.models import MARK_CLOSE, MARK_OPEN
-from papers_cli.sanitize import dumps, for_terminal, neutralise_formula, tsv_escape
+from papers_cli.sanitize import (
+    MARK_CLOSE,
+    MARK_OPEN,
+    dumps,
+    for_terminal,
+    neutralise_formula,
+    tsv_escape,
+)
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "ids", "bibtex", "md")
 # Formats of whole papers (written by papers_cli.export from full records).

@@ -103,13 +103,17 @@ def open_db(db: Path | None, *, create: bool = True) -> Any:
 def filters_from(since: str | None, until: str | None, min_upvotes: int | None,
                  min_comments: int | None = None, author: str | None = None) -> Any:
     """storage.Filters from the filter options (a bad date is a usage error)."""
-    from papers_cli.dates import end_of_period, parse_iso_date
     from papers_cli.storage.read import Filters
 
     try:
+        if since or until:
+            from papers_cli.dates import end_of_period, parse_iso_date
+
+            since = parse_iso_date(since) if since else None
+            until = end_of_period(until) if until else None
         return Filters(
-            since=parse_iso_date(since) if since else None,
-            until=end_of_period(until) if until else None,
+            since=since or None,
+            until=until or None,
             min_upvotes=min_upvotes,
             min_comments=min_comments,
             author=author,

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import re
 
+# Search hits mark matched terms with these control characters; a rich table
+# turns them into a style, every other output format drops them.
+MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+
 # Bidi controls: embeddings/overrides, isolates, marks, the Arabic letter mark.
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 # Line and paragraph separators break a line in some terminals and editors.

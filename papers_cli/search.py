@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers_cli import storage
-from papers_cli.models import MARK_CLOSE, MARK_OPEN
+from papers_cli.sanitize import MARK_CLOSE, MARK_OPEN
 from papers_cli.storage import Filters
 
 FIELDS = {"title": "title", "abstract": "abstract", "author": "authors", "authors": "authors"}
@@ -314,7 +314,10 @@ def estimated_postings(conn: sqlite3.Connection, terms: list[Term]) -> dict[str,
     An exact count reads the term's whole doclist (as costly as the query it is meant
     to bound); a rowid range lets FTS5 stop early, so this costs ~5k postings a term.
     """
-    lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM papers").fetchone()
+    # Two subqueries: SQLite answers a lone min() or max() from the index end, but a
+    # single SELECT of both scans the table (12 ms at 100k papers).
+    lo, hi = conn.execute("SELECT (SELECT min(rowid) FROM papers), "
+                          "(SELECT max(rowid) FROM papers)").fetchone()
     if lo is None:
         return {}
     n_total = hi - lo + 1
@@ -515,16 +518,18 @@ def search(
 
 
 def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, limit: int,
-                    exclude_id: int | None = None,
-                    notes: list[str] | None = None) -> list[tuple[int, float]]:
+                    exclude_id: int | None = None, notes: list[str] | None = None,
+                    store: Any = None) -> list[tuple[int, float]]:
     """The `limit` papers nearest to `vector` (unit float32) that pass `filters`.
 
     Papers whose vector is missing or stale are left out, and `notes` says so; with
-    no stored vectors at all this raises QueryError saying what to run.
+    no stored vectors at all this raises QueryError saying what to run. `store` is
+    the vectors if already read (vectors.load).
     """
     from papers_cli import embeddings, vectors
 
-    store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
+    if store is None:
+        store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
     if not len(store.ids):
         raise QueryError("no embeddings in this database: run 'papers embed' first "
                          "(semantic search needs them)")
@@ -555,26 +560,33 @@ def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, 
 
 def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters: Filters,
                      sort: str, limit: int, exclude_id: int | None) -> SearchResult:
-    from papers_cli import embeddings
+    from papers_cli import embeddings, vectors
 
     notes: list[str] = []
     query = parse_query(text)
     query.fts()  # empty queries refused as in lexical mode
     query.check_cost()
-    try:
-        vector = embeddings.load().encode([" ".join(t.text for t in query.words())])[0]
-    except embeddings.ModelUnavailable as e:
-        raise QueryError(str(e)) from None
     depth = max(limit, HYBRID_DEPTH)
-    sem = semantic_ranked(conn, vector, filters=filters, limit=depth, exclude_id=exclude_id,
-                          notes=notes)
-    if mode == "semantic":
+    # The vectors and the lexical ranking are read in threads on their own connections
+    # while this thread loads the model: SQLite runs without the GIL, and loading the
+    # model and numpy holds it (about half of a hybrid search at 1M papers, overlapped).
+    with _Ahead(conn) as ahead:
+        blocks = ahead.run(vectors.read_blocks, embeddings.MODEL_ID)
+        lexed = None if mode == "semantic" else ahead.run(
+            lexical, text, filters=filters, sort="rank", limit=depth, exclude_id=exclude_id)
+        try:
+            vector = embeddings.load().encode([" ".join(t.text for t in query.words())])[0]
+        except embeddings.ModelUnavailable as e:
+            raise QueryError(str(e)) from None
+        store = vectors.from_blocks(blocks.result(), embeddings.DIM)
+        sem = semantic_ranked(conn, vector, filters=filters, limit=depth,
+                              exclude_id=exclude_id, notes=notes, store=store)
+        lex = lexed.result() if lexed is not None else None
+    if lex is None:
         ranked = [(i, s, "semantic") for i, s in sem[:limit]]
         total, partial, display = len(sem), 0, None
         expr = ""
     else:
-        lex = lexical(conn, text, filters=filters, sort="rank", limit=depth,
-                      exclude_id=exclude_id)
         ranked = fuse(lex.ranked, sem, limit)
         total, partial, display, expr = lex.total, lex.partial, lex.display, lex.expression
     if sort != "rank":
@@ -582,6 +594,48 @@ def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters:
     hits = hit_rows(conn, ranked, display)
     return SearchResult(hits=hits, total=total,
                         expression=expr, partial=partial, notes=notes, mode=mode)
+
+
+class _Ahead:
+    """Runs reads of the database ahead, in threads, each on its own read-only
+    connection (a connection belongs to one thread); on the caller's connection, in
+    order, for a database that has no file (in memory)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.conn = conn
+        self.path = storage.db_path(conn)
+        self.pool = ThreadPoolExecutor(max_workers=2) if self.path else None
+
+    def __enter__(self) -> _Ahead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A future of fn(connection, *args, **kwargs)."""
+        from concurrent.futures import Future
+
+        if self.pool is None:
+            done: Future[Any] = Future()
+            try:
+                done.set_result(fn(self.conn, *args, **kwargs))
+            except Exception as e:  # raised where the result is asked for, as a thread's
+                done.set_exception(e)
+            return done
+
+        def job() -> Any:
+            with contextlib.closing(storage.connect_readonly(self.path)) as own:
+                own.row_factory = self.conn.row_factory  # as the caller's connection reads
+                from papers_cli.storage.read import register_functions
+
+                register_functions(own)  # papers_fold(), of the author filter
+                return fn(own, *args, **kwargs)
+
+        return self.pool.submit(job)
 
 
 # How deep each ranking is read before fusing (eval: deeper changes nothing at @10).

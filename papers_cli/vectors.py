@@ -53,33 +53,50 @@ def quantize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Store:
-    """Every stored vector of one model, concatenated."""
+    """Every stored vector of one model: ids, hashes and scales concatenated; the
+    vectors as their blocks (scoring reads them in place: joining 1M vectors into one
+    array would copy 250 MB), joined only when `vecs` is asked for."""
 
     ids: np.ndarray      # int64
     hashes: np.ndarray   # int64
     scales: np.ndarray   # float32
-    vecs: np.ndarray     # int8 (n, dim)
+    vec_blocks: list[np.ndarray]  # int8 (n_i, dim), in the order of ids
     block_ids: list[int] = field(default_factory=list)
+
+    @property
+    def vecs(self) -> np.ndarray:
+        """int8 (n, dim), all blocks joined."""
+        import numpy as np
+
+        return np.concatenate(self.vec_blocks)
+
+
+def read_blocks(conn: sqlite3.Connection, model: str) -> list[tuple[Any, ...]]:
+    """The raw block rows of `model` (SQL only: safe to run in a thread on its own
+    connection, as search does while the model loads; SQLite reads without the GIL)."""
+    if not _exists(conn):
+        return []
+    return conn.execute("SELECT id, ids, hashes, scales, vecs FROM paper_vector_blocks "
+                        "WHERE model = ? ORDER BY id", (model,)).fetchall()
+
+
+def from_blocks(rows: list[tuple[Any, ...]], dim: int) -> Store:
+    """A Store over block rows (arrays view the rows' bytes; nothing is copied)."""
+    import numpy as np
+
+    if not rows:
+        return Store(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                     [np.zeros((0, dim), np.int8)])
+    return Store(np.concatenate([np.frombuffer(r[1], dtype=np.int64) for r in rows]),
+                 np.concatenate([np.frombuffer(r[2], dtype=np.int64) for r in rows]),
+                 np.concatenate([np.frombuffer(r[3], dtype=np.float32) for r in rows]),
+                 [np.frombuffer(r[4], dtype=np.int8).reshape(-1, dim) for r in rows],
+                 [r[0] for r in rows])
 
 
 def load(conn: sqlite3.Connection, model: str, dim: int) -> Store:
-    import numpy as np
-
-    ids, hashes, scales, vecs, blocks = [], [], [], [], []
-    if _exists(conn):
-        for bid, b_ids, b_hash, b_scale, b_vecs in conn.execute(
-                "SELECT id, ids, hashes, scales, vecs FROM paper_vector_blocks WHERE model = ? "
-                "ORDER BY id", (model,)):
-            blocks.append(bid)
-            ids.append(np.frombuffer(b_ids, dtype=np.int64))
-            hashes.append(np.frombuffer(b_hash, dtype=np.int64))
-            scales.append(np.frombuffer(b_scale, dtype=np.float32))
-            vecs.append(np.frombuffer(b_vecs, dtype=np.int8).reshape(-1, dim))
-    if not blocks:
-        return Store(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
-                     np.zeros((0, dim), np.int8))
-    return Store(np.concatenate(ids), np.concatenate(hashes), np.concatenate(scales),
-                 np.concatenate(vecs), blocks)
+    """Every stored vector of `model`."""
+    return from_blocks(read_blocks(conn, model), dim)
 
 
 def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int, str]]:
@@ -239,10 +256,14 @@ def scores(store: Store, query: np.ndarray, skip: set[int] | None = None) -> np.
     import numpy as np
 
     out = np.empty(len(store.ids), dtype=np.float32)
-    step = 65536  # float32 copies of this many rows at a time (64 MB at 256-d)
-    for s in range(0, len(store.ids), step):
-        out[s:s + step] = (store.vecs[s:s + step].astype(np.float32) @ query) \
-            * store.scales[s:s + step]
+    query = np.ascontiguousarray(query, dtype=np.float32)
+    s = 0
+    for block in store.vec_blocks:
+        # einsum widens int8 to float32 in small buffers as it goes: 3x faster than a
+        # float32 copy of the block and a BLAS product (the copy is memory traffic).
+        np.einsum("ij,j->i", block, query, out=out[s:s + len(block)])
+        s += len(block)
+    out *= store.scales
     if skip:
         out[np.isin(store.ids, np.fromiter(skip, dtype=np.int64, count=len(skip)))] = -np.inf
     return out

@@ -103,7 +103,9 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
 
 def connect_readonly(path: str) -> sqlite3.Connection:
     """A read-only connection (WAL lets it read while another process writes)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    # As a URI, so that mode=ro applies: quoted, so '?', '#' or '%' in a name stay a name.
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 

@@ -15,6 +15,7 @@ from papers_cli.fields import PAPER_COLUMNS, PAPER_FIELDS, SIGHTING_FIELDS, Fiel
 from papers_cli.models import PaperRecord, ParsedPage, ParseError
 from papers_cli.normalize import same_paper, title_key
 from papers_cli.storage.fts import chunks
+from papers_cli.storage.schema import SEEN_SQL
 
 SIGHTING_COLUMNS = ("page_id", "position", "paper_id", "title_key",
                     *(f.name for f in SIGHTING_FIELDS))
@@ -45,9 +46,6 @@ def _encode(row: list[Any], lists: tuple[int, ...], flags: tuple[int, ...]) -> l
 # Records are matched against stored papers this many at a time: one query per
 # chunk instead of two per record, and a streamed page still needs little memory.
 LOOKUP_CHUNK = 256
-# The order of a paper's sightings, oldest first: the day the listing showed it (else
-# the page's date, else the day it was ingested), then ingest order.
-SEEN_SQL = "coalesce(s.listed_on, pg.page_date, substr(pg.ingested_at, 1, 10))"
 
 
 @dataclass

@@ -11,8 +11,7 @@ from typing import Any
 
 from papers_cli import fields
 from papers_cli.fields import PAPER_COLUMNS, Kind
-from papers_cli.storage.merges import merged_into, survivor_of
-from papers_cli.storage.papers import SEEN_SQL
+from papers_cli.storage.schema import SEEN_SQL
 
 SORTS = {
     "date": ("published", "DESC"),
@@ -172,6 +171,8 @@ def moved_to(conn: sqlite3.Connection, ident: str) -> int | None:
     """For a paper id dedupe merged away: the paper it became."""
     ident = ident.strip()
     if ident.isascii() and ident.isdigit() and len(ident) <= 18:
+        from papers_cli.storage.merges import survivor_of
+
         return survivor_of(conn, int(ident))
     return None
 
@@ -254,6 +255,8 @@ def get_paper(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
     d["pages"] = sightings_of(conn, paper_id)
     d["upvote_history"] = upvote_history(conn, paper_id)
     d["latest_comments"] = d["comments"]
+    from papers_cli.storage.merges import merged_into
+
     d["merged_from"] = merged_into(conn, paper_id)
     return d
 

@@ -13,6 +13,10 @@ from collections.abc import Callable
 from papers_cli import fields
 from papers_cli.storage import fts
 
+# The order of a paper's sightings, oldest first: the day the listing showed it (else
+# the page's date, else the day it was ingested), then ingest order.
+SEEN_SQL = "coalesce(s.listed_on, pg.page_date, substr(pg.ingested_at, 1, 10))"
+
 _V1_TABLES = """
 CREATE TABLE papers (
     id INTEGER PRIMARY KEY,
