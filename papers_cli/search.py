@@ -524,12 +524,12 @@ def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, 
 
     Papers whose vector is missing or stale are left out, and `notes` says so; with
     no stored vectors at all this raises QueryError saying what to run. `store` is
-    the vectors if already read (vectors.load).
+    the vectors if already read (vectors.current).
     """
     from papers_cli import embeddings, vectors
 
     if store is None:
-        store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
+        store = vectors.current(conn, embeddings.MODEL_ID, embeddings.DIM)
     if not len(store.ids):
         raise QueryError("no embeddings in this database: run 'papers embed' first "
                          "(semantic search needs them)")
@@ -571,14 +571,18 @@ def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters:
     # while this thread loads the model: SQLite runs without the GIL, and loading the
     # model and numpy holds it (about half of a hybrid search at 1M papers, overlapped).
     with _Ahead(conn) as ahead:
-        blocks = ahead.run(vectors.read_blocks, embeddings.MODEL_ID)
+        store, gen = vectors.from_cache(conn, embeddings.MODEL_ID, embeddings.DIM)
+        blocks = None if store is not None else ahead.run(vectors.read_blocks,
+                                                           embeddings.MODEL_ID)
         lexed = None if mode == "semantic" else ahead.run(
             lexical, text, filters=filters, sort="rank", limit=depth, exclude_id=exclude_id)
         try:
             vector = embeddings.load().encode([" ".join(t.text for t in query.words())])[0]
         except embeddings.ModelUnavailable as e:
             raise QueryError(str(e)) from None
-        store = vectors.from_blocks(blocks.result(), embeddings.DIM)
+        if blocks is not None:
+            store = vectors.from_blocks(blocks.result(), embeddings.DIM)
+            vectors.write_cache(conn, store, embeddings.MODEL_ID, gen)
         sem = semantic_ranked(conn, vector, filters=filters, limit=depth,
                               exclude_id=exclude_id, notes=notes, store=store)
         lex = lexed.result() if lexed is not None else None
@@ -732,12 +736,11 @@ def cached_vocabulary(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     import os
     from collections import Counter
 
-    from platformdirs import user_cache_dir
+    from papers_cli import cache
 
     version = index_version(conn)
     key = hashlib.sha1(os.path.realpath(storage.db_path(conn)).encode()).hexdigest()[:16]
-    path = os.path.join(os.environ.get("PAPERS_CACHE_DIR") or user_cache_dir("papers"),
-                        f"vocab-{key}.tsv")
+    path = os.path.join(cache.directory(), f"vocab-{key}.tsv")
     with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as fh:
         if fh.readline().rstrip("\n") == version:
             return [(w, int(n)) for w, n in (line.rstrip("\n").split("\t") for line in fh)]
@@ -790,7 +793,7 @@ def _similar_by_vector(conn: sqlite3.Connection, paper_id: int, *, filters: Filt
 
     from papers_cli import embeddings, vectors
 
-    store = vectors.load(conn, embeddings.MODEL_ID, embeddings.DIM)
+    store = vectors.current(conn, embeddings.MODEL_ID, embeddings.DIM)
     where = np.flatnonzero(store.ids == paper_id)
     st = vectors.status(conn, store)
     if not len(where) or paper_id in st.unusable:

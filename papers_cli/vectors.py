@@ -95,8 +95,103 @@ def from_blocks(rows: list[tuple[Any, ...]], dim: int) -> Store:
 
 
 def load(conn: sqlite3.Connection, model: str, dim: int) -> Store:
-    """Every stored vector of `model`."""
+    """Every stored vector of `model` (from the database)."""
     return from_blocks(read_blocks(conn, model), dim)
+
+
+def current(conn: sqlite3.Connection, model: str, dim: int) -> Store:
+    """Every stored vector of `model`, from the cache file when it is current (else
+    from the database, and the cache is written for next time)."""
+    store, gen = from_cache(conn, model, dim)
+    if store is None:
+        store = load(conn, model, dim)
+        write_cache(conn, store, model, gen)
+    return store
+
+
+# The cache file of a model's vectors (cache.py): a JSON header padded to _HEADER
+# bytes, then ids, hashes, scales and vectors as contiguous arrays, memory-mapped
+# when read. Reading 1M vectors out of SQLite takes ~300 ms (61k overflow pages);
+# mapping the file costs nothing and scoring pages it in from the OS cache.
+_HEADER = 4096
+
+
+def generation(conn: sqlite3.Connection) -> str | None:
+    """A token that changes with every write to the vector blocks (schema v9 triggers)."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'vectors_generation'"
+                       ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def _cache_path(conn: sqlite3.Connection, model: str, gen: str) -> Any:
+    import hashlib
+
+    from papers_cli import cache
+
+    tag = hashlib.sha1(f"{model}\0{gen}".encode()).hexdigest()[:16]
+    return cache.path_for(conn, "vectors", tag, ".bin")
+
+
+def from_cache(conn: sqlite3.Connection, model: str, dim: int) -> tuple[Store | None, str | None]:
+    """(the cached Store of the current vectors, or None; the generation it is for)."""
+    import json
+
+    import numpy as np
+
+    gen = generation(conn)
+    path = _cache_path(conn, model, gen) if gen else None
+    if path is None:
+        return None, gen
+    try:
+        with open(path, "rb") as fh:
+            head = json.loads(fh.read(_HEADER).rstrip(b"\0 "))
+        n, blocks = int(head["n"]), [int(b) for b in head["blocks"]]
+        if head.get("model") != model or int(head["dim"]) != dim or head.get("gen") != gen:
+            return None, gen
+        off = _HEADER
+        arrays = []
+        for dtype, shape in ((np.int64, (n,)), (np.int64, (n,)), (np.float32, (n,)),
+                             (np.int8, (n, dim))):
+            arrays.append(np.memmap(path, dtype=dtype, mode="r", offset=off, shape=shape)
+                          if n else np.zeros(shape, dtype))
+            off += int(np.prod(shape)) * np.dtype(dtype).itemsize
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, gen
+    return Store(arrays[0], arrays[1], arrays[2], [arrays[3]], blocks), gen
+
+
+def write_cache(conn: sqlite3.Connection, store: Store, model: str, gen: str | None) -> None:
+    """Keep `store` (read at generation `gen`) for the next search; best effort, and
+    only when the vectors are still at `gen` (else the file would be misnamed)."""
+    import json
+    import os
+
+    import numpy as np
+
+    from papers_cli import cache
+
+    if gen is None or generation(conn) != gen:
+        return
+    path = _cache_path(conn, model, gen)
+    if path is None:
+        return
+    head = json.dumps({"model": model, "gen": gen, "n": len(store.ids),
+                       "dim": store.vec_blocks[0].shape[1], "blocks": store.block_ids})
+    if len(head) >= _HEADER:
+        return  # more blocks than a header holds: no cache (never at realistic sizes)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(head.encode().ljust(_HEADER, b"\0"))
+            for arr in (store.ids, store.hashes, store.scales, *store.vec_blocks):
+                np.ascontiguousarray(arr).tofile(fh)
+        os.replace(tmp, path)
+    except OSError:  # full disk, read-only home: searches read the database instead
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return
+    cache.drop_others(path)
 
 
 def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int, str]]:
@@ -192,6 +287,9 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
           progress: Callable[[int, int], Any] | None = None) -> EmbedReport:
     """Compute vectors for papers that lack one or whose text changed (all with
     `rebuild`), drop those of papers that no longer exist, and store them."""
+    import json
+    from array import array
+
     import numpy as np
 
     from papers_cli import embeddings
@@ -200,37 +298,54 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
     version = index_version(conn)  # what the scan below sees
     model, dim = embeddings.MODEL_ID, embeddings.DIM
     store = load(conn, model, dim)
-    stored = {} if rebuild else dict(zip(store.ids.tolist(), store.hashes.tolist(),
-                                         strict=True))
-    todo: list[tuple[int, int, str]] = []
-    keep: set[int] = set()
-    n_papers = 0
-    for pid, h, text in current_hashes(conn):
-        n_papers += 1
-        if stored.get(pid) == h:
-            keep.add(pid)
-        else:
-            todo.append((pid, h, text))
-    removed = len(store.ids) - len(keep) if not rebuild else len(store.ids)
-    encoder = embeddings.load() if todo else None
-    new_ids = np.fromiter((t[0] for t in todo), dtype=np.int64, count=len(todo))
-    new_hashes = np.fromiter((t[1] for t in todo), dtype=np.int64, count=len(todo))
+    # The scan keeps ids and hashes only (16 bytes a paper); texts are read again a
+    # chunk at a time when encoded (holding 1M papers' texts took 2.4 GB).
+    seen_ids, seen_hashes = array("q"), array("q")
+    for pid, h, _text in current_hashes(conn):
+        seen_ids.append(pid)
+        seen_hashes.append(h)
+    cur_ids = np.array(seen_ids, dtype=np.int64)
+    cur_hashes = np.array(seen_hashes, dtype=np.int64)
+    n_papers = len(cur_ids)
+    same = np.zeros(n_papers, dtype=bool)
+    if not rebuild and len(store.ids) and n_papers:
+        order = np.argsort(store.ids)
+        pos = np.minimum(np.searchsorted(store.ids, cur_ids, sorter=order), len(order) - 1)
+        at = order[pos]
+        same = (store.ids[at] == cur_ids) & (store.hashes[at] == cur_hashes)
+    keep_ids = cur_ids[same]
+    todo = cur_ids[~same]
+    removed = len(store.ids) - len(keep_ids)
+    encoder = embeddings.load() if len(todo) else None
+    new_ids, new_hashes = todo.copy(), np.zeros(len(todo), dtype=np.int64)
     new_vecs = np.zeros((len(todo), dim), dtype=np.int8)
     new_scales = np.zeros(len(todo), dtype=np.float32)
+    present = np.ones(len(todo), dtype=bool)
     # Large chunks: inside one, encode() tokenizes the next 2k texts while summing these.
     for start in range(0, len(todo), batch):
         assert encoder is not None
-        chunk = [t[2] for t in todo[start:start + batch]]
+        chunk_ids = todo[start:start + batch]
+        texts = {pid: embeddings.paper_text(title, abstract) for pid, title, abstract in
+                 conn.execute("SELECT id, title, abstract FROM papers WHERE id IN "
+                              "(SELECT value FROM json_each(?))",
+                              (json.dumps(chunk_ids.tolist()),))}
+        chunk = [texts.get(int(pid), "") for pid in chunk_ids]
+        # The hash of the text embedded now (a paper edited since the scan included);
+        # a paper deleted since the scan gets no vector.
+        new_hashes[start:start + len(chunk)] = [embeddings.text_hash(t) for t in chunk]
+        present[start:start + len(chunk)] = [int(pid) in texts for pid in chunk_ids]
         q, qs = quantize(encoder.encode(chunk))
         new_vecs[start:start + len(chunk)], new_scales[start:start + len(chunk)] = q, qs
         if progress:
             progress(min(start + batch, len(todo)), len(todo))
-    mask = np.isin(store.ids, np.fromiter(keep, dtype=np.int64, count=len(keep)))
+    new_ids, new_hashes = new_ids[present], new_hashes[present]
+    new_vecs, new_scales = new_vecs[present], new_scales[present]
+    mask = np.isin(store.ids, keep_ids)
     ids = np.concatenate([store.ids[mask], new_ids])
     hashes = np.concatenate([store.hashes[mask], new_hashes])
     scales = np.concatenate([store.scales[mask], new_scales])
     vecs = np.concatenate([store.vecs[mask], new_vecs])
-    if todo or removed or rebuild:
+    if len(todo) or removed or rebuild:
         from papers_cli.storage import tx
 
         # One transaction rewrites the model's blocks (a reader sees old or new, whole).
@@ -245,10 +360,15 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
                      vecs[s:s + BLOCK].tobytes()))
             conn.execute("DELETE FROM paper_vector_checks WHERE model = ?", (model,))
             _stamp_if_unchanged(conn, model, version)
+        # The first search then maps the vectors instead of reading them out of SQLite.
+        block_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM paper_vector_blocks WHERE model = ? ORDER BY id", (model,))]
+        write_cache(conn, Store(ids, hashes, scales, [vecs], block_ids), model,
+                    generation(conn))
     else:
         _stamp_if_unchanged(conn, model, version)
-    return EmbedReport(papers=n_papers, embedded=len(todo), removed=removed,
-                       unchanged=len(keep))
+    return EmbedReport(papers=n_papers, embedded=len(new_ids), removed=removed,
+                       unchanged=len(keep_ids))
 
 
 def scores(store: Store, query: np.ndarray, skip: set[int] | None = None) -> np.ndarray:

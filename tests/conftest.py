@@ -19,6 +19,21 @@ from papers_cli import storage
 from papers_cli.ingest import expand_paths, ingest_sources
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches (papers_cli/cache.py) go to a temporary folder, never the user's, for
+    this process and the `papers` processes tests start."""
+    import os
+
+    old = os.environ.get("PAPERS_CACHE_DIR")
+    os.environ["PAPERS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("PAPERS_CACHE_DIR", None)
+    else:
+        os.environ["PAPERS_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "papers.db"

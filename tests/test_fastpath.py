@@ -42,7 +42,7 @@ def _kind_of(param: Any) -> Any:
         return tuple(str(c) for c in t.choices)
     if "Path" in type(t).__name__:
         return fastpath.PATH
-    assert type(t).__name__ == "StringParamType", f"{param.name}: a type the fast path does not know: {t!r}"
+    assert type(t).__name__ == "StringParamType", f"{param.name}: an unknown type {t!r}"
     return fastpath.TEXT
 
 

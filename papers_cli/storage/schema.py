@@ -241,11 +241,24 @@ def v8_vectors(conn: sqlite3.Connection) -> None:
                                                pk="model", not_null={"index_version"})
 
 
+def v9_vectors_generation(conn: sqlite3.Connection) -> None:
+    """A token in settings that every write to the vector blocks replaces (triggers, so
+    writes by other tools count too): the key of the vectors' cache file
+    (vectors.from_cache), which is then never read for other vectors."""
+    conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('vectors_generation', "
+                 "lower(hex(randomblob(8))))")
+    for op in ("insert", "update", "delete"):
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS paper_vector_blocks_{op} AFTER {op.upper()} "
+                     "ON paper_vector_blocks BEGIN UPDATE settings SET value = "
+                     "lower(hex(randomblob(8))) WHERE key = 'vectors_generation'; END")
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
     v7_merge_keys,
     v8_vectors,
+    v9_vectors_generation,
 ]
 VERSION = len(STEPS)
 
