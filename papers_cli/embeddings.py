@@ -2,9 +2,9 @@
 
 The model is wordllama's l2_supercat at 256 dimensions: a table of one vector per
 token of a Llama-2 tokenizer, averaged over a text's tokens. Its wheel carries both
-files, so nothing is downloaded at run time. They are read here with numpy,
-safetensors and tokenizers rather than through `import wordllama` (~250 ms of
-imports: pydantic, requests); tests check the vectors equal the library's.
+files, so nothing is downloaded at run time. They are read here with numpy (the
+weights memory-mapped) and tokenizers rather than through `import wordllama` (~250 ms
+of imports: pydantic, requests); tests check the vectors equal the library's.
 Everything model-specific is in this module; the rest of papers sees `MODEL_ID`,
 `DIM`, `paper_text()`, `text_hash()` and `load().encode()`.
 
@@ -154,19 +154,43 @@ _MAX_TOKENS = 65536
 _BUFFER_ROWS = 512
 
 
+def _mapped_tensor(path: Path, name: str) -> np.ndarray:
+    """One tensor of a .safetensors file, memory-mapped: a query reads only the rows of
+    its few tokens instead of the whole 16 MB table. The format is an 8-byte
+    little-endian header length, a JSON header (dtype, shape, data offsets of each
+    tensor), then the data (huggingface.co/docs/safetensors)."""
+    import json
+
+    import numpy as np
+
+    with open(path, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        if not 0 < size < 100_000_000:
+            raise ValueError(f"{path}: not a safetensors file")
+        info = json.loads(fh.read(size))[name]
+    dtype = {"F16": np.float16, "F32": np.float32}[info["dtype"]]
+    begin, end = info["data_offsets"]
+    shape = tuple(int(x) for x in info["shape"])
+    if end - begin != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+        raise ValueError(f"{path}: {name} has the wrong size")
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + begin, shape=shape)
+
+
 @lru_cache(maxsize=1)
 def load() -> Encoder:
     """The model, from the installed package's files (offline; ~50 ms)."""
     # Nothing here should reach a hub; make sure a library that might does not try.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
     root = model_dir()
     weights, tok = root.joinpath(*_WEIGHTS), root.joinpath(*_TOKENIZER)
     if not weights.exists() or not tok.exists():
         raise ModelUnavailable(f"the embedding model's files are missing under {root}")
-    table = load_file(str(weights))["embedding.weight"]
+    try:
+        table = _mapped_tensor(weights, "embedding.weight")
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelUnavailable(f"the embedding model's weights cannot be read ({e})") from None
     tokenizer = Tokenizer.from_file(str(tok))
     tokenizer.no_padding()
     tokenizer.no_truncation()

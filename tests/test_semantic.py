@@ -34,6 +34,17 @@ def test_direct_reader_equals_library() -> None:
     assert np.allclose(ours, lib.embed(texts, norm=True), atol=1e-6)
 
 
+def test_mapped_weights_equal_safetensors() -> None:
+    """The weights' own reader (a memory map of the .safetensors data) against the
+    format's library."""
+    st = pytest.importorskip("safetensors.numpy")
+    path = embeddings.model_dir().joinpath(*embeddings._WEIGHTS)
+    mapped = embeddings._mapped_tensor(path, "embedding.weight")
+    lib = st.load_file(str(path))["embedding.weight"]
+    assert mapped.dtype == lib.dtype and mapped.shape == lib.shape
+    assert np.array_equal(np.asarray(mapped), lib)
+
+
 def test_int8_vectors_keep_the_ranking() -> None:
     v = embeddings.load().encode(["sparse activation", "diffusion images", "robot arms"])
     q, scales = vectors.quantize(v)
