@@ -55,8 +55,14 @@ MAX_PREFIXES = 4
 # are taken rarest first until this many estimated postings (bm25 over 100k rows
 # of 6 words took ~1 s); the commonest words add little to bm25 anyway (low idf).
 ANY_WORD_POSTINGS = 100_000
-# A statement still running after this is interrupted and the query refused.
-DEADLINE_S = 2.0
+# A statement still running after this is interrupted and the query refused (a whole
+# `papers search` answers within a second: start-up and printing take ~0.15 s).
+DEADLINE_S = 0.85
+# Ranking costs ~1 us a match (bm25 reads each match's length): a query matching more
+# papers than this is refused at once (its count is cheap). A word in that many papers
+# says next to nothing to bm25 anyway (FTS5 floors the idf of a word in half the
+# papers or more at almost zero).
+MAX_RANKED = 800_000
 # "did you mean": words checked, and words given suggestions.
 SUGGEST_CHECK, SUGGEST_WORDS, SUGGEST_SAMPLE = 20, 5, 5_000
 # A plain query's "some of the words" count stops here (counting is a doclist union).
@@ -422,6 +428,10 @@ def lexical(conn: sqlite3.Connection, text: str, *, raw: bool = False,
     try:
         with deadline(conn):
             total = count(conn, expr, filters, exclude_id)
+            if total > MAX_RANKED:
+                raise QueryError(
+                    f"query refused: {total:,} papers match it, too many to rank (at most "
+                    f"{MAX_RANKED:,}); add a rarer word or a filter (--since, --min-upvotes)")
             ranked = [(i, s, "all") for i, s in ranked_ids(
                 conn, expr, filters, sort=sort, limit=limit, exclude_id=exclude_id)]
             display, partial = expr, 0

@@ -108,6 +108,19 @@ def test_deadline_refuses_with_message(gen: sqlite3.Connection,
         search(gen, "sparse OR experts OR models")
 
 
+def test_a_query_matching_too_many_papers_is_refused_at_once(
+        gen: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused on its count, before any ranking, and the message says by how much; a
+    query under the limit is ranked as before."""
+    n = search_mod.count(gen, '"models"', search_mod.Filters())
+    assert n > 2
+    monkeypatch.setattr(search_mod, "MAX_RANKED", n - 1)
+    with pytest.raises(QueryError, match=f"{n:,} papers match it, too many to rank"):
+        search(gen, "models")
+    monkeypatch.setattr(search_mod, "MAX_RANKED", n)
+    assert search(gen, "models", limit=3).total == n
+
+
 def test_did_you_mean_bounded_and_cached(gen: sqlite3.Connection, tmp_path: Path) -> None:
     unknown = " ".join(f"qqzz{i}x" for i in range(60)) + " sparsx"
     result = search(gen, unknown)
