@@ -595,9 +595,14 @@ def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters:
             vectors.write_cache(conn, store, embeddings.MODEL_ID, gen)
         sem = semantic_ranked(conn, vector, filters=filters, limit=depth,
                               exclude_id=exclude_id, notes=notes, store=store)
-        lex = lexed.result() if lexed is not None else None
+        try:
+            lex = lexed.result() if lexed is not None else None
+        except QueryError as e:  # words too common (or slow) to rank: meaning still ranks
+            why = str(e).removeprefix("query refused: ")
+            notes.append(f"not ranked by words ({why}): ranked by meaning only")
+            lex = None
     if lex is None:
-        ranked = [(i, s, "semantic") for i, s in sem[:limit]]
+        ranked = [(i, -s, "semantic") for i, s in sem[:limit]]
         total, partial, display = len(sem), 0, None
         expr = ""
     else:
@@ -669,7 +674,9 @@ def fuse(lexical_ranked: list[tuple[int, float, str]], semantic: list[tuple[int,
     method = method or HYBRID_METHOD
     allw = [r for r in lexical_ranked if r[2] == "all"]
     some = [r for r in lexical_ranked if r[2] != "all"]
-    sem = [(i, s, "semantic") for i, s in semantic]
+    # Scores are in bm25's sense, lower is better (records negate them): a cosine is
+    # negated here once, for every mode.
+    sem = [(i, -s, "semantic") for i, s in semantic]
     if method == "fill":
         order = allw + some + sem
     elif method == "all_sem":
@@ -813,7 +820,7 @@ def _similar_by_vector(conn: sqlite3.Connection, paper_id: int, *, filters: Filt
     notes: list[str] = []
     sem = semantic_ranked(conn, vec, filters=filters, limit=limit, exclude_id=paper_id,
                           notes=notes)
-    ranked = [(i, sc, "semantic") for i, sc in sem]
+    ranked = [(i, -sc, "semantic") for i, sc in sem]
     if sort != "rank":
         ranked = _resort(conn, ranked, sort)
     hits = hit_rows(conn, ranked, None)

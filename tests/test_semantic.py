@@ -122,3 +122,25 @@ def test_cli_start_imports_no_numpy_or_model() -> None:
     modules = {line.split("|")[-1].strip().split(".")[0] for line in out.splitlines()[1:]}
     assert "papers_cli" in modules
     assert not modules & {"numpy", "tokenizers", "safetensors", "wordllama"}
+
+
+def test_scores_are_higher_is_better_in_every_mode(embedded: sqlite3.Connection,
+                                                   tmp_path: object) -> None:
+    """Records say "score: higher is better" whether a hit matched by words or by meaning
+    (bm25 is negative and lower-better, a cosine positive and higher-better)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from papers_cli.cli import app
+    from papers_cli.storage import db_path
+
+    db = db_path(embedded)
+    for mode, query in (("--semantic", "wardrobe apparel footwear"),
+                        ("--hybrid", "wardrobe apparel footwear"),
+                        ("--lexical", "activation sparsity")):
+        res = CliRunner().invoke(app, ["--db", db, "search", query, mode, "--json", "-n", "8"])
+        assert res.exit_code == 0, res.output
+        scores = [r["score"] for r in json.loads(res.stdout)]
+        assert len(scores) > 2 and scores == sorted(scores, reverse=True), (mode, scores)
+        assert all(s > 0 for s in scores), (mode, scores)
