@@ -28,8 +28,8 @@ from papers_cli.dates import (
     apply_year,
     infer_page_year,
     infer_year,
+    resolve,
     resolve_page_date,
-    resolve_record,
 )
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import title_key
@@ -37,6 +37,7 @@ from papers_cli.parsers import decode, decoded_lines, detect_format, head_text, 
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
 from papers_cli.storage import tx
+from papers_cli.storage.papers import Checked, check, set_dates
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -249,7 +250,7 @@ class TextScan:
     page_date: ShownDate | None
     shown: list[tuple[str, ShownDate]]
     count: int
-    records: list[PaperRecord] | None
+    records: list[Checked] | None  # checked here (in the worker when there is one)
 
 
 @dataclass
@@ -299,7 +300,7 @@ def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
         for rec in reader.records():
             scan.count += 1
             if scan.records is not None:
-                scan.records.append(rec)
+                scan.records.append(check(rec, dates_later=True))
             if rec.shown_date is not None:
                 key = title_key(rec.title) if rec.shown_date.year is None else ""
                 scan.shown.append((key, rec.shown_date))
@@ -383,14 +384,16 @@ def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str
                         lambda keys: storage.known_full_dates(conn, keys), opts.today)
     resolve_page_date(page, choice)
 
-    def records() -> Iterator[PaperRecord]:
+    def records() -> Iterator[Checked]:
         if scan.records is not None:
-            source: Iterable[PaperRecord] = scan.records
+            source: Iterable[Checked] = scan.records
         else:  # a large page: read the spooled copy again rather than hold it
-            source = _reread(pre.body.open)
-        for rec in source:
-            resolve_record(rec, choice)
-            yield rec
+            source = (check(rec, dates_later=True) for rec in _reread(pre.body.open))
+        for c in source:
+            if c.shown is not None:  # as dates.resolve_record
+                set_dates(c, resolve(c.shown, choice.year, c.date_text or "", c.date_line),
+                          c.shown.year is None and choice.inferred)
+            yield c
 
     return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count, now)
 
@@ -401,7 +404,7 @@ def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
 
 
 def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
-           choice: YearChoice, records: Iterator[PaperRecord] | None, count: int,
+           choice: YearChoice, records: Iterator[Checked] | None, count: int,
            now: str) -> PageOutcome:
     try:
         res = storage.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
