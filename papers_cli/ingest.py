@@ -5,6 +5,7 @@ Each page is one transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import glob
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Generic, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from papers_cli import storage
 from papers_cli.dates import (
@@ -27,8 +28,8 @@ from papers_cli.dates import (
     apply_year,
     infer_page_year,
     infer_year,
+    resolve,
     resolve_page_date,
-    resolve_record,
 )
 from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import title_key
@@ -36,6 +37,10 @@ from papers_cli.parsers import decode, decoded_lines, detect_format, head_text, 
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
 from papers_cli.storage import tx
+from papers_cli.storage.papers import Checked, check, set_dates
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 # Extensions picked up when a folder is given; a file named explicitly is read
 # whatever its name, since the format is told by content.
@@ -245,7 +250,7 @@ class TextScan:
     page_date: ShownDate | None
     shown: list[tuple[str, ShownDate]]
     count: int
-    records: list[PaperRecord] | None
+    records: list[Checked] | None  # checked here (in the worker when there is one)
 
 
 @dataclass
@@ -295,7 +300,7 @@ def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
         for rec in reader.records():
             scan.count += 1
             if scan.records is not None:
-                scan.records.append(rec)
+                scan.records.append(check(rec, dates_later=True))
             if rec.shown_date is not None:
                 key = title_key(rec.title) if rec.shown_date.year is None else ""
                 scan.shown.append((key, rec.shown_date))
@@ -379,14 +384,16 @@ def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str
                         lambda keys: storage.known_full_dates(conn, keys), opts.today)
     resolve_page_date(page, choice)
 
-    def records() -> Iterator[PaperRecord]:
+    def records() -> Iterator[Checked]:
         if scan.records is not None:
-            source: Iterable[PaperRecord] = scan.records
+            source: Iterable[Checked] = scan.records
         else:  # a large page: read the spooled copy again rather than hold it
-            source = _reread(pre.body.open)
-        for rec in source:
-            resolve_record(rec, choice)
-            yield rec
+            source = (check(rec, dates_later=True) for rec in _reread(pre.body.open))
+        for c in source:
+            if c.shown is not None:  # as dates.resolve_record
+                set_dates(c, resolve(c.shown, choice.year, c.date_text or "", c.date_line),
+                          c.shown.year is None and choice.inferred)
+            yield c
 
     return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count, now)
 
@@ -397,7 +404,7 @@ def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
 
 
 def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
-           choice: YearChoice, records: Iterator[PaperRecord] | None, count: int,
+           choice: YearChoice, records: Iterator[Checked] | None, count: int,
            now: str) -> PageOutcome:
     try:
         res = storage.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
@@ -569,12 +576,9 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
         for src in sources:
             yield src, None
         return
-    import concurrent.futures as cf
-
     regular = {id(s) for s in files}
-    with cf.ProcessPoolExecutor(1, initializer=_worker_init,
-                                initargs=(path, os.getpid())) as pool:
-        ahead: dict[int, tuple[cf.Future[Prepared], int]] = {}
+    with _Worker(path) as worker:
+        ahead: dict[int, int] = {}  # source index -> its file's size
         queue = iter(i for i, s in enumerate(sources) if id(s) in regular)
         queued_bytes = 0
 
@@ -592,30 +596,88 @@ def _with_prepared(conn: sqlite3.Connection, sources: Sequence[Source],
                     size = p.stat().st_size
                 except OSError:
                     size = 0
-                ahead[j] = (pool.submit(_worker_prepare, str(p)), size)
+                if not worker.submit(str(p)):
+                    return  # the worker is gone: the remaining pages are read here
+                ahead[j] = size
                 queued_bytes += size
 
+        fill()
+        for i, src in enumerate(sources):
+            size = ahead.pop(i, None)
+            if size is None:
+                yield src, None
+                continue
+            queued_bytes -= size
+            fill()  # before waiting: the worker's queue never runs dry
+            yield src, worker.result()  # None: the main process meets the error itself
+
+
+class _Worker:
+    """One process that prepares pages, in the order they are submitted.
+
+    A plain pipe rather than concurrent.futures: the pool's result thread unpickled
+    every page in this process while holding the GIL, and each release of the GIL
+    by the writer's SQLite calls handed it over (parallel was no faster than serial).
+    Here results are unpickled by the writer itself, when it wants them.
+    """
+
+    def __init__(self, db: str) -> None:
+        import multiprocessing
+
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.Process(target=_worker_main, args=(child, db, os.getpid()),
+                                             daemon=True)
+        self._proc.start()
+        child.close()
+        self._pending = 0
+        self._alive = True
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def submit(self, path: str) -> bool:
+        if not self._alive:
+            return False
         try:
-            fill()
-            for i, src in enumerate(sources):
-                entry = ahead.pop(i, None)
-                if entry is None:
-                    yield src, None
-                    continue
-                fut, size = entry
-                queued_bytes -= size
-                fill()  # before waiting: the worker's queue never runs dry
-                try:
-                    pre: Prepared | None = fut.result()
-                except Exception:
-                    pre = None  # let the main process meet the error and report it
-                yield src, pre
+            self._conn.send(path)
+        except OSError:
+            self._alive = False
+            return False
+        self._pending += 1
+        return True
+
+    def result(self) -> Prepared | None:
+        """The next page's result; None when the worker failed on it or is gone."""
+        self._pending -= 1
+        try:
+            out = self._conn.recv()
+        except (EOFError, OSError):
+            self._alive = False
+            return None
+        return out if isinstance(out, Prepared) else None
+
+    def __exit__(self, *exc: object) -> None:
+        # Ask the worker to stop (it drops what it has not started), then take what it
+        # had finished off the pipe: their spooled copies of large pages are removed.
+        # After Ctrl-C a message may have been cut short: then only a short wait.
+        try:
+            self._conn.send(None)
+            deadline = time.monotonic() + (5.0 if exc[0] is None else 1.0)
+            while self._alive and self._pending > 0:
+                if not self._conn.poll(max(deadline - time.monotonic(), 0.0)):
+                    break
+                out = self._conn.recv()
+                self._pending -= 1
+                if isinstance(out, Prepared):
+                    out.body.discard()
+        except Exception:  # a broken pipe or a cut message: the worker is killed below
+            pass
         finally:
-            for fut, _ in ahead.values():
-                fut.cancel()
-            for fut, _ in ahead.values():
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    fut.result().body.discard()
+            self._conn.close()
+            self._proc.join(1.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
 
 
 PARALLEL_MIN = 16
@@ -650,7 +712,9 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _worker_init(db: str, parent: int) -> None:
+def _worker_main(pipe: Connection, db: str, parent: int) -> None:
+    """The worker's loop: a path in, its Prepared page out (or None if preparing it
+    failed: the main process then reads the page and reports the error); None in: stop."""
     global _worker_conn
     import signal
 
@@ -660,6 +724,25 @@ def _worker_init(db: str, parent: int) -> None:
         _worker_conn = storage.connect_readonly(db)
     except sqlite3.Error:
         _worker_conn = None
+    todo: collections.deque[str] = collections.deque()
+    try:
+        while True:
+            # Take every request waiting, so a stop is seen before more work is started.
+            while not todo or pipe.poll():
+                msg = pipe.recv()
+                if msg is None:
+                    return
+                todo.append(msg)
+            path = todo.popleft()
+            try:
+                out: Prepared | None = _worker_prepare(path)
+            except Exception:
+                out = None
+            pipe.send(out)
+    except (EOFError, OSError, KeyboardInterrupt):
+        return
+    finally:
+        pipe.close()
 
 
 def _worker_prepare(path: str) -> Prepared:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from papers_cli import fields
-from papers_cli.models import PaperRecord, ParsedPage
+from papers_cli.models import ParsedPage
 from papers_cli.storage import tx
-from papers_cli.storage.papers import PageResult, recompute, store_records
+from papers_cli.storage.papers import Checked, PageResult, check, recompute, store_records
 
 # The pseudo-page that holds papers rows other tools wrote into the table.
 FOREIGN_FORMAT = "papers table"
@@ -42,13 +42,13 @@ def is_known(conn: sqlite3.Connection, sha256: str) -> bool:
 
 def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256: str,
                ingested_at: str, year_source: str | None,
-               records: Iterable[PaperRecord] | None = None,
+               records: Iterable[Checked] | None = None,
                assigned: dict[int, int] | None = None,
                page_records: int | None = None) -> PageResult:
     """Write one parsed page, its sightings and the papers they touch, all or nothing.
 
-    `records` (default: page.records) may be a stream, consumed once; a ParseError
-    it raises rolls the page back. A page already stored in part (restored from a
+    `records` (default: page.records, checked here) may be a stream, consumed once; a
+    ParseError it raises rolls the page back. A page already stored in part (restored from a
     partial export) is completed: positions it has are kept. `page_records` is
     the number of records the whole page has (an export says so) when `records`
     holds only some of them.
@@ -73,7 +73,8 @@ def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256:
             skip = {r[0] for r in conn.execute("SELECT position FROM sightings WHERE page_id = ?",
                                                (page_id,))}
         result = store_records(conn, page, page_id, ingested_at,
-                               page.records if records is None else records,
+                               (check(r) for r in page.records) if records is None
+                               else records,
                                assigned=assigned, skip_positions=skip)
         count = conn.execute("SELECT count(*) FROM sightings WHERE page_id = ?",
                              (page_id,)).fetchone()[0]

@@ -8,11 +8,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from papers_cli import fields
 from papers_cli.fields import PAPER_COLUMNS, PAPER_FIELDS, SIGHTING_FIELDS, FieldError, Kind, Rule
-from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.normalize import same_paper, title_key
 from papers_cli.storage.fts import chunks
 from papers_cli.storage.schema import SEEN_SQL
@@ -59,9 +59,65 @@ class PageResult:
     paper_ids: list[int] = field(default_factory=list)
 
 
-def sighting_values(rec: PaperRecord) -> dict[str, Any]:
-    """A record's values checked and normalised for storage (FieldError if bad)."""
-    return fields.check_record(vars(rec))
+# Where a sighting's values list (SIGHTING_FIELDS order) holds what storing reads.
+_AT = {name: i for i, name in enumerate(_SIGHTING_NAMES)}
+_PUBLISHED, _YEAR_INFERRED = _AT["published"], _AT["year_inferred"]
+_ARXIV, _ABSTRACT, _LISTED_ON = _AT["arxiv_id"], _AT["abstract"], _AT["listed_on"]
+
+
+class Checked(NamedTuple):
+    """A record checked and made ready to store, without the database: the parse worker
+    makes these on its own core and sends them as plain values (cheap to unpickle), so
+    the writer does little more per record than match it and write it."""
+
+    error: str | None  # what is wrong with the record (raised when the page is stored)
+    line: int | None
+    position: int | None
+    key: str  # title_key of the checked title
+    values: list[Any]  # sighting values, SIGHTING_FIELDS order, lists decoded
+    row: list[Any] | None  # its papers row if it is a new paper (dates set when stored)
+    names: list[str]  # its author names
+    shown: ShownDate | None  # the date as shown: `published` once the page year is known
+    date_text: str | None
+    date_line: int | None
+    source_index: int | None
+
+
+def check(rec: PaperRecord, dates_later: bool = False) -> Checked:
+    """A record's values checked and normalised for storage (fields.check_record), its
+    title key and its papers row. `dates_later`: `published` and `year_inferred` are
+    set afterwards from the shown date (resolve_checked), so they are not checked."""
+    v = vars(rec)
+    if dates_later and rec.shown_date is not None:
+        v = {**v, "published": None, "year_inferred": False}
+    line = rec.line or None
+    try:
+        values = fields.check_record(v)
+        pos = fields.check_value("position", fields.Kind.INT, rec.position)
+        error = None if pos is not None else "position: missing"
+    except FieldError as e:
+        error, pos = str(e), None
+    if error is not None:
+        return Checked(error, line, None, "", [], None, [], rec.shown_date, rec.date_text,
+                       rec.date_line, rec.source_index)
+    key = title_key(values["title"])
+    row, names = _row_template(values, key)
+    return Checked(None, line, pos, key, list(values.values()), row, names, rec.shown_date,
+                   rec.date_text, rec.date_line, rec.source_index)
+
+
+def set_dates(c: Checked, published: str | None, year_inferred: bool) -> None:
+    """The record's date once the page's year is known (see check's `dates_later`)."""
+    if c.values:
+        c.values[_PUBLISHED] = published
+        c.values[_YEAR_INFERRED] = year_inferred
+
+
+def _as_sighting(c: Checked, seen: str) -> dict[str, Any]:
+    """The record as a sighting, as fold takes it."""
+    out = dict(zip(_SIGHTING_NAMES, c.values, strict=True))
+    out["seen"] = seen
+    return out
 
 
 def next_ids(conn: sqlite3.Connection) -> Iterator[int]:
@@ -122,34 +178,37 @@ class Matcher:
                 self.revive.add(pid)
                 self.by_id[pid] = {"abstract": None, "arxiv_id": None}
 
-    def add(self, pid: int, key: str, values: dict[str, Any]) -> None:
+    def add(self, pid: int, key: str, arxiv_id: str | None, abstract: str | None) -> None:
         """Know one more sighting of a paper (just stored)."""
         known = self.by_id.setdefault(pid, {"abstract": None, "arxiv_id": None})
-        if values["abstract"] and len(values["abstract"]) > len(known["abstract"] or ""):
-            known["abstract"] = values["abstract"]
-        if values["arxiv_id"] and not known["arxiv_id"]:
-            known["arxiv_id"] = values["arxiv_id"]
-            self.by_arxiv.setdefault(values["arxiv_id"], pid)
+        if abstract and len(abstract) > len(known["abstract"] or ""):
+            known["abstract"] = abstract
+        if arxiv_id and not known["arxiv_id"]:
+            known["arxiv_id"] = arxiv_id
+            self.by_arxiv.setdefault(arxiv_id, pid)
         listed = self.by_key.setdefault(key, [])
         if pid not in listed:
             listed.append(pid)
 
-    def find(self, key: str, values: dict[str, Any]) -> int | None:
+    def find(self, key: str, arxiv_id: str | None, abstract: str | None) -> int | None:
         """The stored paper this record is: same arXiv id, else the same title key
         and the same paper by normalize.same_paper."""
-        aid = values["arxiv_id"]
-        if aid and aid in self.by_arxiv:
-            return self.by_arxiv[aid]
-        for pid in self.by_key.get(key, ()):
-            if same_paper(self.by_id[pid], values):
-                return pid
+        if arxiv_id and arxiv_id in self.by_arxiv:
+            return self.by_arxiv[arxiv_id]
+        candidates = self.by_key.get(key)
+        if candidates:
+            values: dict[str, object] = {"arxiv_id": arxiv_id, "abstract": abstract}
+            for pid in candidates:
+                if same_paper(self.by_id[pid], values):
+                    return pid
         return None
 
 
 def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, ingested_at: str,
-                  records: Iterable[PaperRecord], *, assigned: dict[int, int] | None = None,
+                  records: Iterable[Checked], *, assigned: dict[int, int] | None = None,
                   skip_positions: set[int] | None = None) -> PageResult:
-    """Store a page's records as sightings and fold the papers they touch.
+    """Store a page's records (checked: see `check`) as sightings and fold the papers
+    they touch.
 
     Runs inside the caller's transaction. A bad record raises ParseError (with its
     line) and the caller rolls the page back. `assigned` maps a restored export's
@@ -160,65 +219,73 @@ def store_records(conn: sqlite3.Connection, page: ParsedPage, page_id: int, inge
     ids = next_ids(conn)
     positions: set[int] = set(skip_positions or ())
     for chunk in _batched(records, LOOKUP_CHUNK):
-        prepared = []
-        for rec in chunk:
-            try:
-                values = sighting_values(rec)
-                pos = fields.check_value("position", fields.Kind.INT, rec.position)
-            except FieldError as e:
-                raise ParseError(str(e), rec.line or None) from None
-            if pos is None:
-                raise ParseError("position: missing", rec.line or None)
+        prepared: list[Checked] = []
+        for c in chunk:
+            if c.error is not None:
+                raise ParseError(c.error, c.line)
+            pos = c.position
+            assert pos is not None
             if pos in positions:
                 if skip_positions and pos in skip_positions:
                     continue  # completing a page restored from a partial export
-                raise ParseError(f"position: {pos} appears twice on the page", rec.line or None)
+                raise ParseError(f"position: {pos} appears twice on the page", c.line)
             positions.add(pos)
-            prepared.append((rec, pos, values, title_key(values["title"])))
-        matcher = Matcher(conn, [k for *_, k in prepared],
-                          [v["arxiv_id"] for _, _, v, _ in prepared if v["arxiv_id"]])
-        new: dict[int, list[dict[str, Any]]] = {}
-        key_of: dict[int, str] = {}
+            prepared.append(c)
+        matcher = Matcher(conn, [c.key for c in prepared],
+                          [c.values[_ARXIV] for c in prepared if c.values[_ARXIV]])
+        new: dict[int, list[tuple[Checked, str]]] = {}
         known: dict[int, list[dict[str, Any]]] = {}
         known_records = 0
         rows = []
-        for rec, pos, values, key in prepared:
-            index = rec.source_index if assigned is not None else None
+        for c in prepared:
+            values, key = c.values, c.key
+            aid, abstract = values[_ARXIV], values[_ABSTRACT]
+            index = c.source_index if assigned is not None else None
             pid = assigned.get(index) if assigned is not None and index is not None else None
             if pid is None:
-                pid = matcher.find(key, values)
+                pid = matcher.find(key, aid, abstract)
             if pid is None:
                 pid = next(ids)
                 new[pid] = []
             elif pid in matcher.revive and pid not in new:
                 matcher.revive.discard(pid)
                 new[pid] = []
+            seen = values[_LISTED_ON] or page_seen
             if pid in new:
-                new[pid].append({**values, "seen": values["listed_on"] or page_seen})
-                key_of[pid] = key
+                new[pid].append((c, seen))
             else:
-                known.setdefault(pid, []).append({**values, "seen": values["listed_on"]
-                                                  or page_seen})
+                known.setdefault(pid, []).append(_as_sighting(c, seen))
                 known_records += 1
-            matcher.add(pid, key, values)
+            matcher.add(pid, key, aid, abstract)
             if assigned is not None and index is not None:
                 assigned[index] = pid
             result.paper_ids.append(pid)
-            rows.append((page_id, pos, pid, key, *_encode(
-                [values[n] for n in _SIGHTING_NAMES], _SIGHTING_LISTS, _SIGHTING_FLAGS)))
+            rows.append((page_id, c.position, pid, key,
+                         *_encode(list(values), _SIGHTING_LISTS, _SIGHTING_FLAGS)))
         result.records += len(rows)
         result.new_papers += len(new)
         result.known_papers += known_records
-        insert_rows(conn, [(pid, *new_row(ss[0], key_of[pid])) if len(ss) == 1
-                           else (pid, paper_row(f := fields.fold(ss, title_key)),
-                                 f["author_names"]) for pid, ss in new.items()])
+        insert_rows(conn, [_new_paper(pid, ss) for pid, ss in new.items()])
         conn.executemany(_INSERT_SIGHTING, rows)
         refold(conn, known)
     note_max_id(conn)
     return result
 
 
-def _batched(items: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
+def _new_paper(pid: int, ss: list[tuple[Checked, str]]) -> tuple[int, list[Any], list[str]]:
+    """A new paper's row from its sightings on this page: most have one, and its row
+    was made with the record (check); else fold them."""
+    if len(ss) == 1:
+        c, seen = ss[0]
+        assert c.row is not None
+        row = list(c.row)
+        _date_columns(row, c.values[_PUBLISHED], c.values[_YEAR_INFERRED], seen)
+        return pid, row, c.names
+    folded = fields.fold([_as_sighting(c, seen) for c, seen in ss], title_key)
+    return pid, paper_row(folded), folded["author_names"]
+
+
+def _batched(items: Iterable[Checked], size: int) -> Iterator[list[Checked]]:
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk
@@ -284,9 +351,21 @@ _AUTHORS_COUNT = PAPER_COLUMNS.index("authors_count")
 def new_row(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
     """paper_row(fold_one(s, key)) and its author names, built directly: what ingest
     stores for a new paper seen once (tests/test_fold_one.py checks it against fold)."""
+    row, names = _row_template(s, key)
+    _date_columns(row, s.get("published"), s.get("year_inferred"), s.get("seen"))
+    return row, names
+
+
+_DATE_OPS = frozenset(("seen", "published", "inferred"))
+_COLUMN_AT = {op: i for i, op, _ in _ROW_PLAN if op in _DATE_OPS and op != "seen"}
+_SEEN_AT = tuple(i for i, op, _ in _ROW_PLAN if op == "seen")
+
+
+def _row_template(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
+    """new_row without its date columns (published, first and last seen), which depend
+    on the page's year and date: the parse worker makes this part."""
     row: list[Any] = [None] * len(PAPER_COLUMNS)
     names: list[str] = []
-    pub = s.get("published")
     for i, op, src in _ROW_PLAN:
         if op == "value":
             v = s.get(src)  # type: ignore[arg-type]
@@ -299,19 +378,21 @@ def new_row(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
             if v:
                 names = list(v)
                 row[i] = ", ".join(names) or None
-        elif op == "seen":
-            row[i] = s.get("seen") or None
         elif op == "key":
             row[i] = key
-        elif op == "published":
-            row[i] = pub or None
-        else:  # inferred
-            row[i] = int(bool(s.get("year_inferred"))) if pub else 0
     if row[_TITLE] is None:
         row[_TITLE] = ""
     if row[_AUTHORS_COUNT] is None and names:
         row[_AUTHORS_COUNT] = len(names)
     return row, names
+
+
+def _date_columns(row: list[Any], published: str | None, year_inferred: Any,
+                  seen: str | None) -> None:
+    row[_COLUMN_AT["published"]] = published or None
+    row[_COLUMN_AT["inferred"]] = int(bool(year_inferred)) if published else 0
+    for i in _SEEN_AT:
+        row[i] = seen or None
 
 
 def insert_rows(conn: sqlite3.Connection, rows: list[tuple[int, list[Any], list[str]]]) -> None:
