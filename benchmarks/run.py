@@ -325,6 +325,9 @@ def main() -> None:
     # papers' sources again, ~40 ms).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     compileall.compile_dir(str(HERE.parent / "papers_cli"), quiet=1)
+    # The copies of vectors that searches map (papers_cli/cache.py) stay with the data,
+    # not in the user's cache directory.
+    os.environ["PAPERS_CACHE_DIR"] = str(args.data / "cache")
     if args.semantic_only:
         n = storage.connect(args.semantic_only).execute("SELECT count(*) FROM papers"
                                                         ).fetchone()[0]
