@@ -72,3 +72,28 @@ def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
         names = imported("-m", "papers_cli", "--db", str(db), "search", "model", fmt)
         assert "papers_cli.search" in names
         assert heavy_in(names) == []
+
+
+@pytest.mark.parametrize("argv,commands", [
+    (["list", "-n", "3"], ["list"]),
+    (["--db", "list", "-q", "show", "3"], ["show"]),  # a database named like a command
+    (["--no-color", "export", "--format", "csv"], ["export"]),
+    (["--help"], None), ([], None), (["lst"], None), (["watch", "list"], None),
+])
+def test_only_the_named_command_is_built(argv: list[str], commands: list[str] | None,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import typer.main
+
+    from papers_cli.cli import app, app_for
+
+    for k in [k for k in os.environ if k.endswith("_COMPLETE")]:
+        monkeypatch.delenv(k)
+    built = app_for(argv)
+    if commands is None:
+        assert built is app
+    else:
+        assert sorted(typer.main.get_command(built).commands) == commands  # type: ignore[attr-defined]
+    monkeypatch.setenv("_PAPERS_COMPLETE", "complete_bash")  # completion lists them all
+    assert app_for(argv) is app
