@@ -617,15 +617,15 @@ def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters:
 
 class _Ahead:
     """Runs reads of the database ahead, in threads, each on its own read-only
-    connection (a connection belongs to one thread); on the caller's connection, in
-    order, for a database that has no file (in memory)."""
+    connection (opened here, handed to one thread); on the caller's connection, in
+    order, when no such connection can be had (a database in memory, or one that
+    cannot be opened read-only beside this one)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self.conn = conn
         self.path = storage.db_path(conn)
-        self.pool = ThreadPoolExecutor(max_workers=2) if self.path else None
+        self.pool: Any = None
+        self.opened: list[sqlite3.Connection] = []
 
     def __enter__(self) -> _Ahead:
         return self
@@ -633,28 +633,38 @@ class _Ahead:
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        for c in self.opened:
+            c.close()
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if not self.path:
+            return None
+        try:
+            own = storage.connect_readonly(self.path, check_same_thread=False)
+        except sqlite3.Error:
+            return None
+        own.row_factory = self.conn.row_factory  # as the caller's connection reads
+        from papers_cli.storage.read import register_functions
+
+        register_functions(own)  # papers_fold(), of the author filter
+        self.opened.append(own)
+        return own
 
     def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A future of fn(connection, *args, **kwargs)."""
-        from concurrent.futures import Future
+        from concurrent.futures import Future, ThreadPoolExecutor
 
-        if self.pool is None:
+        own = self._connection()
+        if own is None:
             done: Future[Any] = Future()
             try:
                 done.set_result(fn(self.conn, *args, **kwargs))
             except Exception as e:  # raised where the result is asked for, as a thread's
                 done.set_exception(e)
             return done
-
-        def job() -> Any:
-            with contextlib.closing(storage.connect_readonly(self.path)) as own:
-                own.row_factory = self.conn.row_factory  # as the caller's connection reads
-                from papers_cli.storage.read import register_functions
-
-                register_functions(own)  # papers_fold(), of the author filter
-                return fn(own, *args, **kwargs)
-
-        return self.pool.submit(job)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=2)
+        return self.pool.submit(fn, own, *args, **kwargs)
 
 
 # How deep each ranking is read before fusing (eval: deeper changes nothing at @10).

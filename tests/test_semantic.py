@@ -144,3 +144,20 @@ def test_scores_are_higher_is_better_in_every_mode(embedded: sqlite3.Connection,
         scores = [r["score"] for r in json.loads(res.stdout)]
         assert len(scores) > 2 and scores == sorted(scores, reverse=True), (mode, scores)
         assert all(s > 0 for s in scores), (mode, scores)
+
+
+def test_hybrid_runs_in_order_when_no_second_connection_can_be_opened(
+        embedded: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reads that run ahead in threads need a read-only connection of their own;
+    without one (a database that cannot be opened so) they run on the caller's."""
+    from papers_cli import storage
+
+    query = "sparse activations in language models"
+    ahead = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(storage, "connect_readonly", refuse)
+    in_order = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
+    assert in_order == ahead and len(ahead) == 10

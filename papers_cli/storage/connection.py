@@ -101,11 +101,13 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
         raise
 
 
-def connect_readonly(path: str) -> sqlite3.Connection:
-    """A read-only connection (WAL lets it read while another process writes)."""
+def connect_readonly(path: str, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A read-only connection (WAL lets it read while another process writes);
+    check_same_thread=False for one opened here and used by one other thread."""
     # As a URI, so that mode=ro applies: quoted, so '?', '#' or '%' in a name stay a name.
     uri = Path(path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=check_same_thread)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 
