@@ -522,6 +522,12 @@ def ingest_sources(
     parses the next pages while this one writes: the second core hides parsing.
     """
     opts = Options(year, date, today)
+    # Each page is a savepoint inside its batch: SQLite copies every page the batch has
+    # already changed into a sub-journal before the savepoint changes it again. In
+    # memory, not a temp file: 100k papers, inserting papers 2.9 s -> 1.9 s.
+    # (Changing it drops the connection's temp tables, and is refused in a transaction.)
+    if not conn.in_transaction and conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+        conn.execute("PRAGMA temp_store = MEMORY")
     report = IngestReport()
     committed = IngestReport()
     pending: list[PageOutcome] = []
