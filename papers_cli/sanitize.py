@@ -76,7 +76,8 @@ def json_safe(json_text: str) -> str:
 
     Valid on any JSON document: outside strings these characters cannot occur.
     """
-    if not _JSON_RAW.search(json_text):
+    # Most export lines are ASCII: two C-speed scans instead of the regex (~20 us a line).
+    if (json_text.isascii() and "\x7f" not in json_text) or not _JSON_RAW.search(json_text):
         return json_text
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
