@@ -624,19 +624,33 @@ class _Worker:
     A plain pipe rather than concurrent.futures: the pool's result thread unpickled
     every page in this process while holding the GIL, and each release of the GIL
     by the writer's SQLite calls handed it over (parallel was no faster than serial).
-    Here results are unpickled by the writer itself, when it wants them.
+    Here a thread only moves the results' bytes off the pipe (so the worker never
+    waits on a full pipe while the writer commits), and the writer unpickles them
+    when it wants them.
     """
 
     def __init__(self, db: str) -> None:
         import multiprocessing
+        import queue
+        import threading
 
         self._conn, child = multiprocessing.Pipe()
         self._proc = multiprocessing.Process(target=_worker_main, args=(child, db, os.getpid()),
                                              daemon=True)
         self._proc.start()
         child.close()
+        self._results: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self._pending = 0
         self._alive = True
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self._results.put(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            self._results.put(None)  # the worker is gone
 
     def __enter__(self) -> _Worker:
         return self
@@ -654,36 +668,38 @@ class _Worker:
 
     def result(self) -> Prepared | None:
         """The next page's result; None when the worker failed on it or is gone."""
+        return self._next(None)
+
+    def _next(self, timeout: float | None) -> Prepared | None:
+        import pickle
+
         self._pending -= 1
-        try:
-            out = self._conn.recv()
-        except (EOFError, OSError):
+        data = self._results.get(timeout=timeout)
+        if data is None:
             self._alive = False
             return None
+        out = pickle.loads(data)
         return out if isinstance(out, Prepared) else None
 
     def __exit__(self, *exc: object) -> None:
         # Ask the worker to stop (it drops what it has not started), then take what it
-        # had finished off the pipe: their spooled copies of large pages are removed.
-        # After Ctrl-C a message may have been cut short: then only a short wait.
+        # had finished: their spooled copies of large pages are removed.
         try:
             self._conn.send(None)
             deadline = time.monotonic() + (5.0 if exc[0] is None else 1.0)
             while self._alive and self._pending > 0:
-                if not self._conn.poll(max(deadline - time.monotonic(), 0.0)):
-                    break
-                out = self._conn.recv()
-                self._pending -= 1
-                if isinstance(out, Prepared):
+                out = self._next(max(deadline - time.monotonic(), 0.0))
+                if out is not None:
                     out.body.discard()
-        except Exception:  # a broken pipe or a cut message: the worker is killed below
+        except Exception:  # a broken pipe or no answer in time: the worker is killed below
             pass
         finally:
-            self._conn.close()
             self._proc.join(1.0)
             if self._proc.is_alive():
                 self._proc.kill()
                 self._proc.join()
+            self._reader.join(1.0)  # it sees the worker's end of the pipe close
+            self._conn.close()
 
 
 PARALLEL_MIN = 16
