@@ -124,7 +124,12 @@ def _floor_batches(src: sqlite3.Connection, batch_records: int) -> Any:
     cols = {t: [r[1] for r in src.execute(f"PRAGMA table_info({t})")] for t in FLOOR_TABLES}
     counts = src.execute("SELECT page_id, count(*) FROM sightings GROUP BY page_id "
                          "ORDER BY page_id").fetchall()
-    first_page = "(SELECT min(page_id) FROM sightings s WHERE s.paper_id = papers.id)"
+    # Each paper's first page, once (a correlated subquery per paper and batch made the
+    # 1M floor quadratic: hours of reading rows that are not timed).
+    src.execute("CREATE TEMP TABLE IF NOT EXISTS first_page AS SELECT paper_id, "
+                "min(page_id) AS page_id FROM sightings GROUP BY paper_id")
+    src.execute("CREATE INDEX IF NOT EXISTS temp.first_page_page ON first_page(page_id)")
+    first = "SELECT paper_id FROM temp.first_page WHERE page_id BETWEEN ? AND ?"
     i = 0
     while i < len(counts):
         lo, total = counts[i][0], 0
@@ -134,9 +139,9 @@ def _floor_batches(src: sqlite3.Connection, batch_records: int) -> Any:
         hi = counts[i - 1][0]
         sel = {
             "pages": "SELECT {c} FROM pages WHERE id BETWEEN ? AND ? ORDER BY id",
-            "papers": f"SELECT {{c}} FROM papers WHERE {first_page} BETWEEN ? AND ? ORDER BY id",
-            "authors": f"SELECT {{c}} FROM authors WHERE paper_id IN (SELECT id FROM papers "
-                       f"WHERE {first_page} BETWEEN ? AND ?) ORDER BY paper_id, position",
+            "papers": f"SELECT {{c}} FROM papers WHERE id IN ({first}) ORDER BY id",
+            "authors": f"SELECT {{c}} FROM authors WHERE paper_id IN ({first}) "
+                       "ORDER BY paper_id, position",
             "sightings": "SELECT {c} FROM sightings WHERE page_id BETWEEN ? AND ? "
                          "ORDER BY page_id, position",
         }
