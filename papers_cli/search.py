@@ -630,7 +630,10 @@ class _Ahead:
     def __enter__(self) -> _Ahead:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # Ctrl-C or an error: stop the reads still running
+            for c in self.opened:
+                c.interrupt()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
         for c in self.opened:
