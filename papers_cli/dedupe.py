@@ -184,7 +184,16 @@ def _veto(c: Corpus, i: int, j: int) -> str | None:
 
 def find_clusters(conn: sqlite3.Connection,
                   threshold: float = DEFAULT_THRESHOLD) -> list[Cluster]:
-    """Clusters of papers that are one paper; nothing is changed."""
+    """Clusters of papers that are one paper; nothing is changed. All of it is read
+    from one snapshot: another dedupe merging meanwhile cannot take a paper away
+    between the reads (applying checks again, under the write lock)."""
+    from papers_cli.storage import tx
+
+    with tx.snapshot(conn):
+        return _find_clusters(conn, threshold)
+
+
+def _find_clusters(conn: sqlite3.Connection, threshold: float) -> list[Cluster]:
     from rapidfuzz import process
 
     c = _load(conn)

@@ -264,3 +264,21 @@ def test_interactive_no_is_remembered(tmp_path: Path) -> None:
     assert storage.counts(storage.connect(db))["papers"] == 2
     again = runner.invoke(app, ["--db", str(db), "dedupe", "--json"], catch_exceptions=False)
     assert json.loads(again.stdout) == []
+
+
+def test_find_clusters_reads_one_snapshot(tmp_path: Path) -> None:
+    """Two `dedupe --apply` at once: the second's reads must not see a paper vanish
+    between its candidate query and its row fetch (KeyError under load, before)."""
+    from papers_cli.storage import tx
+
+    db = tmp_path / "s.db"
+    conn = storage.connect(db)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1), (2)")
+    other = sqlite3.connect(db, isolation_level=None)
+    with tx.snapshot(conn):
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+        other.execute("DELETE FROM t WHERE x = 2")  # another process commits meanwhile
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1

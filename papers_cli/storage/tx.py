@@ -1,4 +1,4 @@
-"""The one place a write transaction begins and ends.
+"""The one place a transaction begins and ends.
 
 At top level `write` takes the write lock up front (BEGIN IMMEDIATE: a writer
 never upgrades a read lock and dies with SQLITE_BUSY halfway); inside an open
@@ -44,6 +44,22 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Every read of the block sees the same state of the database (a WAL read
+    transaction), whatever other processes commit meanwhile; inside an open
+    transaction the block already does."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")  # nothing was written: ending the read is all
 
 
 def begin(conn: sqlite3.Connection) -> None:
