@@ -26,9 +26,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from helpers import snapshot  # noqa: E402
 from hfserver import hf_server, json_reply  # noqa: E402
 from papers_cli import storage  # noqa: E402
-from papers_cli.fetch import Target, run_fetch  # noqa: E402
-from papers_cli.http import HttpConfig  # noqa: E402
-from papers_cli.ingest import expand_paths, ingest_sources  # noqa: E402
+from papers_cli.engine.fetch import Target, run_fetch  # noqa: E402
+from papers_cli.engine.http import HttpConfig  # noqa: E402
+from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
 
 DAILY = Path("/work/shared/hf-api/daily")
 TODAY = dt.date(2100, 1, 1)  # no recorded day counts as recent

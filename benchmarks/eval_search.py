@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papers_cli import embeddings, search, storage, vectors  # noqa: E402
-from papers_cli.ingest import expand_paths, ingest_sources  # noqa: E402
+from papers_cli import storage  # noqa: E402
+from papers_cli.engine import embeddings, search, vectors  # noqa: E402
+from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
 from papers_cli.storage import Filters  # noqa: E402
 
 DAILY = Path(os.environ.get("PAPERS_EVAL_DATA", "/work/shared/hf-api/daily"))

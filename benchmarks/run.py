@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
 
-from papers_cli import search as search_mod  # noqa: E402
 from papers_cli import storage  # noqa: E402
+from papers_cli.engine import search as search_mod  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PAPERS = str(BIN / "papers")
@@ -159,7 +159,7 @@ def floor_ingest(src_db: Path, db: Path, tuned: bool) -> float:
     (the insert trigger dropped meanwhile), as papers does. Untuned: SQLite defaults
     (WAL, synchronous=NORMAL, default cache and checkpoints, default FTS5 config) and the
     per-row insert trigger."""
-    from papers_cli import ingest
+    from papers_cli.engine import ingest
     from papers_cli.storage import fts
 
     for f in db.parent.glob(db.name + "*"):
@@ -400,7 +400,7 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
     clusters = json.loads(out.read_text())
     # Titles are compared folded (title_key): a paper keeps the first title it was
     # seen under, which may be a variant that ingest already recognised.
-    from papers_cli.normalize import title_key
+    from papers_cli.core.normalize import title_key
 
     truth = [json.loads(line) for line in (d / "truth.jsonl").open()]
     for t in truth:

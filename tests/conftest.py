@@ -16,7 +16,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 from helpers import SAMPLES, TODAY
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 
 
 @pytest.fixture(autouse=True, scope="session")

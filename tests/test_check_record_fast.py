@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papers_cli import fields
+from papers_cli.core import fields
 
 
 def reference(values: dict[str, Any]) -> dict[str, Any]:

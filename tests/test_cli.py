@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import JAN, SAMPLES, page
-from papers_cli.cli import app
+from papers_cli.cli.app import app
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ def test_help_lists_every_command_with_an_example() -> None:
 
 def test_rich_views_render(sample_conn) -> None:
     from papers_cli import storage
-    from papers_cli.output import write_paper, write_stats
+    from papers_cli.render.output import write_paper, write_stats
 
     buf = io.StringIO()
     pid = storage.resolve_paper_id(sample_conn, "2")

@@ -24,8 +24,8 @@ from test_terminal import HOSTILE, RAW, SGR, run_in_pty
 from typer.testing import CliRunner
 
 from helpers import page
-from papers_cli.cli import app
-from papers_cli.fields import EXPORT_FIELDS
+from papers_cli.cli.app import app
+from papers_cli.core.fields import EXPORT_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
@@ -254,8 +254,8 @@ def test_list_on_a_terminal_stops_at_a_screenful(tmp_path: Path) -> None:
 
 
 def test_tables_fit_60_columns(cli: Callable[..., Any]) -> None:
-    from papers_cli.output import record_columns, write_rows
-    from papers_cli.records_shape import LIST_FIELDS
+    from papers_cli.render.output import record_columns, write_rows
+    from papers_cli.verbs.records import LIST_FIELDS
 
     rows = json.loads(cli("list", "--json").stdout)
     buf = io.StringIO()

@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import TODAY, dump, page
-from papers_cli import dedupe, storage
-from papers_cli.cli import app
-from papers_cli.ingest import ingest_bytes
+from papers_cli import storage
+from papers_cli.cli.app import app
+from papers_cli.engine import dedupe
+from papers_cli.engine.ingest import ingest_bytes
 
 BASE = ("We introduce a method for {topic} that learns compact representations from "
         "unlabelled data, scales to billions of tokens and improves downstream accuracy on "

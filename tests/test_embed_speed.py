@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from papers_cli import embeddings
+from papers_cli.engine import embeddings
 
 
 def _texts() -> list[str]:

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY, page
-from papers_cli import export, storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli import storage
+from papers_cli.cli.app import app
+from papers_cli.engine import export
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from papers_cli import fastpath
-from papers_cli.search_command import SearchArgs
+from papers_cli.cli import fastpath
+from papers_cli.cli.search_command import SearchArgs
 
 ROOT = Path(__file__).parent.parent
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).parent.parent
 def _click_search() -> Any:
     import typer.main
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     group = typer.main.get_command(app)
     return group, group.commands["search"]  # type: ignore[attr-defined]
@@ -74,7 +74,7 @@ def test_defaults_and_fields_are_the_typer_commands() -> None:
 
 
 def test_global_options_are_the_apps() -> None:
-    from papers_cli import cli
+    from papers_cli.cli import app as cli
 
     group, _ = _click_search()
     flags = {}
@@ -134,12 +134,13 @@ def test_papers_db_env_is_the_global_db(monkeypatch: pytest.MonkeyPatch) -> None
 # ------------------------------------------------------------- whole processes, both paths
 
 FAST = [sys.executable, "-m", "papers_cli"]
-TYPER = [sys.executable, "-c", "from papers_cli.cli import main; main()"]
+TYPER = [sys.executable, "-c", "from papers_cli.cli.app import main; main()"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from papers_cli import ingest, storage
+    from papers_cli import storage
+    from papers_cli.engine import ingest
 
     db = tmp_path_factory.mktemp("fast") / "p.db"
     conn = storage.connect(db)

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from helpers import ROOT, dump, interruptible, snapshot
 from hfserver import FIXTURES, HFServer, Reply, hf_server, json_reply
 from papers_cli import storage
-from papers_cli.cli import app
-from papers_cli.fetch import (
+from papers_cli.cli.app import app
+from papers_cli.engine.fetch import (
     FetchReport,
     PlanError,
     Target,
@@ -32,8 +32,8 @@ from papers_cli.fetch import (
     plan,
     run_fetch,
 )
-from papers_cli.http import Client, FetchError, HttpConfig, Unreachable, clean, retry_after
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.http import Client, FetchError, HttpConfig, Unreachable, clean, retry_after
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 
 DAY = "2024-07-09"
 DAY_FILE = FIXTURES / f"{DAY}.json"
@@ -609,7 +609,7 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes(server: HFServer, tmp_path: Path) 
 
 
 def test_httpx_is_not_imported_by_the_cli_at_start_up() -> None:
-    for module in ("papers_cli.cli", "papers_cli.fetch"):
+    for module in ("papers_cli.cli.app", "papers_cli.engine.fetch"):
         out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
                              capture_output=True, text=True, check=True).stderr
         imported = {line.split("|")[-1].strip() for line in out.splitlines() if "|" in line}

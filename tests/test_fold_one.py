@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papers_cli import fields
-from papers_cli.normalize import title_key
+from papers_cli.core import fields
+from papers_cli.core.normalize import title_key
 from papers_cli.storage.papers import (
     _SIGHTING_FLAGS,
     _SIGHTING_LISTS,

@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 
 from hfserver import FIXTURES, HFServer, Reply, hf_server
 from papers_cli import storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.output import sparkline
+from papers_cli.cli.app import app
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.render.output import sparkline
 from papers_cli.storage.read import Filters, iter_papers, rising_sql, upvote_history
 
 DAY_FILE = FIXTURES / "2024-11-13.json"
@@ -135,8 +135,8 @@ def test_a_saved_page_is_dated_by_its_listing_day(tmp_path: Path) -> None:
 
 
 def test_fetching_a_changed_day_twice_is_one_point_for_that_day(tmp_path: Path) -> None:
-    from papers_cli.fetch import Target, run_fetch
-    from papers_cli.http import HttpConfig
+    from papers_cli.engine.fetch import Target, run_fetch
+    from papers_cli.engine.http import HttpConfig
 
     conn = storage.connect(tmp_path / "f.db")
     server: HFServer
@@ -267,7 +267,7 @@ def test_storage_refuses_a_bad_window(hconn: sqlite3.Connection) -> None:
 
 
 def test_mcp_list_rising_takes_days(hconn: sqlite3.Connection, history_db: Path) -> None:
-    from papers_cli.mcp_server import Context, ToolFailure, call
+    from papers_cli.mcp.tools import Context, ToolFailure, call
 
     ctx = Context(conn=hconn, path=history_db)
     two = call(ctx, "list", {"sort": "rising", "days": 2, "limit": 3})

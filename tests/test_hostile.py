@@ -16,7 +16,7 @@ import pytest
 
 from helpers import DEC, JAN, TODAY, check_consistent, dump, make_pages
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 
 PAPERS = str(Path(sys.executable).parent / "papers")
 DEEP = "[" * 100_000 + "]" * 100_000

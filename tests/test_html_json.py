@@ -17,8 +17,8 @@ import pytest
 
 from helpers import SAMPLES, TODAY
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.models import ParsedPage, ParseError
+from papers_cli.core.models import ParsedPage, ParseError
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 from papers_cli.parsers import detect_format, parse_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -275,7 +275,7 @@ def test_json_then_text_keeps_ids_and_upvotes(conn: sqlite3.Connection) -> None:
 
 
 def test_author_search_and_list(sample_conn: sqlite3.Connection) -> None:
-    from papers_cli.search import search
+    from papers_cli.engine.search import search
     from papers_cli.storage import Filters
 
     ingest_bytes(sample_conn, (FIXTURES / "daily.html").read_bytes(), "d", today=TODAY)
@@ -320,7 +320,7 @@ def test_highest_and_latest_counts(conn: sqlite3.Connection) -> None:
     # Comments are as the newest page that shows them says (fields.Rule.NEWEST).
     assert (paper["comments"], paper["latest_comments"]) == (1, 1)
     assert [p["upvotes"] for p in paper["pages"]] == [20, 12, 15]  # each page as it showed
-    from papers_cli.output import write_paper
+    from papers_cli.render.output import write_paper
 
     out = io.StringIO()
     write_paper(paper, out=out, rich_output=False)

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from helpers import SAMPLES, TODAY, dump, interruptible, page
-from papers_cli import dedupe, export, storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources, ingest_stream
+from papers_cli import storage
+from papers_cli.engine import dedupe, export
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources, ingest_stream
 
 PAPERS = str(Path(sys.executable).parent / "papers")
 ABSTRACT = ("We propose a method for training sparse networks that keeps accuracy while "
@@ -408,7 +409,7 @@ def test_ctrl_c_prints_what_was_committed(tmp_path: Path) -> None:
 
 
 def test_export_output_file_is_atomic(tmp_path: Path, sample_conn: sqlite3.Connection) -> None:
-    from papers_cli.outfile import atomic_text
+    from papers_cli.render.outfile import atomic_text
 
     db = Path(storage.db_path(sample_conn))
     target = tmp_path / "real.csv"

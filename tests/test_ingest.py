@@ -7,7 +7,7 @@ import pytest
 
 from helpers import DEC, JAN, OCT, SAMPLES, TODAY, dump, page
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 from papers_cli.storage import Filters
 
 
@@ -229,7 +229,7 @@ def test_list_filters_and_sorts(sample_conn: sqlite3.Connection) -> None:
 def test_parallel_and_streamed_paths_give_the_same_corpus(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers import make_pages, snapshot
-    from papers_cli import ingest
+    from papers_cli.engine import ingest
 
     pages = make_pages(tmp_path / "pages", pages=20, per_page=10)
     dbs = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 from papers_cli.storage.papers import drifted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))

@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import TODAY
-from papers_cli import dedupe, library, storage
-from papers_cli.cli import app
-from papers_cli.ingest import ingest_bytes
+from papers_cli import storage
+from papers_cli.cli.app import app
+from papers_cli.engine import dedupe, library
+from papers_cli.engine.ingest import ingest_bytes
 
 ABSTRACT = ("We introduce a method for {topic} that learns compact representations from "
             "unlabelled data, scales to billions of tokens and improves downstream accuracy on "

@@ -19,8 +19,8 @@ import pytest
 
 from helpers import SAMPLES, dump, page
 from hfserver import hf_server, json_reply
-from papers_cli import search as search_mod
 from papers_cli import storage
+from papers_cli.engine import search as search_mod
 
 anyio = pytest.importorskip("anyio")
 pytest.importorskip("mcp")
@@ -120,7 +120,7 @@ def test_read_only_server_lists_read_tools_and_refuses_writes(corpus: Path) -> N
 
 
 def test_read_only_connection_cannot_write(corpus: Path) -> None:
-    from papers_cli.mcp_server import open_database
+    from papers_cli.mcp.tools import open_database
 
     conn = open_database(corpus, allow_write=False)
     assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] > 0
@@ -148,10 +148,10 @@ def test_other_commands_do_not_import_the_sdk(corpus: Path) -> None:
     assert r.returncode == 0
     modules = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
                if line.startswith("import time:")}
-    assert "papers_cli.cli" in modules
+    assert "papers_cli.cli.app" in modules
     assert not {m for m in modules if m.split(".")[0] in ("mcp", "pydantic", "starlette",
-                                                        "papers_cli.mcp_server")}
-    assert "papers_cli.mcp_server" not in modules
+                                                        "papers_cli.mcp.tools")}
+    assert "papers_cli.mcp.tools" not in modules
 
 
 # ---------------------------------------------------------------- read tools
@@ -359,9 +359,9 @@ def test_allow_write_fetches_from_the_site(corpus: Path) -> None:
 
 
 def _library(name: str) -> Any:
-    library = pytest.importorskip("papers_cli.library")
+    library = pytest.importorskip("papers_cli.engine.library")
     if not hasattr(library, name):
-        pytest.skip(f"papers_cli.library.{name} has not landed yet")
+        pytest.skip(f"papers_cli.engine.library.{name} has not landed yet")
     return library
 
 
@@ -415,7 +415,7 @@ def test_rising_sort() -> None:
 
     if "rising" not in SORTS:
         pytest.skip("list --sort rising has not landed yet")
-    from papers_cli.mcp_server import TOOLS
+    from papers_cli.mcp.tools import TOOLS
 
     spec = next(t for t in TOOLS if t.name == "list")
     assert "rising" in spec.input_schema()["properties"]["sort"]["enum"]

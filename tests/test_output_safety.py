@@ -20,9 +20,11 @@ import pytest
 from rich.cells import cell_len
 
 from helpers import ROOT, TODAY, page
-from papers_cli import export, storage
-from papers_cli.ingest import expand_paths, ingest_sources
-from papers_cli.output import (
+from papers_cli import storage
+from papers_cli.core.sanitize import BIDI
+from papers_cli.engine import export
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.render.output import (
     Column,
     ask,
     cluster_title,
@@ -37,7 +39,6 @@ from papers_cli.output import (
     write_rows,
     write_stats,
 )
-from papers_cli.sanitize import BIDI
 
 HOSTILE = (
     "Evil \x1b]52;c;cHduZWQ=\x07 \x1b]8;;https://e.vil\x1b\\click\x1b]8;;\x1b\\ "
@@ -179,8 +180,8 @@ def test_stats_rich_and_plain(hostile: tuple[sqlite3.Connection, Path]) -> None:
 
 def test_search_hits_highlight_without_raw_controls(
         hostile: tuple[sqlite3.Connection, Path]) -> None:
-    from papers_cli import search as search_mod
-    from papers_cli.output import hit_columns
+    from papers_cli.engine import search as search_mod
+    from papers_cli.render.output import hit_columns
 
     result = search_mod.search(hostile[0], "evil", limit=5)
     assert result.hits
@@ -205,7 +206,7 @@ def test_ingest_messages_and_list_through_the_cli(tmp_path: Path,
                                                  hostile: tuple[sqlite3.Connection, Path]) -> None:
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     folder = hostile[1].parent
     runner = CliRunner()
@@ -384,7 +385,7 @@ def test_narrow_table_keeps_columns_with_values() -> None:
 
 
 def test_clusters_numbered_of_total_and_escaped() -> None:
-    from papers_cli.dedupe import Cluster, Member
+    from papers_cli.engine.dedupe import Cluster, Member
 
     c = Cluster([Member(1, HOSTILE, "2024-01-01", 100.0, "survivor"),
                  Member(2, HOSTILE + "x", None, 95.0, "title 95")])
@@ -421,7 +422,7 @@ def test_ask_answers_default_eof_and_ctrl_c() -> None:
 def test_interactive_dedupe_prompts_on_stderr_and_keeps_answers_at_eof(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     db = tmp_path / "d.db"
     conn = storage.connect(db)

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY
 from papers_cli import storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.models import ParseError
+from papers_cli.cli.app import app
+from papers_cli.core.models import ParseError
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 from papers_cli.parsers import decode, decoded_lines, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks

@@ -15,10 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY, snapshot
-from papers_cli import dedupe, library, storage
-from papers_cli.cli import app
-from papers_cli.export import braces_balanced
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli import storage
+from papers_cli.cli.app import app
+from papers_cli.engine import dedupe, library
+from papers_cli.engine.export import braces_balanced
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 
 ABSTRACT = "We study {topic} at scale and report results on twelve benchmarks."
 MERGE_PAGE = ("new\n\nDaily Papers\n\nApr 2\n\n{title}\n\n" + ABSTRACT.format(topic="diffusion")

@@ -17,7 +17,7 @@ import pytest
 
 from helpers import ROOT
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 
 SHARED = ROOT.parent / "shared" / "hf-api"
 FIXTURES = ROOT / "tests" / "fixtures" / "hf-api"

@@ -30,7 +30,7 @@ from helpers import (
     snapshot,
 )
 from papers_cli import storage
-from papers_cli.cli import app
+from papers_cli.cli.app import app
 
 PAPERS = str(Path(sys.executable).parent / "papers")
 
@@ -133,7 +133,7 @@ def test_paths_missing_unreadable_directory_twice(
 
 def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Root (as in CI) reads files without read permission, so simulate the OS refusal.
-    from papers_cli.ingest import expand_paths, ingest_sources
+    from papers_cli.engine.ingest import expand_paths, ingest_sources
 
     f = tmp_path / "secret.txt"
     f.write_text(page(GOOD))
@@ -407,7 +407,7 @@ def test_ctrl_c_exits_130_and_leaves_database_consistent(tmp_path: Path) -> None
 
 _PEAK_WRAPPER = """
 import sys
-from papers_cli.cli import main
+from papers_cli.cli.app import main
 try:
     main()
 finally:

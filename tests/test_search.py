@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from papers_cli import storage
-from papers_cli.search import QueryError, parse_query, search, similar
+from papers_cli.engine.search import QueryError, parse_query, search, similar
 from papers_cli.storage import Filters
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, TODAY
-from papers_cli import search as search_mod
 from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
-from papers_cli.search import MAX_TERMS, MIN_PREFIX, QueryError, search
+from papers_cli.engine import search as search_mod
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.engine.search import MAX_TERMS, MIN_PREFIX, QueryError, search
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from papers_cli import embeddings, search, vectors
-from papers_cli.search import QueryError
+from papers_cli.engine import embeddings, search, vectors
+from papers_cli.engine.search import QueryError
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_filters_apply_to_semantic(embedded: sqlite3.Connection) -> None:
 
 
 def test_cli_start_imports_no_numpy_or_model() -> None:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import papers_cli.cli"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import papers_cli.cli.app"],
                          capture_output=True, text=True, check=True).stderr
     modules = {line.split("|")[-1].strip().split(".")[0] for line in out.splitlines()[1:]}
     assert "papers_cli" in modules
@@ -132,7 +132,7 @@ def test_scores_are_higher_is_better_in_every_mode(embedded: sqlite3.Connection,
 
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
     from papers_cli.storage import db_path
 
     db = db_path(embedded)

@@ -49,8 +49,8 @@ def test_version_prints_the_version() -> None:
 
 
 def test_importing_the_cli_imports_no_heavy_module() -> None:
-    names = imported("-c", "import papers_cli.cli")
-    assert "papers_cli.cli" in names
+    names = imported("-c", "import papers_cli.cli.app")
+    assert "papers_cli.cli.app" in names
     assert heavy_in(names) == []
 
 
@@ -60,7 +60,8 @@ def test_help_imports_no_heavy_module(args: list[str]) -> None:
 
 
 def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
-    from papers_cli import ingest, storage
+    from papers_cli import storage
+    from papers_cli.engine import ingest
 
     db = tmp_path / "p.db"
     conn = storage.connect(db)
@@ -70,7 +71,7 @@ def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
     conn.close()
     for fmt in ("--json", "--jsonl"):
         names = imported("-m", "papers_cli", "--db", str(db), "search", "model", fmt)
-        assert "papers_cli.search" in names
+        assert "papers_cli.engine.search" in names
         assert heavy_in(names) == []
 
 
@@ -86,7 +87,7 @@ def test_only_the_named_command_is_built(argv: list[str], commands: list[str] | 
 
     import typer.main
 
-    from papers_cli.cli import app, app_for
+    from papers_cli.cli.app import app, app_for
 
     for k in [k for k in os.environ if k.endswith("_COMPLETE")]:
         monkeypatch.delenv(k)

@@ -32,9 +32,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from papers_cli import dedupe, export, storage
-from papers_cli.ingest import ingest_bytes
-from papers_cli.normalize import title_key
+from papers_cli import storage
+from papers_cli.core.normalize import title_key
+from papers_cli.engine import dedupe, export
+from papers_cli.engine.ingest import ingest_bytes
 
 LONG = bool(os.environ.get("PAPERS_LONG"))
 
@@ -173,7 +174,7 @@ class Corpus(RuleBasedStateMachine):
     @precondition(lambda self: self.model.pages)
     @rule(data=st.data())
     def tag(self, data: st.DataObject) -> None:
-        from papers_cli import library
+        from papers_cli.engine import library
 
         names = sorted({n for i in self.model.pages for n in POOL[i]})
         name = data.draw(st.sampled_from(names))
@@ -269,7 +270,7 @@ class Corpus(RuleBasedStateMachine):
         assert self.model.tags <= held, self.model.tags - held
         # A paper shows the tags of everything merged into it, each once.
         for (pid,) in self.conn.execute("SELECT id FROM papers"):
-            from papers_cli import library
+            from papers_cli.engine import library
 
             tags = library.personal(self.conn, pid)["tags"]
             assert len(tags) == len(set(tags))

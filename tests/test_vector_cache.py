@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLES, TODAY
-from papers_cli import cache, embeddings, search, storage, vectors
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli import storage
+from papers_cli.engine import cache, embeddings, search, vectors
+from papers_cli.engine.ingest import expand_paths, ingest_sources
 
 M, D = embeddings.MODEL_ID, embeddings.DIM
 

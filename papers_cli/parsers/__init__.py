@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
-from papers_cli.models import ParsedPage, ParseError
+from papers_cli.core.models import ParsedPage, ParseError
 
 __all__ = ["FORMATS", "bom_encoding", "decode", "decoded_lines", "detect_format", "head_text",
            "parse_bytes"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.models import PageOrigin, PaperRecord, ParsedPage, ParseError
+from papers_cli.core import fields
+from papers_cli.core.models import PageOrigin, PaperRecord, ParsedPage, ParseError
 from papers_cli.parsers.json_api import json_lines
 
 MARK = "papers_export"
@@ -138,7 +138,7 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
 
     Notes are {text, created_at, from}: `from` is the exported id of the paper the
     note was written for (the line's own id unless a merged-in paper's)."""
-    from papers_cli.library import MAX_NOTE, LibraryError, normalize_tag
+    from papers_cli.engine.library import MAX_NOTE, LibraryError, normalize_tag
 
     tags = obj.get("tags") or []
     notes = obj.get("notes") or []

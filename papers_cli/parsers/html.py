@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import extract_code_links, fold_whitespace
 from papers_cli.parsers.items import arxiv_id, looks_like_item, parse_iso_datetime
 from papers_cli.parsers.json_api import items_of, load_json, page_from_props
 
@@ -107,7 +107,7 @@ def _cut_props(text: str) -> ParseError | None:
 
 
 def _parse_cards(text: str) -> ParsedPage:
-    from papers_cli.dates import MONTHS
+    from papers_cli.core.dates import MONTHS
 
     page = ParsedPage(format="html", records=[])
     # The page's own date: the header's <time datetime=...>, before the first card.

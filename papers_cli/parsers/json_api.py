@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from papers_cli.fields import FieldError
-from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.core.fields import FieldError
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError
 from papers_cli.parsers.items import (
     looks_like_item,
     parse_iso_datetime,

@@ -19,9 +19,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from papers_cli.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import extract_code_links, fold_whitespace
 
 HEADER_LINES = {
     "new",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from papers_cli import fields
+from papers_cli.core import fields
 from papers_cli.storage import fts, schema, tx
 from papers_cli.storage.papers import drifted, recompute
 from papers_cli.storage.read import counts

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from papers_cli.fields import FTS_COLUMNS
+from papers_cli.core.fields import FTS_COLUMNS
 
 T = TypeVar("T")
 TOKENIZE = "porter unicode61 remove_diacritics 2"

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.models import ParsedPage
+from papers_cli.core import fields
+from papers_cli.core.models import ParsedPage
 from papers_cli.storage import tx
 from papers_cli.storage.papers import Checked, PageResult, check, recompute, store_records
 

@@ -10,10 +10,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from papers_cli import fields
-from papers_cli.fields import PAPER_COLUMNS, PAPER_FIELDS, SIGHTING_FIELDS, FieldError, Kind, Rule
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import same_paper, title_key
+from papers_cli.core import fields
+from papers_cli.core.fields import (
+    PAPER_COLUMNS,
+    PAPER_FIELDS,
+    SIGHTING_FIELDS,
+    FieldError,
+    Kind,
+    Rule,
+)
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import same_paper, title_key
 from papers_cli.storage.fts import chunks
 from papers_cli.storage.schema import SEEN_SQL
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.fields import PAPER_COLUMNS, Kind
+from papers_cli.core import fields
+from papers_cli.core.fields import PAPER_COLUMNS, Kind
 from papers_cli.storage.schema import SEEN_SQL
 
 SORTS = {

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.fields import Kind
+from papers_cli.core import fields
+from papers_cli.core.fields import Kind
 from papers_cli.storage.read import Filters, ids_json, order_by
 
 _AUTHORS = ("(SELECT json_group_array(name) FROM (SELECT name FROM authors a WHERE "

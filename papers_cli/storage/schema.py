@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from papers_cli import fields
+from papers_cli.core import fields
 from papers_cli.storage import fts
 
 # The order of a paper's sightings, oldest first: the day the listing showed it (else

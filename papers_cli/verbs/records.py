@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from papers_cli.fields import EXPORT_FIELDS
+from papers_cli.core.fields import EXPORT_FIELDS
 
 
 class Format(StrEnum):

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 
 MONTHS: dict[str, int] = {}
 for _i in range(1, 13):

@@ -36,7 +36,7 @@ def has_vectors(conn: sqlite3.Connection, model: str | None = None) -> bool:
     if not _exists(conn):
         return False
     if model is None:
-        from papers_cli.embeddings import MODEL_ID as model
+        from papers_cli.engine.embeddings import MODEL_ID as model
     return conn.execute("SELECT 1 FROM paper_vector_blocks WHERE model = ? LIMIT 1",
                         (model,)).fetchone() is not None
 
@@ -126,7 +126,7 @@ def generation(conn: sqlite3.Connection) -> str | None:
 def _cache_path(conn: sqlite3.Connection, model: str, gen: str) -> Any:
     import hashlib
 
-    from papers_cli import cache
+    from papers_cli.engine import cache
 
     tag = hashlib.sha1(f"{model}\0{gen}".encode()).hexdigest()[:16]
     return cache.path_for(conn, "vectors", tag, ".bin")
@@ -168,7 +168,7 @@ def write_cache(conn: sqlite3.Connection, store: Store, model: str, gen: str | N
 
     import numpy as np
 
-    from papers_cli import cache
+    from papers_cli.engine import cache
 
     if gen is None or generation(conn) != gen:
         return
@@ -196,7 +196,7 @@ def write_cache(conn: sqlite3.Connection, store: Store, model: str, gen: str | N
 
 def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int, str]]:
     """(paper id, text hash, text) of every paper."""
-    from papers_cli.embeddings import paper_text, text_hash
+    from papers_cli.engine.embeddings import paper_text, text_hash
 
     for pid, title, abstract in conn.execute("SELECT id, title, abstract FROM papers"):
         text = paper_text(title, abstract)
@@ -228,8 +228,8 @@ class Status:
 
 def status(conn: sqlite3.Connection, store: Store | None = None) -> Status:
     """Missing, stale and orphaned vectors of the current model (see module doc)."""
-    from papers_cli.embeddings import DIM, MODEL_ID
-    from papers_cli.search import index_version
+    from papers_cli.engine.embeddings import DIM, MODEL_ID
+    from papers_cli.engine.search import index_version
 
     version = index_version(conn)
     if store is None:
@@ -269,7 +269,7 @@ def _stamp(conn: sqlite3.Connection, model: str, version: str) -> None:
 
 def _stamp_if_unchanged(conn: sqlite3.Connection, model: str, version: str) -> None:
     """Stamp the vectors current if no paper text was written since the scan."""
-    from papers_cli.search import index_version
+    from papers_cli.engine.search import index_version
 
     if index_version(conn) == version:
         _stamp(conn, model, version)
@@ -292,8 +292,8 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
 
     import numpy as np
 
-    from papers_cli import embeddings
-    from papers_cli.search import index_version
+    from papers_cli.engine import embeddings
+    from papers_cli.engine.search import index_version
 
     version = index_version(conn)  # what the scan below sees
     model, dim = embeddings.MODEL_ID, embeddings.DIM

@@ -12,7 +12,7 @@ import re
 from typing import IO, Any
 from urllib.parse import quote
 
-from papers_cli.library import Digest, DigestItem
+from papers_cli.engine.library import Digest, DigestItem
 
 FORMATS = ("table", "md", "json", "atom")
 SUMMARY_CHARS = 300
@@ -36,7 +36,7 @@ def _since_text(d: Digest) -> str:
 
 
 def write_markdown(d: Digest, out: IO[str]) -> None:
-    from papers_cli.export import _md_escape, md_link
+    from papers_cli.engine.export import _md_escape, md_link
 
     out.write(f"# Papers digest, {d.ran_at[:10]}\n\n")
     out.write(f"{d.total} paper(s) for {len(d.groups)} saved search(es), {_since_text(d)}.\n")
@@ -128,7 +128,7 @@ def render(result: Any, fmt: str) -> str:
     if fmt == "md":
         write_markdown(result, buf)
     elif fmt == "json":
-        from papers_cli.sanitize import dumps
+        from papers_cli.core.sanitize import dumps
 
         buf.write(dumps(result.as_json(), indent=2) + "\n")
     elif fmt == "atom":
@@ -138,7 +138,7 @@ def render(result: Any, fmt: str) -> str:
 
 def write_tables(result: Any, *, no_color: bool = False) -> None:
     """The digest for a terminal: one table per saved search."""
-    from papers_cli.output import Column, message, write_rows
+    from papers_cli.render.output import Column, message, write_rows
 
     cols = [Column("id", "id", style="dim", justify="right"),
             Column("change", "what", style="yellow"),

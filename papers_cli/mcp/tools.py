@@ -195,7 +195,7 @@ def _trim(rec: dict[str, Any], abstract_chars: int) -> dict[str, Any]:
 def clean(value: Any) -> Any:
     """Every string escaped as for the terminal: page text is hostile, and an
     assistant shows what it is given to a person."""
-    from papers_cli.sanitize import for_terminal
+    from papers_cli.core.sanitize import for_terminal
 
     if isinstance(value, str):
         return for_terminal(value, multiline=True)
@@ -215,7 +215,7 @@ def _page(rows: list[dict[str, Any]], offset: int, limit: int, total: int | None
 
 
 def _filters(args: dict[str, Any]) -> Any:
-    from papers_cli.dates import end_of_period, parse_iso_date
+    from papers_cli.core.dates import end_of_period, parse_iso_date
     from papers_cli.storage import Filters
 
     try:
@@ -249,9 +249,9 @@ def _resolve_all(conn: sqlite3.Connection, idents: list[Any]) -> list[int]:
 
 
 def _library(name: str) -> Callable[..., Any] | None:
-    """papers_cli.library.<name> when the personal layer provides it."""
+    """papers_cli.engine.library.<name> when the personal layer provides it."""
     try:
-        from papers_cli import library  # type: ignore[attr-defined, unused-ignore]
+        from papers_cli.engine import library  # type: ignore[attr-defined, unused-ignore]
     except ImportError:
         return None
     fn = getattr(library, name, None)
@@ -297,7 +297,7 @@ def _plain(value: Any) -> Any:
 def hit_record(hit: dict[str, Any], abstract_chars: int) -> dict[str, Any]:
     """A search hit as `papers search --format json` gives it, plus authors and the
     abstract cut to size."""
-    from papers_cli.output import strip_marks
+    from papers_cli.render.output import strip_marks
 
     keys = ("rank", "id", "title", "published", "upvotes", "comments", "authors_count",
             "arxiv_id", "score")
@@ -311,7 +311,7 @@ def hit_record(hit: dict[str, Any], abstract_chars: int) -> dict[str, Any]:
 
 def _search_page(ctx: Context, run: Callable[[int], Any], args: dict[str, Any]
                  ) -> dict[str, Any]:
-    from papers_cli.search import QueryError
+    from papers_cli.engine.search import QueryError
 
     limit, offset = args.get("limit", DEFAULT_LIMIT), args.get("offset", 0)
     try:
@@ -329,7 +329,7 @@ def _search_page(ctx: Context, run: Callable[[int], Any], args: dict[str, Any]
 
 
 def tool_search(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    from papers_cli import search as search_mod
+    from papers_cli.engine import search as search_mod
 
     filters = _filters(args)
     query, raw = args["query"], args.get("mode", "query") == "raw"
@@ -339,7 +339,7 @@ def tool_search(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_similar(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    from papers_cli import search as search_mod
+    from papers_cli.engine import search as search_mod
 
     filters = _filters(args)
     pid, _ = resolve(ctx.conn, args["id"])
@@ -433,8 +433,8 @@ def tool_mark(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 def tool_fetch(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     import os
 
-    from papers_cli import fetch as fetch_mod
-    from papers_cli import http
+    from papers_cli.engine import fetch as fetch_mod
+    from papers_cli.engine import http
 
     try:
         base = fetch_mod.normalize_base_url(ctx.base_url)
@@ -636,7 +636,7 @@ def build_server(ctx: Context, in_db_thread: Callable[[Callable[[], Any]], Any])
     import mcp.types as types
     from mcp.server.lowlevel import Server
 
-    from papers_cli.sanitize import dumps
+    from papers_cli.core.sanitize import dumps
 
     server: Any = Server("papers", version=__version__, instructions=INSTRUCTIONS)
 

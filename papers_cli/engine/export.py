@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from papers_cli import storage
-from papers_cli.fields import EXPORT_FIELDS
-from papers_cli.sanitize import json_safe
+from papers_cli.core.fields import EXPORT_FIELDS
+from papers_cli.core.sanitize import json_safe
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "md")
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -116,7 +116,7 @@ def bibtex_keys(conn: sqlite3.Connection, selection: Selection) -> dict[int, str
     """Citation keys of a selection (a first, light pass over it), unique and stable:
     papers whose keys collide get a, b, ... in the order of their ids, so the same
     papers get the same keys whatever order or format they are exported in."""
-    from papers_cli.bibkey import bibtex_key
+    from papers_cli.core.bibkey import bibtex_key
 
     bases: dict[int, str] = {}
     for line in selection.rows(conn, json_fields=("id", "title", "published", "authors")):
@@ -151,7 +151,7 @@ def neutralise(cell: str) -> str:
 
     Fullwidth = + - @ count too; a plain number (-3) stays a number.
     """
-    from papers_cli.sanitize import neutralise_formula
+    from papers_cli.core.sanitize import neutralise_formula
 
     return neutralise_formula(cell)
 
@@ -208,7 +208,7 @@ def bib_escape(text: str) -> str:
     Control characters go, newlines become spaces. Math (`$\\times$`) is kept
     as LaTeX when its braces balance; anything else is escaped as text.
     """
-    from papers_cli.sanitize import strip_unsafe
+    from papers_cli.core.sanitize import strip_unsafe
 
     text = strip_unsafe(text)
     out: list[str] = []
@@ -233,7 +233,7 @@ def bib_url(url: str) -> str | None:
     """An http(s) URL safe inside a braced field (braces, quotes, spaces percent-encoded)."""
     from urllib.parse import quote
 
-    from papers_cli.sanitize import strip_unsafe
+    from papers_cli.core.sanitize import strip_unsafe
 
     url = strip_unsafe(url).strip()
     if not re.match(r"(?i)https?://", url):
@@ -250,7 +250,7 @@ def bibtex_entry(r: dict[str, Any], keys: dict[str, int], key: str | None = None
     out of its field); the month is the BibTeX macro (`month = nov`), unbraced.
     """
     if key is None:
-        from papers_cli.bibkey import bibtex_key
+        from papers_cli.core.bibkey import bibtex_key
 
         base = bibtex_key(r.get("authors") or [], r.get("published"), r["title"])
         count = keys.get(base, 0)
@@ -311,7 +311,7 @@ _MD_SPECIALS = re.compile(r"([\\`*_\[\]<>()|#!&~])")
 
 def _md_escape(text: str) -> str:
     """Markdown-safe one-line text: controls gone, newlines as spaces, specials escaped."""
-    from papers_cli.sanitize import strip_unsafe
+    from papers_cli.core.sanitize import strip_unsafe
 
     return _MD_SPECIALS.sub(r"\\\1", strip_unsafe(text))
 
@@ -320,7 +320,7 @@ def md_link(url: str | None) -> str | None:
     """An http(s) URL for a Markdown link target, or None (javascript:, data:, ...)."""
     from urllib.parse import quote
 
-    from papers_cli.sanitize import strip_unsafe
+    from papers_cli.core.sanitize import strip_unsafe
 
     if not url:
         return None
@@ -364,7 +364,7 @@ def markdown_item(r: dict[str, Any], abstracts: bool) -> str:
 
 def choose_format(flags: Sequence[str], output: str | None) -> str:
     """The one format the export flags (and -o FILE's extension) ask for."""
-    from papers_cli.errors import UserError
+    from papers_cli.core.errors import UserError
 
     if len(set(flags)) > 1:
         raise UserError(f"conflicting formats: {', '.join(sorted(set(flags)))}; give one")
@@ -379,7 +379,7 @@ def choose_format(flags: Sequence[str], output: str | None) -> str:
 def select(conn: sqlite3.Connection, ids: Sequence[str] | None, *, query: str | None,
            filters: storage.Filters | None, limit: int | None, stdin: IO[str]) -> Selection:
     """The papers an export names: ids (`-` reads more from stdin), a search, filters."""
-    from papers_cli.errors import UserError
+    from papers_cli.core.errors import UserError
 
     selected: list[int] | None = None
     if ids:
@@ -392,7 +392,7 @@ def select(conn: sqlite3.Connection, ids: Sequence[str] | None, *, query: str | 
             selected.append(pid)
     match = None
     if query:
-        from papers_cli import search as search_mod
+        from papers_cli.engine import search as search_mod
 
         try:
             match = search_mod.parse_query(query).fts()  # every word, streamed by MATCH

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers_cli import storage
-from papers_cli.sanitize import MARK_CLOSE, MARK_OPEN
+from papers_cli.core.sanitize import MARK_CLOSE, MARK_OPEN
 from papers_cli.storage import Filters
 
 FIELDS = {"title": "title", "abstract": "abstract", "author": "authors", "authors": "authors"}
@@ -509,7 +509,7 @@ def search(
     if mode == "auto":
         mode = "lexical"
         if not raw and not exact:
-            from papers_cli import vectors
+            from papers_cli.engine import vectors
 
             mode = "hybrid" if vectors.has_vectors(conn) else "lexical"
     if mode != "lexical":
@@ -536,7 +536,7 @@ def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, 
     no stored vectors at all this raises QueryError saying what to run. `store` is
     the vectors if already read (vectors.current).
     """
-    from papers_cli import embeddings, vectors
+    from papers_cli.engine import embeddings, vectors
 
     if store is None:
         store = vectors.current(conn, embeddings.MODEL_ID, embeddings.DIM)
@@ -570,7 +570,7 @@ def semantic_ranked(conn: sqlite3.Connection, vector: Any, *, filters: Filters, 
 
 def _semantic_search(conn: sqlite3.Connection, text: str, *, mode: str, filters: Filters,
                      sort: str, limit: int, exclude_id: int | None) -> SearchResult:
-    from papers_cli import embeddings, vectors
+    from papers_cli.engine import embeddings, vectors
 
     notes: list[str] = []
     query = parse_query(text)
@@ -766,7 +766,7 @@ def cached_vocabulary(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     import os
     from collections import Counter
 
-    from papers_cli import cache
+    from papers_cli.engine import cache
 
     version = index_version(conn)
     key = hashlib.sha1(os.path.realpath(storage.db_path(conn)).encode()).hexdigest()[:16]
@@ -802,7 +802,7 @@ def similar(
     the corpus has them (and this paper's is current), else by its most
     distinctive title and abstract terms (tf-idf over the index's own stems) as
     an OR query."""
-    from papers_cli import vectors
+    from papers_cli.engine import vectors
 
     if vectors.has_vectors(conn):
         by_vector = _similar_by_vector(conn, paper_id, filters=filters or Filters(),
@@ -821,7 +821,7 @@ def _similar_by_vector(conn: sqlite3.Connection, paper_id: int, *, filters: Filt
                        sort: str, limit: int) -> SearchResult | None:
     import numpy as np
 
-    from papers_cli import embeddings, vectors
+    from papers_cli.engine import embeddings, vectors
 
     store = vectors.current(conn, embeddings.MODEL_ID, embeddings.DIM)
     where = np.flatnonzero(store.ids == paper_id)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
 
-from papers_cli.ingest import Tally
+from papers_cli.engine.ingest import Tally
 
 if TYPE_CHECKING:
-    from papers_cli.http import Client, HttpConfig, Response
+    from papers_cli.engine.http import Client, HttpConfig, Response
 
 DEFAULT_BASE_URL = "https://huggingface.co"
 DAILY_LIMIT = 100  # the most /api/daily_papers gives per request
@@ -295,7 +295,7 @@ def run_fetch(
     was committed stays; the target in hand is rolled back), and lets
     KeyboardInterrupt through the same way. Pass `report` to see progress so far.
     """
-    from papers_cli import http
+    from papers_cli.engine import http
 
     report = report if report is not None else FetchReport()
     today = today or today_utc()
@@ -321,8 +321,9 @@ def run_fetch(
 
 def _fetch_one(conn: sqlite3.Connection, client: Client, base: str, target: Target,
                limit: int | None) -> TargetOutcome:
-    from papers_cli import http, storage
-    from papers_cli.ingest import ingest_bytes
+    from papers_cli import storage
+    from papers_cli.engine import http
+    from papers_cli.engine.ingest import ingest_bytes
 
     try:
         responses = list(fetch_target(client, base, target, limit))
@@ -387,8 +388,8 @@ def run_reported(conn: sqlite3.Connection, targets: list[Target], base: str, *,
     """The `fetch` command: fetch with a line per target (or a bar) and the summary on
     stderr; returns the exit code (1 when something failed or a search found nothing,
     130 when interrupted)."""
-    from papers_cli import http
-    from papers_cli.output import is_terminal, message
+    from papers_cli.engine import http
+    from papers_cli.render.output import is_terminal, message
 
     config = http.HttpConfig(base_url=base, rate=rate, timeout=timeout, retries=retries,
                              backoff=backoff, token=os.environ.get("HF_TOKEN") or None)

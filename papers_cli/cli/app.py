@@ -16,8 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from papers_cli import __version__
-from papers_cli.records_shape import Format
-from papers_cli.runtime import (
+from papers_cli.cli.runtime import (
     EXIT_NOTHING,
     EXIT_OK,
     MAX_COUNT,
@@ -35,7 +34,8 @@ from papers_cli.runtime import (
     say,
     screen,
 )
-from papers_cli.search_command import SearchArgs, SearchSort
+from papers_cli.cli.search_command import SearchArgs, SearchSort
+from papers_cli.verbs.records import Format
 
 # Global flags that also work after the command name (`papers list --no-color`).
 _MOVABLE = ("--no-color", "--no-pager", "--quiet", "-q")
@@ -46,7 +46,7 @@ class PapersGroup(TyperGroup):
     every command takes them without declaring them (stops at `--`)."""
 
     def invoke(self, ctx: Any) -> Any:
-        from papers_cli.errors import UserError
+        from papers_cli.core.errors import UserError
 
         try:
             try:
@@ -177,8 +177,8 @@ def ingest(
     whole (path:line on stderr) and the others go on. Exit 1 when any page
     was rejected.
     """
-    from papers_cli.dates import parse_day
-    from papers_cli.ingest import expand_paths, run_reported
+    from papers_cli.core.dates import parse_day
+    from papers_cli.engine.ingest import expand_paths, run_reported
 
     try:
         page_date = parse_day(date) if date else None
@@ -237,12 +237,12 @@ def list_(
 ) -> None:
     """Browse papers, newest first.  Example: papers list --since 2025 --sort upvotes -n 10"""
     from papers_cli import storage
-    from papers_cli.output import is_terminal
-    from papers_cli.records_shape import count_papers
+    from papers_cli.render.output import is_terminal
+    from papers_cli.verbs.records import count_papers
 
     filters = filters_from(since, until, min_upvotes, min_comments, author)
     if tags or read is not None or starred:
-        from papers_cli import library
+        from papers_cli.engine import library
 
         filters = library.with_personal(filters, tags=tags or (), read=read,
                                         starred=True if starred else None)
@@ -286,9 +286,9 @@ def show(
     record as one object; jsonl, csv, bibtex and md as 'papers export' does.
     """
     from papers_cli import storage
-    from papers_cli.output import write_paper
-    from papers_cli.records_shape import records
-    from papers_cli.sanitize import dumps
+    from papers_cli.core.sanitize import dumps
+    from papers_cli.render.output import write_paper
+    from papers_cli.verbs.records import records
 
     out_fmt = out_format(fmt.value if fmt else None, json_, jsonl, csv_)
     names = field_names(fields, "show")
@@ -297,7 +297,7 @@ def show(
     paper = storage.get_paper(conn, pid)
     if paper is None:
         fail(f"no paper with id {paper_id!r} (see 'papers list')", EXIT_NOTHING)
-    from papers_cli.library import personal
+    from papers_cli.engine.library import personal
 
     paper.update(personal(conn, pid))  # tags, notes, read, starred
     if fields is None and out_fmt == "json":
@@ -340,7 +340,7 @@ def open_(
     """
     import webbrowser
 
-    from papers_cli.records_shape import records
+    from papers_cli.verbs.records import records
 
     conn = open_db(db, create=False)
     pid = _resolve(conn, paper_id)
@@ -370,8 +370,8 @@ def stats(
 ) -> None:
     """The corpus at a glance: counts, dates, papers per year and month.  Example: papers stats"""
     from papers_cli import storage
-    from papers_cli.output import write_stats
-    from papers_cli.sanitize import dumps
+    from papers_cli.core.sanitize import dumps
+    from papers_cli.render.output import write_stats
 
     out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     conn = open_db(db, create=False)
@@ -434,7 +434,7 @@ def search(
     fields: FieldsOpt = None,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import search_command
+    from papers_cli.cli import search_command
 
     search_command.search(SearchArgs(
         query, raw, semantic, hybrid, lexical, since, until, min_upvotes, sort.value, limit,
@@ -459,7 +459,7 @@ def similar(
     """Papers most like a given one (its most distinctive terms).  Example: papers similar 38
 
     Records: rank, score (higher is better), then the export fields."""
-    from papers_cli import search_command
+    from papers_cli.cli import search_command
 
     search_command.similar(paper_id, SearchArgs(
         "", False, False, False, False, since, until, min_upvotes, sort.value, limit,
@@ -475,7 +475,7 @@ def embed(
     small model installed with papers); --rebuild recomputes all.  Example: papers embed"""
     from rich.progress import Progress
 
-    from papers_cli import embeddings, vectors
+    from papers_cli.engine import embeddings, vectors
 
     conn = open_db(db, create=False)
     with Progress(transient=True, console=_stderr_console(), disable=not sys.stderr.isatty()
@@ -556,8 +556,8 @@ def export(
                                             help="Markdown: include abstracts.")] = False,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import export as export_mod
-    from papers_cli.output import plural
+    from papers_cli.engine import export as export_mod
+    from papers_cli.render.output import plural
 
     flags = [f for f, on in (("csv", csv_), ("json", json_), ("jsonl", jsonl),
                              ("bibtex", bibtex), ("md", markdown)) if on]
@@ -574,12 +574,12 @@ def export(
                                     raw_cells=raw_cells, abstracts=abstracts)
 
     if output is None or output == "-":
-        from papers_cli.output import TerminalText, is_terminal
+        from papers_cli.render.output import TerminalText, is_terminal
 
         with screen():
             n = run(TerminalText(sys.stdout) if is_terminal() else sys.stdout)
     else:
-        from papers_cli.outfile import atomic_text
+        from papers_cli.render.outfile import atomic_text
 
         try:
             with atomic_text(Path(output)) as fh:
@@ -626,7 +626,7 @@ def dedupe(
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import dedupe as dd
+    from papers_cli.engine import dedupe as dd
 
     out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     if apply_ and undo:
@@ -645,11 +645,11 @@ def dedupe(
         clusters, stopped = dd.ask_clusters(conn, clusters, no_color=STATE.no_color)
     with screen():
         if out_fmt == "json":
-            from papers_cli.sanitize import dumps
+            from papers_cli.core.sanitize import dumps
 
             print(dumps([[vars(m) for m in c.members] for c in clusters], indent=2))
         else:
-            from papers_cli.output import write_clusters
+            from papers_cli.render.output import write_clusters
 
             write_clusters(clusters, rich_output=out_fmt == "table", no_color=STATE.no_color)
     for text, style in dd.merge_messages(conn, clusters, threshold,
@@ -674,8 +674,8 @@ def doctor(
     import datetime as dt
 
     from papers_cli import storage
-    from papers_cli.library import orphans
-    from papers_cli.output import message, write_doctor
+    from papers_cli.engine.library import orphans
+    from papers_cli.render.output import message, write_doctor
 
     conn = open_db(db, create=False)
     if fix:
@@ -705,7 +705,7 @@ def pages(
     """Every ingested page: id, source path or URL, sha256, format, page date, papers,
     ingested at.  Example: papers pages"""
     from papers_cli import storage
-    from papers_cli.output import Column, write_rows
+    from papers_cli.render.output import Column, write_rows
 
     out_fmt = out_format(fmt.value if fmt else None, json_, jsonl, csv_)
     if out_fmt in ("bibtex", "md"):
@@ -736,7 +736,7 @@ def rm(
     computed again from their other sightings, and papers left with none are deleted.
     Example: papers rm 3"""
     from papers_cli import storage
-    from papers_cli.output import plural
+    from papers_cli.render.output import plural
 
     conn = open_db(db, create=False)
     known = storage.list_pages(conn)
@@ -805,7 +805,7 @@ def fetch(
     backoff: Annotated[float, typer.Option("--backoff", min=0, hidden=True)] = 1.0,
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import fetch as fetch_mod
+    from papers_cli.engine import fetch as fetch_mod
 
     quiet = STATE.quiet
     try:
@@ -850,7 +850,8 @@ def mcp_(
     "https://huggingface.co",
     db: DbOpt = None,
 ) -> None:
-    from papers_cli import mcp_server, storage
+    from papers_cli import storage
+    from papers_cli.mcp import tools as mcp_server
 
     path = Path(db or STATE.db or default_db())
     STATE.opened = path
@@ -908,8 +909,8 @@ def tag(
 
     Example: papers tag 12 2411.02335 +efficiency +to-read -old
     """
-    from papers_cli import library
-    from papers_cli.output import message
+    from papers_cli.engine import library
+    from papers_cli.render.output import message
 
     idents, add, remove = library.parse_tag_args(args)
     conn = open_db(db, create=False)
@@ -933,9 +934,9 @@ def note(
 
     Example: papers note 12 -m "baseline: dense attention at 2x the FLOPs"
     """
-    from papers_cli import library
-    from papers_cli.output import message
-    from papers_cli.sanitize import for_terminal
+    from papers_cli.core.sanitize import for_terminal
+    from papers_cli.engine import library
+    from papers_cli.render.output import message
 
     conn = open_db(db, create=False)
     (pid,) = library.resolve(conn, [paper_id])
@@ -961,8 +962,8 @@ def mark(
     db: DbOpt = None,
 ) -> None:
     """Mark papers read/unread and starred/unstarred.  Example: papers mark 12 13 --read"""
-    from papers_cli import library
-    from papers_cli.output import message
+    from papers_cli.engine import library
+    from papers_cli.render.output import message
 
     if (read and unread) or (star and unstar):
         fail("choose one of --read/--unread and one of --star/--unstar")
@@ -990,8 +991,8 @@ def watch_add(
 ) -> None:
     """Save a search.  Example: papers watch add sparsity "activation sparsity OR sparse attention"
     """
-    from papers_cli import library
-    from papers_cli.output import message
+    from papers_cli.engine import library
+    from papers_cli.render.output import message
 
     conn = open_db(db, create=False)
     new = library.watch_add(conn, name, query)
@@ -1002,8 +1003,8 @@ def watch_add(
 @watch_app.command("list")
 def watch_list(fmt: FormatOpt = None, json_: JsonOpt = False, db: DbOpt = None) -> None:
     """The saved searches and when a digest last ran for them."""
-    from papers_cli import library
-    from papers_cli.output import Column, write_rows
+    from papers_cli.engine import library
+    from papers_cli.render.output import Column, write_rows
 
     out_fmt = out_format(fmt.value if fmt else None, json_, False, False)
     conn = open_db(db, create=False)
@@ -1020,7 +1021,7 @@ def watch_list(fmt: FormatOpt = None, json_: JsonOpt = False, db: DbOpt = None) 
 def watch_rm(name: Annotated[str, typer.Argument(help="The saved search to forget.")],
              db: DbOpt = None) -> None:
     """Forget a saved search."""
-    from papers_cli import library
+    from papers_cli.engine import library
 
     conn = open_db(db, create=False)
     if not library.watch_rm(conn, name):
@@ -1045,7 +1046,7 @@ def digest(
     Example (daily, from cron): papers fetch && papers digest --format md -o today.md
     Exit 1 when nothing is new.
     """
-    from papers_cli import digest_formats, library
+    from papers_cli.engine import digest_formats, library
 
     if fmt not in digest_formats.FORMATS:
         fail(f"--format must be one of {', '.join(digest_formats.FORMATS)}")
@@ -1054,7 +1055,7 @@ def digest(
                                                   record=False)
     text = digest_formats.render(result, fmt)
     if output is not None:
-        from papers_cli.outfile import atomic_text
+        from papers_cli.render.outfile import atomic_text
 
         if fmt == "table":
             fail("--output needs --format md, json or atom")

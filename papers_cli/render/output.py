@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from papers_cli.fields import PAPER_FIELDS
-from papers_cli.sanitize import (
+from papers_cli.core.fields import PAPER_FIELDS
+from papers_cli.core.sanitize import (
     MARK_CLOSE,
     MARK_OPEN,
     dumps,

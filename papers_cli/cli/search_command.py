@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from papers_cli.runtime import (
+from papers_cli.cli.runtime import (
     EXIT_NOTHING,
     CommandExit,
     fail,
@@ -70,7 +70,7 @@ class SearchOptions:
 
 
 def _hit_extras(hit: dict[str, Any]) -> dict[str, Any]:
-    from papers_cli.output import strip_marks
+    from papers_cli.render.output import strip_marks
 
     # bm25 is negative, lower is better; records say "higher is better".
     return {"rank": hit.get("rank"), "score": round(-float(hit.get("score") or 0.0), 6),
@@ -79,8 +79,8 @@ def _hit_extras(hit: dict[str, Any]) -> dict[str, Any]:
 
 def show_hits(opts: SearchOptions, run: Any, what: str) -> None:
     """Run the search, print its hits; exit 1 when nothing matched."""
-    from papers_cli.output import is_terminal, plural
-    from papers_cli.search import QueryError
+    from papers_cli.engine.search import QueryError
+    from papers_cli.render.output import is_terminal, plural
 
     try:
         result = run()
@@ -116,7 +116,7 @@ def show_hits(opts: SearchOptions, run: Any, what: str) -> None:
 
 def search(args: SearchArgs) -> None:
     """`papers search`."""
-    from papers_cli import library
+    from papers_cli.engine import library
 
     if args.semantic + args.hybrid + args.lexical > 1:
         fail("choose one of --semantic, --hybrid, --lexical")
@@ -131,7 +131,7 @@ def search(args: SearchArgs) -> None:
 
 def similar(paper_id: str, args: SearchArgs) -> None:
     """`papers similar`."""
-    from papers_cli import search as search_mod
+    from papers_cli.engine import search as search_mod
     from papers_cli.storage.read import resolve_paper_id
 
     o = SearchOptions(args, "similar")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from papers_cli.runtime import MAX_COUNT
+from papers_cli.cli.runtime import MAX_COUNT
 
 FLAG = "flag"
 TEXT = "text"
@@ -145,9 +145,9 @@ def run(argv: list[str]) -> int | None:
     parsed = parse(argv)
     if parsed is None:
         return None
-    from papers_cli import search_command
-    from papers_cli.errors import UserError
-    from papers_cli.runtime import STATE, CommandExit, fail, guarded
+    from papers_cli.cli import search_command
+    from papers_cli.cli.runtime import STATE, CommandExit, fail, guarded
+    from papers_cli.core.errors import UserError
 
     glob, fields = parsed
     STATE.db = glob.get("db")

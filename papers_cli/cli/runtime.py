@@ -47,7 +47,7 @@ def default_db() -> Path:
 
 def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
     """A short error on stderr and an exit code; never a traceback."""
-    from papers_cli.sanitize import for_terminal
+    from papers_cli.core.sanitize import for_terminal
 
     sys.stderr.write(f"papers: {for_terminal(msg)}\n")  # ids and paths are the user's
     raise CommandExit(code)
@@ -55,7 +55,7 @@ def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def say(text: str, style: str | None = None) -> None:
     """A message for people on stderr, unless -q."""
-    from papers_cli.output import message
+    from papers_cli.render.output import message
 
     if not STATE.quiet:
         message(text, style=style, no_color=STATE.no_color)
@@ -82,7 +82,7 @@ def pipe_safe() -> Iterator[None]:
 @contextlib.contextmanager
 def screen() -> Iterator[None]:
     """stdout for records: through the pager on a terminal (unless --no-pager)."""
-    from papers_cli.output import paged
+    from papers_cli.render.output import paged
 
     with pipe_safe(), paged(enabled=not STATE.no_pager):
         yield
@@ -107,7 +107,7 @@ def filters_from(since: str | None, until: str | None, min_upvotes: int | None,
 
     try:
         if since or until:
-            from papers_cli.dates import end_of_period, parse_iso_date
+            from papers_cli.core.dates import end_of_period, parse_iso_date
 
             since = parse_iso_date(since) if since else None
             until = end_of_period(until) if until else None
@@ -124,7 +124,7 @@ def filters_from(since: str | None, until: str | None, min_upvotes: int | None,
 
 def out_format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
     """The output format from --format and its shorthands (conflicts are usage errors)."""
-    from papers_cli.output import choose_format
+    from papers_cli.render.output import choose_format
 
     try:
         return choose_format(fmt, json_=json_, jsonl=jsonl, csv_=csv_)
@@ -134,7 +134,7 @@ def out_format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
 
 def field_names(text: str | None, command: str) -> list[str]:
     """The fields to print from --fields (the command's default without it)."""
-    from papers_cli.records_shape import FieldsError, pick_fields
+    from papers_cli.verbs.records import FieldsError, pick_fields
 
     try:
         return pick_fields(text, command)
@@ -148,11 +148,11 @@ def print_records(conn: Any, ids: list[int], out_fmt: str, names: list[str], *,
     """The one writer of paper records (list, search, similar, show): every format.
 
     `table_rows` replaces the records in a table (search's highlighted titles)."""
-    from papers_cli.output import record_columns, write_rows
-    from papers_cli.records_shape import records
+    from papers_cli.render.output import record_columns, write_rows
+    from papers_cli.verbs.records import records
 
     if out_fmt in ("bibtex", "md"):
-        from papers_cli import export
+        from papers_cli.engine import export
 
         return export.write(export.records(conn, export.Selection(ids=ids)), out_fmt,
                             sys.stdout)

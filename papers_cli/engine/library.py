@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from papers_cli.errors import UserError
+from papers_cli.core.errors import UserError
 from papers_cli.storage import personal as store
 from papers_cli.storage import tx
 from papers_cli.storage.read import Filters, fold_text
@@ -48,7 +48,7 @@ def normalize_tag(text: str) -> str:
     if len(tag) > MAX_TAG:
         raise LibraryError(f"tag too long ({len(tag)} > {MAX_TAG} characters)")
     if tag[0] in "+-" or not all(ch.isalnum() or ch in "-_/." for ch in tag):
-        from papers_cli.sanitize import for_terminal
+        from papers_cli.core.sanitize import for_terminal
 
         raise LibraryError(f"bad tag {for_terminal(text)!r}: use letters, digits and - _ / .")
     return tag
@@ -85,7 +85,7 @@ def resolve(conn: sqlite3.Connection, idents: Sequence[str]) -> list[int]:
     for ident in idents:
         pid = resolve_paper_id(conn, ident)
         if pid is None:
-            from papers_cli.sanitize import for_terminal
+            from papers_cli.core.sanitize import for_terminal
 
             shown = for_terminal(ident)
             moved = moved_to(conn, ident)
@@ -245,7 +245,7 @@ def search(conn: sqlite3.Connection, text: str, *, filters: Filters | None = Non
            sort: str = "rank", limit: int = 20, raw: bool = False, mode: str = "auto") -> Any:
     """search.search with `tag:` and `note:` fields; a query of only those lists the
     papers they select (newest first)."""
-    from papers_cli import search as search_mod
+    from papers_cli.engine import search as search_mod
 
     rest, tags, notes = (text, [], []) if raw else split_query(text)
     narrowed = with_personal(filters, tags=tags, notes=notes)
@@ -279,7 +279,7 @@ def watch_add(conn: sqlite3.Connection, name: str, query: str, now: str | None =
     name = check_watch_name(name)
     if not query.strip():
         raise LibraryError("empty query")
-    from papers_cli.search import QueryError
+    from papers_cli.engine.search import QueryError
 
     try:
         search(conn, query, limit=1)
@@ -350,7 +350,7 @@ def digest_since(conn: sqlite3.Connection, since: str | None, watch: str | None)
     """`last` (or None) is when the last digest ran; else a date (YYYY-MM-DD, YYYY-MM, YYYY)."""
     if since is None or since == "last":
         return store.last_digest(conn, watch)
-    from papers_cli.dates import parse_iso_date
+    from papers_cli.core.dates import parse_iso_date
 
     try:
         return parse_iso_date(since)
@@ -370,7 +370,7 @@ def digest(conn: sqlite3.Connection, since: str | None = "last", watch: str | No
     by UPVOTE_JUMP or more is listed as "upvotes +N". Best (most upvoted) first.
     With `record`, the run is remembered so the next `last` starts here.
     """
-    from papers_cli.search import QueryError
+    from papers_cli.engine.search import QueryError
 
     now = _now(now)
     all_watches = store.watches(conn)

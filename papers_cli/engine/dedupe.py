@@ -24,7 +24,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from papers_cli import storage
-from papers_cli.normalize import abstracts_agree, same_paper, title_key
+from papers_cli.core.normalize import abstracts_agree, same_paper, title_key
 from papers_cli.storage import merges, tx
 
 DEFAULT_THRESHOLD = 90.0
@@ -364,8 +364,8 @@ def mark_distinct(conn: sqlite3.Connection, ids: list[int]) -> int:
 
 def distinct_by_ids(conn: sqlite3.Connection, idents: Iterable[str]) -> str:
     """Remember the papers named as pairwise different; the line to tell the user."""
-    from papers_cli.errors import UserError
-    from papers_cli.output import plural
+    from papers_cli.core.errors import UserError
+    from papers_cli.render.output import plural
 
     pids = [storage.resolve_paper_id(conn, i) for i in idents]
     if len(pids) < 2 or None in pids:
@@ -376,8 +376,8 @@ def distinct_by_ids(conn: sqlite3.Connection, idents: Iterable[str]) -> str:
 
 def undo_last(conn: sqlite3.Connection) -> str:
     """Undo the last merge run in force; the line to tell the user."""
-    from papers_cli.errors import UserError
-    from papers_cli.output import plural
+    from papers_cli.core.errors import UserError
+    from papers_cli.render.output import plural
 
     done = undo(conn)
     if done is None:
@@ -394,7 +394,7 @@ def ask_clusters(conn: sqlite3.Connection, clusters: list[Cluster], *,
     user stopped before the end."""
     import sys
 
-    from papers_cli.output import ask, cluster_title, write_clusters
+    from papers_cli.render.output import ask, cluster_title, write_clusters
 
     keep: list[Cluster] = []
     for n, c in enumerate(clusters, 1):
@@ -413,7 +413,7 @@ def merge_messages(conn: sqlite3.Connection, clusters: list[Cluster], threshold:
                    merge: bool, dry_json: bool) -> list[tuple[str, str | None]]:
     """Merge the clusters when asked; the lines (text, style) that say what was or
     would be done."""
-    from papers_cli.output import plural
+    from papers_cli.render.output import plural
 
     if merge:
         res = apply(conn, clusters, threshold)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from papers_cli import storage
-from papers_cli.dates import (
+from papers_cli.core.dates import (
     YearChoice,
     apply_year,
     infer_page_year,
@@ -31,8 +31,8 @@ from papers_cli.dates import (
     resolve,
     resolve_page_date,
 )
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import title_key
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import title_key
 from papers_cli.parsers import decode, decoded_lines, detect_format, head_text, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
@@ -823,7 +823,7 @@ def run_reported(conn: sqlite3.Connection, sources: Sequence[Source], *, year: i
     """The `ingest` command: ingest with a line per page (or a bar) and the summary on
     stderr; returns the exit code (1 when a page was rejected, 2 when no input was
     readable, 130 when interrupted)."""
-    from papers_cli.output import message, plural, progress, want_progress
+    from papers_cli.render.output import message, plural, progress, want_progress
 
     show_progress = want_progress(len(sources), quiet=quiet)
 
