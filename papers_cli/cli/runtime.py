@@ -1,22 +1,27 @@
-"""What every command shares once its options are parsed: the global flags, errors and
-exit codes, the database, and the one writer of paper records.
+"""What every command shares on the command line: the global flags, the session it runs
+in, the events that speak on stderr, and turning errors into one line and an exit code.
 
 Nothing here imports typer: `papers search` runs through these functions without it
-(fastpath.py), and the typer commands in cli.py call the same ones.
+(fastpath.py), and the typer commands call the same ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-MAX_COUNT = 2**53  # counts and limits beyond this are not counts (SQLite integers are 64-bit)
+from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from papers_cli.core.sanitize import for_terminal
+from papers_cli.render import progress as bars
+from papers_cli.render.terminal import is_terminal, message, paged
+from papers_cli.storage.errors import StorageError, explain
+from papers_cli.verbs.common import Bar, Events, Session
 
 
 class CommandExit(Exception):
@@ -28,6 +33,8 @@ class CommandExit(Exception):
 
 
 class State:
+    """The global flags of this run."""
+
     db: Path | None = None
     no_color: bool = False
     no_pager: bool = False
@@ -45,20 +52,63 @@ def default_db() -> Path:
     return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 
+def db_path(db: Path | None = None) -> Path:
+    """The database chosen by the command's --db, the global --db or PAPERS_DB, else the
+    default."""
+    return Path(db or STATE.db or default_db())
+
+
 def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
     """A short error on stderr and an exit code; never a traceback."""
-    from papers_cli.core.sanitize import for_terminal
-
     sys.stderr.write(f"papers: {for_terminal(msg)}\n")  # ids and paths are the user's
     raise CommandExit(code)
 
 
 def say(text: str, style: str | None = None) -> None:
     """A message for people on stderr, unless -q."""
-    from papers_cli.render.output import message
-
     if not STATE.quiet:
         message(text, style=style, no_color=STATE.no_color)
+
+
+class CliEvents(Events):
+    """Events that speak on stderr: notes, a progress bar on a terminal, questions, and
+    each finished item through `on_done` (set by the command's presenter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_done: Callable[[Any], None] | None = None
+        self.show_progress: Callable[[float | None], bool] = \
+            lambda total: total is None or total > 1
+
+    def note(self, text: str, style: str | None = None) -> None:
+        say(text, style)
+
+    def progress(self, total: float | None, unit: str = "items",
+                 description: str = "") -> contextlib.AbstractContextManager[Bar]:
+        enabled = (not STATE.quiet and is_terminal(sys.stderr)
+                   and self.show_progress(total))
+        return bars.progress(total, unit=unit, description=description, enabled=enabled)
+
+    def ask(self, question: str, about: Any = None, choices: Sequence[str] = ("y", "n"),
+            default: str | None = "n") -> str | None:
+        if about is not None:
+            from papers_cli.render.reports import write_clusters
+
+            cluster, n, total = about
+            write_clusters([cluster], out=sys.stderr, start=n, total=total,
+                           no_color=STATE.no_color)
+        return bars.ask(question, choices, default)
+
+    def done(self, item: Any) -> None:
+        if self.on_done is not None:
+            self.on_done(item)
+
+
+def session(db: Path | None = None, shape: str = "full") -> Session:
+    """The session a command runs in, on the database it names."""
+    path = db_path(db)
+    STATE.opened = path
+    return Session(path, CliEvents(), shape=shape)
 
 
 def _quiet_stdout() -> None:
@@ -82,107 +132,32 @@ def pipe_safe() -> Iterator[None]:
 @contextlib.contextmanager
 def screen() -> Iterator[None]:
     """stdout for records: through the pager on a terminal (unless --no-pager)."""
-    from papers_cli.render.output import paged
-
     with pipe_safe(), paged(enabled=not STATE.no_pager):
         yield
 
 
-def open_db(db: Path | None, *, create: bool = True) -> Any:
-    """Connect to the database chosen by --db, PAPERS_DB or the default."""
-    from papers_cli import storage
-
-    path = db or STATE.db or default_db()
-    STATE.opened = path
+def guarded(run: Callable[[], Any]) -> int:
+    """Run a whole command: its exit code; one line for what goes wrong (a user error, a
+    database error), quiet on closed pipes and Ctrl-C (a second Ctrl-C during clean-up
+    prints no traceback either)."""
     try:
-        return storage.connect(path, create=create)
-    except storage.StorageError as e:
-        fail(str(e))
-
-
-def filters_from(since: str | None, until: str | None, min_upvotes: int | None,
-                 min_comments: int | None = None, author: str | None = None) -> Any:
-    """storage.Filters from the filter options (a bad date is a usage error)."""
-    from papers_cli.storage.read import Filters
-
-    try:
-        if since or until:
-            from papers_cli.core.dates import end_of_period, parse_iso_date
-
-            since = parse_iso_date(since) if since else None
-            until = end_of_period(until) if until else None
-        return Filters(
-            since=since or None,
-            until=until or None,
-            min_upvotes=min_upvotes,
-            min_comments=min_comments,
-            author=author,
-        )
-    except ValueError as e:
-        fail(str(e))
-
-
-def out_format(fmt: str | None, json_: bool, jsonl: bool, csv_: bool) -> str:
-    """The output format from --format and its shorthands (conflicts are usage errors)."""
-    from papers_cli.render.output import choose_format
-
-    try:
-        return choose_format(fmt, json_=json_, jsonl=jsonl, csv_=csv_)
-    except ValueError as e:
-        fail(str(e))
-
-
-def field_names(text: str | None, command: str) -> list[str]:
-    """The fields to print from --fields (the command's default without it)."""
-    from papers_cli.verbs.records import FieldsError, pick_fields
-
-    try:
-        return pick_fields(text, command)
-    except FieldsError as e:
-        fail(f"--fields: {e}")
-
-
-def print_records(conn: Any, ids: list[int], out_fmt: str, names: list[str], *,
-                  extras: dict[int, dict[str, Any]] | None = None, marked: bool = False,
-                  table_rows: list[dict[str, Any]] | None = None) -> int:
-    """The one writer of paper records (list, search, similar, show): every format.
-
-    `table_rows` replaces the records in a table (search's highlighted titles)."""
-    from papers_cli.render.output import record_columns, write_rows
-    from papers_cli.verbs.records import records
-
-    if out_fmt in ("bibtex", "md"):
-        from papers_cli.engine import export
-
-        return export.write(export.records(conn, export.Selection(ids=ids)), out_fmt,
-                            sys.stdout)
-    if out_fmt == "ids":
-        return write_rows(({"id": i} for i in ids), [], "ids")
-    rows: Any = records(conn, ids, names, extras)
-    if out_fmt == "table" and table_rows is not None:
-        rows = [{**r, **{k: v for k, v in t.items() if k in r}}
-                for r, t in zip(rows, table_rows, strict=False)]
-    return write_rows(rows, record_columns(names, marked=marked), out_fmt,
-                      no_color=STATE.no_color)
-
-
-def guarded(run: Callable[[], Any]) -> Any:
-    """Run the whole command line: one line for database errors; quiet on closed pipes
-    and Ctrl-C (a second Ctrl-C during clean-up prints no traceback either)."""
-    import signal
-
-    try:
-        return run()
+        try:
+            code = run()
+        except UserError as e:
+            fail(str(e), e.code)
+        except StorageError as e:
+            fail(str(e))
+        return int(code or 0)
+    except CommandExit as e:
+        return e.code
     except sqlite3.Error as e:
-        from papers_cli.storage.errors import explain
-
         sys.stderr.write(f"papers: {explain(e, STATE.opened)}\n")
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stderr.write("papers: interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `papers list | head`: the reader left; exit quietly, as Unix tools do.
         _quiet_stdout()
-        sys.exit(EXIT_OK)
+        return EXIT_OK

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from anyascii import anyascii
+
 __all__ = ["bibtex_key", "family_name", "title_word"]
 
 _GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
@@ -35,8 +37,6 @@ _YEAR = re.compile(r"(1[89]|2[0-9])\d\d")
 
 
 def _ascii(text: str) -> str:
-    from anyascii import anyascii
-
     text = _TEX_GREEK.sub(lambda m: " " + m.group(2).lower() + " ", text)
     text = _TEX_COMMAND.sub(" ", text)  # \times, \textbf: markup, not words
     text = _LONE_GREEK.sub(lambda m: " " + _GREEK_NAMES[m.group(1)] + " ", text)

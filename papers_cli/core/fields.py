@@ -1,32 +1,25 @@
-"""What a paper is, said once: its fields, how sightings combine, how they are checked.
+"""What a paper is, said once: its fields, how sightings combine, how each is exported.
 
 A page shows a paper: that is a *sighting*, and it keeps every value the page
 showed (SIGHTING_FIELDS). A paper's values are computed from all its sightings
-by `fold`, field by field with the rule in PAPER_FIELDS, whatever the order the
-pages arrived in. Merge, undo, re-ingest, page removal and restore then all
-reduce to moving sightings and folding again.
+by the fold (storage/fold.py), field by field with the rule in PAPER_FIELDS,
+whatever the order the pages arrived in. Merge, undo, re-ingest, page removal and
+restore then all reduce to moving sightings and folding again.
 
-The schema, inserts, the fold, export columns, `show` labels and doctor's checks
-are all derived from these two tables: adding a field is one row here plus a
-schema step.
+The schema, inserts, the fold, export columns, `show` labels, help texts and
+doctor's checks are all derived from these tables: adding a field is one row here
+plus a schema step. Values are checked by core/validate.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-# SQLite stores integers in 64 bits; a count past this is not a real count.
-MAX_INT = 2**53
-MAX_TEXT = 10_000_000  # characters: a sanity bound (an abstract is ~2k)
-MAX_LIST = 10_000
-
+# The site whose listings papers reads; a paper's page is SITE/papers/<arXiv id>.
+SITE = "https://huggingface.co"
 
 class Rule(Enum):
     """How the values of a paper's sightings combine into the paper's value."""
@@ -153,122 +146,27 @@ FTS_COLUMNS = tuple(f.name for f in sorted((f for f in PAPER_FIELDS if f.fts),
 
 @dataclass(frozen=True)
 class Derived:
-    """An export field computed by SQL over the papers row `p` (no column of its own).
-
-    `sql` gives TEXT as text, LIST as a JSON array, BOOL as 0/1; `cell` overrides
-    the CSV cell when the kind's default (lists ';'-joined, flags true/false) does
-    not fit."""
+    """An export field computed from the paper and its personal data (no column of its
+    own; storage/records.py holds the SQL that computes each)."""
 
     kind: Kind
-    sql: str
-    cell: str | None = None
+    help: str
 
 
-# Personal data (storage/personal.py): a paper shows the union over its origins.
-_ORIGINS = "SELECT origin_id FROM personal o WHERE o.paper_id = p.id"
-_NOTES = (f"FROM personal_notes n WHERE n.origin_id IN ({_ORIGINS}) "
-          "ORDER BY n.created_at, n.id")
-
-# url: the paper's page on the site for a new-style arXiv id (the site has no page for
-# old-style ids such as hep-th/9901001), else its arXiv page; null without an arXiv id.
+# The person's own data shows the union over a paper's merged origins (personal.py).
 DERIVED: dict[str, Derived] = {
-    "url": Derived(T, (
-        "CASE WHEN p.arxiv_id IS NULL OR p.arxiv_id = '' THEN NULL "
-        "WHEN p.arxiv_id GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9]*' "
-        "THEN 'https://huggingface.co/papers/' || p.arxiv_id "
-        "ELSE 'https://arxiv.org/abs/' || p.arxiv_id END")),
-    # Sorted and distinct: the same tag on two merged origins is one tag.
-    "tags": Derived(L, (
-        "(SELECT json_group_array(tag) FROM (SELECT DISTINCT t.tag FROM personal_tags t "
-        f"WHERE t.origin_id IN ({_ORIGINS}) ORDER BY t.tag))")),
-    # Oldest first; `from` is the paper each note was written for (see personal.py),
-    # which restoring an export uses to keep a merged-in paper's notes apart.
-    "notes": Derived(L, (
-        "(SELECT json_group_array(json(obj)) FROM (SELECT json_object('text', n.text, "
-        f"'created_at', n.created_at, 'from', n.origin_id) AS obj {_NOTES}))"),
-        # A blank line between notes: a CSV cell holds newlines (quoted).
-        cell=f"(SELECT group_concat(text, char(10, 10)) FROM (SELECT n.text {_NOTES}))"),
-    "read": Derived(B, f"EXISTS ({_ORIGINS} AND o.read = 1)"),
-    "starred": Derived(B, f"EXISTS ({_ORIGINS} AND o.starred = 1)"),
+    "url": Derived(T, "the paper's page: the site for a new-style arXiv id, else arXiv"),
+    "tags": Derived(L, "your tags, sorted"),
+    "notes": Derived(L, "your notes, oldest first: {text, created_at, from}"),
+    "read": Derived(B, "marked read"),
+    "starred": Derived(B, "starred"),
 }
 # What an export record holds, in order: id, the exported fields, derived ones, `pages`.
 EXPORT_FIELDS = ("id", *(f.name for f in PAPER_FIELDS if f.export), *DERIVED, "pages")
-
-
-# ---------------------------------------------------------------- the fold
-
-Sighting = Mapping[str, Any]  # sighting columns (lists decoded) plus `seen`
-
-
-def _present(value: Any) -> bool:
-    return value is not None and value != "" and value != []
-
-
-def fold(sightings: Sequence[Sighting], title_key: Callable[[str], str]) -> dict[str, Any]:
-    """A paper's values from its sightings, oldest first (sorted by the caller:
-    by `seen`, then ingest order). Pure: the same sightings give the same paper."""
-    out: dict[str, Any] = {}
-    dated = [s for s in sightings if s.get("published")]
-    best_date = min(dated, key=lambda s: (bool(s.get("year_inferred")), s["published"]),
-                    default=None)
-    for f in PAPER_FIELDS:
-        src = f.sighting
-        if f.rule is Rule.DATE:
-            out[f.name] = (None if best_date is None else
-                           best_date["published"] if f.name == "published"
-                           else int(bool(best_date.get("year_inferred"))))
-            if out[f.name] is None and f.kind is Kind.BOOL:
-                out[f.name] = 0
-            continue
-        if f.rule is Rule.FIRST_SEEN:
-            out[f.name] = min((s["seen"] for s in sightings if s.get("seen")), default=None)
-            continue
-        if f.rule is Rule.LAST_SEEN:
-            out[f.name] = max((s["seen"] for s in sightings if s.get("seen")), default=None)
-            continue
-        if f.rule is Rule.KEY:
-            continue
-        assert src is not None
-        values: list[Any] = [s[src] for s in sightings if _present(s.get(src))]
-        if f.rule is Rule.NEWEST:
-            value = values[-1] if values else None
-        elif f.rule is Rule.FIRST:
-            value = values[0] if values else None
-        elif f.rule is Rule.MAX:
-            value = max(values, default=None)
-        elif f.rule is Rule.LONGEST:
-            value = None
-            for v in values:  # later wins ties: the newest of the longest
-                if value is None or len(v) >= len(value):
-                    value = v
-        elif f.rule is Rule.UNION:
-            merged: list[str] = []
-            for v in values:
-                merged += [x for x in v if x not in merged]
-            value = merged
-        else:  # pragma: no cover - every rule is handled above
-            raise AssertionError(f.rule)
-        out[f.name] = value
-    if out["title"] is None:
-        out["title"] = ""
-    return finish(out, title_key(out["title"]))
-
-
-def finish(out: dict[str, Any], key: str) -> dict[str, Any]:
-    """The derived values of a folded paper: title key, authors as text beside their
-    list, a count from the list when no page gave one, empty lists for none."""
-    out["title_key"] = key
-    if out["authors"] is not None:
-        out["author_names"] = list(out["authors"])
-        out["authors"] = ", ".join(out["authors"]) or None
-    else:
-        out["author_names"] = []
-    if out["authors_count"] is None and out["author_names"]:
-        out["authors_count"] = len(out["author_names"])
-    for f in PAPER_FIELDS:
-        if f.kind is Kind.LIST and out[f.name] is None:
-            out[f.name] = []
-    return out
+# One line of help for each record field that is not a stored paper field.
+RECORD_HELP = {"id": "the paper's id in this corpus",
+               "pages": "every sighting: its page's provenance and what that page showed",
+               **{k: d.help for k, d in DERIVED.items()}}
 
 
 def to_db(name: str, value: Any) -> Any:
@@ -295,151 +193,18 @@ def from_db(name: str, value: Any) -> Any:
     return value
 
 
-# ---------------------------------------------------------------- validation
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class FieldError(ValueError):
-    """A value that may not be stored: `field: what is wrong`."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-def check_value(name: str, kind: Kind, value: Any) -> Any:
-    """The value normalised for storage, or FieldError. None is always allowed."""
+def cell(name: str, value: Any) -> str:
+    """A record value as its CSV and TSV cell: lists joined with ';', flags true/false,
+    a paper's pages as their paths, notes as their texts a blank line apart (what
+    storage/records.py's SQL cells give)."""
     if value is None:
-        return None
-    if kind is Kind.INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                value = int(value)
-            else:
-                raise FieldError(name, f"not a whole number ({_show(value)})")
-        if not 0 <= value <= MAX_INT:
-            raise FieldError(name, f"out of range ({_show(value)})")
-        return value
-    if kind is Kind.BOOL:
-        if not isinstance(value, bool | int) or value not in (0, 1):
-            raise FieldError(name, f"not true or false ({_show(value)})")
-        return bool(value)
-    if kind is Kind.DATE:
-        if not isinstance(value, str) or not _DATE_RE.match(value):
-            raise FieldError(name, f"not a date YYYY-MM-DD ({_show(value)})")
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            raise FieldError(name, f"no such date ({_show(value)})") from None
-        return value
-    if kind is Kind.LIST:
-        if not isinstance(value, list | tuple):
-            raise FieldError(name, f"not a list ({_show(value)})")
-        if len(value) > MAX_LIST:
-            raise FieldError(name, f"more than {MAX_LIST} items")
-        out = []
-        for item in value:
-            if not isinstance(item, str):
-                raise FieldError(name, f"an item is not text ({_show(item)})")
-            out.append(_text(name, item))
-        return out
-    if not isinstance(value, str):
-        raise FieldError(name, f"not text ({_show(value)})")
-    return _text(name, value) or None
-
-
-def _text(name: str, value: str) -> str:
-    if len(value) > MAX_TEXT:
-        raise FieldError(name, f"longer than {MAX_TEXT} characters")
-    if "\x00" in value:
-        raise FieldError(name, "contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise FieldError(name, "contains a lone surrogate (not valid Unicode)") from None
-    return value.strip()
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-# check_record's plan, computed once: (column, record attribute, name in errors, kind).
-_CHECKS = tuple((f.name, f.record, f.name if f.name != "author_list" else "authors", f.kind)
-                for f in SIGHTING_FIELDS)
-_GOOD_DATES: set[str] = set()  # dates check_value accepted (unchanged)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _plain_text(value: str) -> bool:
-    """True when check_value would accept this text unchanged but for strip(): the
-    common case, tested without encoding the text (check_value stays the one judge
-    of anything else, and the one source of error messages)."""
-    return (len(value) <= MAX_TEXT and "\x00" not in value
-            and (value.isascii() or _SURROGATE.search(value) is None))
-
-
-def check_record(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A sighting's values (by record attribute), checked and normalised for storage.
-
-    Raises FieldError naming the first bad field. Same result as check_value on every
-    field; values of the usual types take a shorter path (ingest calls this per record).
-    """
-    out: dict[str, Any] = {}
-    get = values.get
-    for name, attr, label, kind in _CHECKS:
-        v = get(attr)
-        t = type(v)
-        if v is None:
-            out[name] = [] if kind is Kind.LIST else False if kind is Kind.BOOL else None
-        elif t is str and (kind is Kind.TEXT) and _plain_text(v):
-            out[name] = v.strip() or None
-        elif ((t is int and kind is Kind.INT and 0 <= v <= MAX_INT)
-              or (t is bool and kind is Kind.BOOL)
-              or (t is str and kind is Kind.DATE and v in _GOOD_DATES)):
-            out[name] = v  # already what check_value would return
-        elif (t is list and kind is Kind.LIST and len(v) <= MAX_LIST
-              and all(type(x) is str and _plain_text(x) for x in v)):
-            out[name] = [x.strip() for x in v]
-        else:
-            checked = check_value(label, kind, v)
-            if checked is None:
-                checked = [] if kind is Kind.LIST else False if kind is Kind.BOOL else None
-            out[name] = checked
-            if kind is Kind.DATE and len(_GOOD_DATES) < 100_000:
-                _GOOD_DATES.add(v)  # a page repeats its dates: check each once
-    if not out["title"]:
-        raise FieldError("title", "missing")
-    return out
-
-
-def check_paper_row(row: Mapping[str, Any]) -> list[str]:
-    """Problems of one stored papers row, as `field: what is wrong` (doctor)."""
-    problems = []
-    for f in PAPER_FIELDS:
-        if f.name not in row or f.rule is Rule.KEY:
-            continue
-        value = row[f.name]
-        try:
-            if f.kind is Kind.LIST:
-                decoded = json.loads(value) if isinstance(value, str) else value
-                check_value(f.name, f.kind, decoded)
-            elif f.name == "authors":
-                check_value(f.name, Kind.TEXT, value)
-            else:
-                check_value(f.name, f.kind, value)
-        except (FieldError, ValueError, TypeError) as e:
-            problems.append(str(e) if isinstance(e, FieldError) else f"{f.name}: not JSON")
-    if not row.get("title"):
-        problems.append("title: missing")
-    return problems
-
-
-def describe_rules() -> Iterable[tuple[str, str]]:
-    """(field, rule) for documentation and `papers --help`."""
-    for f in PAPER_FIELDS:
-        if f.rule is not Rule.KEY:
-            yield f.name, f.rule.value
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if name == "pages" and isinstance(value, list):
+        return ";".join(str(p.get("path", "")) for p in value if isinstance(p, dict))
+    if name == "notes" and isinstance(value, list):
+        return "\n\n".join(str(n.get("text", "")) for n in value if isinstance(n, dict))
+    if isinstance(value, list):
+        return ";".join("" if v is None else str(v) for v in value)
+    return str(value)

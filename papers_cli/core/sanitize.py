@@ -11,7 +11,9 @@ Machine formats keep the data exact and escape within their own syntax
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import quote
 
 # Search hits mark matched terms with these control characters; a rich table
 # turns them into a style, every other output format drops them.
@@ -55,11 +57,6 @@ def for_terminal(text: object, *, multiline: bool = False) -> str:
     return _UNSAFE.sub(_visible_keep_lines if multiline else _visible_match, s)
 
 
-def is_clean(text: str) -> bool:
-    """Whether `text` holds no character that `for_terminal` would escape (newlines aside)."""
-    return _UNSAFE.search(text.replace("\n", "")) is None
-
-
 def tsv_escape(text: str) -> str:
     """A TSV cell on one line, reversibly: backslash first, then every unsafe character."""
     s = text.replace("\\", "\\\\")
@@ -84,8 +81,6 @@ def json_safe(json_text: str) -> str:
 
 def dumps(obj: object, *, indent: int | None = None) -> str:
     """json.dumps for output: UTF-8 text kept readable, unsafe characters escaped."""
-    import json
-
     return json_safe(json.dumps(obj, ensure_ascii=False, indent=indent))
 
 
@@ -114,3 +109,85 @@ def neutralise_formula(cell: str) -> str:
     if cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
+
+
+# ---------------------------------------------------------------- BibTeX
+
+# BibTeX counts every brace, escaped or not (`\}` closes a field), so braces in
+# text become brace-free commands; the other specials keep LaTeX's usual escapes.
+_BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}",
+                 "}": r"\textbraceright{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                 "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+# Inside $...$ TeX commands stay; these would end a line (%) or break alignment.
+_BIB_MATH_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#"}
+_MATH = re.compile(r"\$[^$]+\$")
+
+
+def braces_balanced(text: str) -> bool:
+    """Whether BibTeX would read `text` as one field value (it ignores backslashes)."""
+    depth = 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def bib_escape(text: str) -> str:
+    """Escape LaTeX specials so braces stay balanced and no field can be injected.
+
+    Control characters go, newlines become spaces. Math (`$\\times$`) is kept
+    as LaTeX when its braces balance; anything else is escaped as text.
+    """
+    text = strip_unsafe(text)
+    out: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        out.append(_bib_text(text[pos:m.start()]))
+        math = m.group()
+        if braces_balanced(math):
+            out.append("".join(_BIB_MATH_SPECIALS.get(ch, ch) for ch in math))
+        else:
+            out.append(_bib_text(math))
+        pos = m.end()
+    out.append(_bib_text(text[pos:]))
+    return "".join(out)
+
+
+def _bib_text(text: str) -> str:
+    return "".join(_BIB_SPECIALS.get(ch, ch) for ch in text)
+
+
+def bib_url(url: str) -> str | None:
+    """An http(s) URL safe inside a braced field (braces, quotes, spaces percent-encoded)."""
+    url = strip_unsafe(url).strip()
+    if not re.match(r"(?i)https?://", url):
+        return None
+    # Keep what a URL may hold; encode what would close the field or break \\url.
+    return quote(url, safe="/:?#[]@!$&'()*+,;=%-._~")
+
+
+# ---------------------------------------------------------------- Markdown
+
+# Backslash-escaped so text cannot open a link, image, autolink, HTML tag, entity,
+# emphasis, code span or table cell (CommonMark escapes any ASCII punctuation).
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]<>()|#!&~])")
+
+
+def md_escape(text: str) -> str:
+    """Markdown-safe one-line text: controls gone, newlines as spaces, specials escaped."""
+    return _MD_SPECIALS.sub(r"\\\1", strip_unsafe(text))
+
+
+def md_link(url: str | None) -> str | None:
+    """An http(s) URL for a Markdown link target, or None (javascript:, data:, ...)."""
+    if not url:
+        return None
+    url = strip_unsafe(url).strip()
+    if not re.match(r"(?i)https?://", url):
+        return None
+    # Parentheses, spaces and angle brackets would end or break the link target.
+    return quote(url, safe="/:?#[]@!$&'*+,;=%-._~")

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
-from papers_cli import storage
 from papers_cli.core.normalize import abstracts_agree, same_paper, title_key
 from papers_cli.storage import merges, tx
+from papers_cli.storage.read import dedupe_rows, paper_rows
 
 DEFAULT_THRESHOLD = 90.0
 MAX_BLOCK = 50  # a block this big is not a sign of duplication; only its first members pair
@@ -113,7 +113,7 @@ class Cluster:
 
 def _load(conn: sqlite3.Connection) -> Corpus:
     corpus = Corpus()
-    for pid, title, abstract, arxiv, published, inferred in storage.dedupe_rows(conn):
+    for pid, title, abstract, arxiv, published, inferred in dedupe_rows(conn):
         corpus.add(pid, title, abstract, arxiv, published, bool(inferred))
     return corpus
 
@@ -187,15 +187,11 @@ def find_clusters(conn: sqlite3.Connection,
     """Clusters of papers that are one paper; nothing is changed. All of it is read
     from one snapshot: another dedupe merging meanwhile cannot take a paper away
     between the reads (applying checks again, under the write lock)."""
-    from papers_cli.storage import tx
-
     with tx.snapshot(conn):
         return _find_clusters(conn, threshold)
 
 
 def _find_clusters(conn: sqlite3.Connection, threshold: float) -> list[Cluster]:
-    from rapidfuzz import process
-
     c = _load(conn)
     distinct = merges.distinct_pairs(conn)
     matches: list[tuple[int, int, float, str]] = []
@@ -228,7 +224,7 @@ def _find_clusters(conn: sqlite3.Connection, threshold: float) -> list[Cluster]:
                 consider(group[a], group[a + 1 + b], score, False)
     involved = {c.ids[k] for i, j, *_ in matches for k in (i, j)}
     involved |= {c.ids[k] for i, j, _ in need_abstracts for k in (i, j)}
-    abstracts = {pid: r["abstract"] for pid, r in storage.paper_rows(conn, involved).items()}
+    abstracts = {pid: r["abstract"] for pid, r in paper_rows(conn, involved).items()}
     for i, j, score in need_abstracts:
         # The same title over clearly different abstracts is a different paper.
         if abstracts_agree(abstracts[c.ids[i]], abstracts[c.ids[j]]):
@@ -296,7 +292,7 @@ def _clusters(c: Corpus, matches: list[tuple[int, int, float, str]],
 
 def _describe(conn: sqlite3.Connection, clusters: list[Cluster]) -> list[Cluster]:
     """Fill in titles and dates of cluster members (kept out of memory until now)."""
-    rows = storage.paper_rows(conn, [i for c in clusters for i in c.ids])
+    rows = paper_rows(conn, [i for c in clusters for i in c.ids])
     for c in clusters:
         for m in c.members:
             m.title, m.published = rows[m.id]["title"], rows[m.id]["published"]
@@ -322,7 +318,7 @@ def apply(conn: sqlite3.Connection, clusters: Iterable[Cluster],
     with tx.write(conn):
         result = merges.RunResult(merges.begin_run(conn, _now(), threshold))
         for n, cluster in enumerate(clusters, 1):
-            rows = storage.paper_rows(conn, cluster.ids)
+            rows = paper_rows(conn, cluster.ids)
             gone = [i for i in cluster.ids if i not in rows]
             if gone:
                 result.changes.append(f"cluster {n}: paper(s) {', '.join(map(str, gone))} no "
@@ -358,70 +354,3 @@ def mark_distinct(conn: sqlite3.Connection, ids: list[int]) -> int:
     pairs = [(a, b) for k, a in enumerate(ids) for b in ids[k + 1:]]
     with tx.write(conn):
         return merges.add_distinct(conn, pairs, _now())
-
-
-# ------------------------------------------------------------ the `dedupe` command's steps
-
-def distinct_by_ids(conn: sqlite3.Connection, idents: Iterable[str]) -> str:
-    """Remember the papers named as pairwise different; the line to tell the user."""
-    from papers_cli.core.errors import UserError
-    from papers_cli.render.output import plural
-
-    pids = [storage.resolve_paper_id(conn, i) for i in idents]
-    if len(pids) < 2 or None in pids:
-        raise UserError("--distinct needs two or more existing paper ids")
-    n = mark_distinct(conn, [p for p in pids if p is not None])
-    return f"remembered {plural(n, 'pair')} as distinct"
-
-
-def undo_last(conn: sqlite3.Connection) -> str:
-    """Undo the last merge run in force; the line to tell the user."""
-    from papers_cli.core.errors import UserError
-    from papers_cli.render.output import plural
-
-    done = undo(conn)
-    if done is None:
-        raise UserError("nothing to undo: no merge run in force", 1)
-    run_id, survivors, restored = done
-    return (f"undid merge run {run_id}: {plural(restored, 'paper')} restored, "
-            f"{plural(survivors, 'survivor')} reset")
-
-
-def ask_clusters(conn: sqlite3.Connection, clusters: list[Cluster], *,
-                 no_color: bool = False) -> tuple[list[Cluster], bool]:
-    """Ask per cluster on stderr; a "no" is remembered as distinct. Ctrl-C or end of
-    input stops asking, answers kept. Returns the clusters to merge and whether the
-    user stopped before the end."""
-    import sys
-
-    from papers_cli.render.output import ask, cluster_title, write_clusters
-
-    keep: list[Cluster] = []
-    for n, c in enumerate(clusters, 1):
-        write_clusters([c], out=sys.stderr, start=n, total=len(clusters), no_color=no_color)
-        answer = ask(f"merge {cluster_title(n, len(clusters))}?")
-        if answer is None:
-            return keep, True
-        if answer == "y":
-            keep.append(c)
-        else:
-            mark_distinct(conn, c.ids)
-    return keep, False
-
-
-def merge_messages(conn: sqlite3.Connection, clusters: list[Cluster], threshold: float, *,
-                   merge: bool, dry_json: bool) -> list[tuple[str, str | None]]:
-    """Merge the clusters when asked; the lines (text, style) that say what was or
-    would be done."""
-    from papers_cli.render.output import plural
-
-    if merge:
-        res = apply(conn, clusters, threshold)
-        return [(c, "yellow") for c in res.changes] + [(
-            f"merged {plural(res.merged, 'paper')} in {plural(len(clusters), 'cluster')} "
-            f"(run {res.run_id}; 'papers dedupe --undo' reverses it)", None)]
-    if dry_json:
-        return []
-    merged = sum(len(c.members) - 1 for c in clusters)
-    return [(f"{plural(len(clusters), 'cluster')}, {plural(merged, 'paper')} would be merged"
-             + (" (dry run; --apply to merge)" if clusters else ""), None)]

@@ -1,4 +1,5 @@
-"""Paper vectors in the papers database, and brute-force scoring in numpy.
+"""Paper vectors as numpy arrays: quantised, cached in a memory-mapped file, checked
+for staleness, scored by brute force. The rows themselves are in storage/vectors.py.
 
 Vectors are stored int8 with one float32 scale per paper (cosine within ~0.5% of
 float32, a quarter of the bytes), in blocks of up to BLOCK papers per row: reading
@@ -7,44 +8,38 @@ holds its papers' ids, text hashes, scales and vectors: 276 bytes a paper at 256
 
 Staleness: each vector carries the hash of the text it was computed from
 (embeddings.text_hash). A full check re-hashes every paper (seconds at 1M), so the
-result is stamped with the search index's version (search.index_version, which
-changes whenever a title, abstract or author list is written, a paper added or
-deleted): while the version is unchanged, nothing needs re-checking.
+result is stamped with the search index's version (storage.search.index_version,
+which changes whenever a title, abstract or author list is written, a paper added
+or deleted): while the version is unchanged, nothing needs re-checking.
 
-The tables are made by the schema (storage/schema.py, step 8).
+Imported only by the commands that search by meaning or embed (numpy: ~60 ms).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 import sqlite3
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
+
+from papers_cli.engine import cache, embeddings
+from papers_cli.engine.embeddings import DIM, MODEL_ID, paper_text, text_hash
+from papers_cli.storage import vectors as rows
+from papers_cli.storage.search import index_version
 
 BLOCK = 4096
-def _exists(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'paper_vector_blocks'"
-                        ).fetchone() is not None
-
-
-def has_vectors(conn: sqlite3.Connection, model: str | None = None) -> bool:
-    """Whether the corpus has embeddings of `model` (default: the current model)."""
-    if not _exists(conn):
-        return False
-    if model is None:
-        from papers_cli.engine.embeddings import MODEL_ID as model
-    return conn.execute("SELECT 1 FROM paper_vector_blocks WHERE model = ? LIMIT 1",
-                        (model,)).fetchone() is not None
 
 
 def quantize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """int8 rows and per-row scales with v ~= q * scale."""
-    import numpy as np
-
     scales = np.abs(v).max(axis=1) / 127.0
     scales[scales == 0] = 1.0
     q = np.rint(v / scales[:, None]).astype(np.int8)
@@ -66,40 +61,27 @@ class Store:
     @property
     def vecs(self) -> np.ndarray:
         """int8 (n, dim), all blocks joined."""
-        import numpy as np
-
         return np.concatenate(self.vec_blocks)
 
 
-def read_blocks(conn: sqlite3.Connection, model: str) -> list[tuple[Any, ...]]:
-    """The raw block rows of `model` (SQL only: safe to run in a thread on its own
-    connection, as search does while the model loads; SQLite reads without the GIL)."""
-    if not _exists(conn):
-        return []
-    return conn.execute("SELECT id, ids, hashes, scales, vecs FROM paper_vector_blocks "
-                        "WHERE model = ? ORDER BY id", (model,)).fetchall()
-
-
-def from_blocks(rows: list[tuple[Any, ...]], dim: int) -> Store:
+def from_blocks(blocks: list[tuple[Any, ...]], dim: int = DIM) -> Store:
     """A Store over block rows (arrays view the rows' bytes; nothing is copied)."""
-    import numpy as np
-
-    if not rows:
+    if not blocks:
         return Store(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
                      [np.zeros((0, dim), np.int8)])
-    return Store(np.concatenate([np.frombuffer(r[1], dtype=np.int64) for r in rows]),
-                 np.concatenate([np.frombuffer(r[2], dtype=np.int64) for r in rows]),
-                 np.concatenate([np.frombuffer(r[3], dtype=np.float32) for r in rows]),
-                 [np.frombuffer(r[4], dtype=np.int8).reshape(-1, dim) for r in rows],
-                 [r[0] for r in rows])
+    return Store(np.concatenate([np.frombuffer(r[1], dtype=np.int64) for r in blocks]),
+                 np.concatenate([np.frombuffer(r[2], dtype=np.int64) for r in blocks]),
+                 np.concatenate([np.frombuffer(r[3], dtype=np.float32) for r in blocks]),
+                 [np.frombuffer(r[4], dtype=np.int8).reshape(-1, dim) for r in blocks],
+                 [r[0] for r in blocks])
 
 
-def load(conn: sqlite3.Connection, model: str, dim: int) -> Store:
+def load(conn: sqlite3.Connection, model: str = MODEL_ID, dim: int = DIM) -> Store:
     """Every stored vector of `model` (from the database)."""
-    return from_blocks(read_blocks(conn, model), dim)
+    return from_blocks(rows.read_blocks(conn, model), dim)
 
 
-def current(conn: sqlite3.Connection, model: str, dim: int) -> Store:
+def current(conn: sqlite3.Connection, model: str = MODEL_ID, dim: int = DIM) -> Store:
     """Every stored vector of `model`, from the cache file when it is current (else
     from the database, and the cache is written for next time)."""
     store, gen = from_cache(conn, model, dim)
@@ -116,29 +98,15 @@ def current(conn: sqlite3.Connection, model: str, dim: int) -> Store:
 _HEADER = 4096
 
 
-def generation(conn: sqlite3.Connection) -> str | None:
-    """A token that changes with every write to the vector blocks (schema v9 triggers)."""
-    row = conn.execute("SELECT value FROM settings WHERE key = 'vectors_generation'"
-                       ).fetchone()
-    return str(row[0]) if row and row[0] else None
-
-
-def _cache_path(conn: sqlite3.Connection, model: str, gen: str) -> Any:
-    import hashlib
-
-    from papers_cli.engine import cache
-
+def _cache_path(conn: sqlite3.Connection, model: str, gen: str) -> Path | None:
     tag = hashlib.sha1(f"{model}\0{gen}".encode()).hexdigest()[:16]
     return cache.path_for(conn, "vectors", tag, ".bin")
 
 
-def from_cache(conn: sqlite3.Connection, model: str, dim: int) -> tuple[Store | None, str | None]:
+def from_cache(conn: sqlite3.Connection, model: str = MODEL_ID,
+               dim: int = DIM) -> tuple[Store | None, str | None]:
     """(the cached Store of the current vectors, or None; the generation it is for)."""
-    import json
-
-    import numpy as np
-
-    gen = generation(conn)
+    gen = rows.generation(conn)
     path = _cache_path(conn, model, gen) if gen else None
     if path is None:
         return None, gen
@@ -163,14 +131,7 @@ def from_cache(conn: sqlite3.Connection, model: str, dim: int) -> tuple[Store | 
 def write_cache(conn: sqlite3.Connection, store: Store, model: str, gen: str | None) -> None:
     """Keep `store` (read at generation `gen`) for the next search; best effort, and
     only when the vectors are still at `gen` (else the file would be misnamed)."""
-    import json
-    import os
-
-    import numpy as np
-
-    from papers_cli.engine import cache
-
-    if gen is None or generation(conn) != gen:
+    if gen is None or rows.generation(conn) != gen:
         return
     path = _cache_path(conn, model, gen)
     if path is None:
@@ -194,13 +155,10 @@ def write_cache(conn: sqlite3.Connection, store: Store, model: str, gen: str | N
     cache.drop_others(path)
 
 
-def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int, str]]:
-    """(paper id, text hash, text) of every paper."""
-    from papers_cli.engine.embeddings import paper_text, text_hash
-
-    for pid, title, abstract in conn.execute("SELECT id, title, abstract FROM papers"):
-        text = paper_text(title, abstract)
-        yield pid, text_hash(text), text
+def current_hashes(conn: sqlite3.Connection) -> Iterator[tuple[int, int]]:
+    """(paper id, text hash) of every paper."""
+    for pid, title, abstract in rows.paper_texts(conn):
+        yield pid, text_hash(paper_text(title, abstract))
 
 
 @dataclass
@@ -228,22 +186,16 @@ class Status:
 
 def status(conn: sqlite3.Connection, store: Store | None = None) -> Status:
     """Missing, stale and orphaned vectors of the current model (see module doc)."""
-    from papers_cli.engine.embeddings import DIM, MODEL_ID
-    from papers_cli.engine.search import index_version
-
     version = index_version(conn)
     if store is None:
-        store = load(conn, MODEL_ID, DIM)
-    if _exists(conn):
-        row = conn.execute("SELECT index_version FROM paper_vector_checks WHERE model = ?",
-                           (MODEL_ID,)).fetchone()
-        if row and row[0] == version:
-            return Status(papers=len(store.ids), stored=len(store.ids))
+        store = load(conn)
+    if rows.checked_at(conn, MODEL_ID) == version:
+        return Status(papers=len(store.ids), stored=len(store.ids))
     stored = dict(zip(store.ids.tolist(), store.hashes.tolist(), strict=True))
     papers = missing = stale = 0
     unusable: set[int] = set()
     seen: set[int] = set()
-    for pid, h, _text in current_hashes(conn):
+    for pid, h in current_hashes(conn):
         papers += 1
         seen.add(pid)
         old = stored.get(pid)
@@ -256,23 +208,8 @@ def status(conn: sqlite3.Connection, store: Store | None = None) -> Status:
     st = Status(papers=papers, stored=len(stored), missing=missing, stale=stale,
                 orphaned=len(orphans), unusable=unusable | orphans)
     if st.current and store.block_ids:
-        _stamp(conn, MODEL_ID, version)
+        rows.stamp(conn, MODEL_ID, version)
     return st
-
-
-def _stamp(conn: sqlite3.Connection, model: str, version: str) -> None:
-    # Best effort: a read-only database is checked again next time.
-    with contextlib.suppress(sqlite3.OperationalError):
-        conn.execute("INSERT OR REPLACE INTO paper_vector_checks (model, index_version) "
-                     "VALUES (?, ?)", (model, version))
-
-
-def _stamp_if_unchanged(conn: sqlite3.Connection, model: str, version: str) -> None:
-    """Stamp the vectors current if no paper text was written since the scan."""
-    from papers_cli.engine.search import index_version
-
-    if index_version(conn) == version:
-        _stamp(conn, model, version)
 
 
 @dataclass
@@ -287,21 +224,13 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
           progress: Callable[[int, int], Any] | None = None) -> EmbedReport:
     """Compute vectors for papers that lack one or whose text changed (all with
     `rebuild`), drop those of papers that no longer exist, and store them."""
-    import json
-    from array import array
-
-    import numpy as np
-
-    from papers_cli.engine import embeddings
-    from papers_cli.engine.search import index_version
-
     version = index_version(conn)  # what the scan below sees
-    model, dim = embeddings.MODEL_ID, embeddings.DIM
+    model, dim = MODEL_ID, DIM
     store = load(conn, model, dim)
     # The scan keeps ids and hashes only (16 bytes a paper); texts are read again a
     # chunk at a time when encoded (holding 1M papers' texts took 2.4 GB).
     seen_ids, seen_hashes = array("q"), array("q")
-    for pid, h, _text in current_hashes(conn):
+    for pid, h in current_hashes(conn):
         seen_ids.append(pid)
         seen_hashes.append(h)
     cur_ids = np.array(seen_ids, dtype=np.int64)
@@ -325,14 +254,12 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
     for start in range(0, len(todo), batch):
         assert encoder is not None
         chunk_ids = todo[start:start + batch]
-        texts = {pid: embeddings.paper_text(title, abstract) for pid, title, abstract in
-                 conn.execute("SELECT id, title, abstract FROM papers WHERE id IN "
-                              "(SELECT value FROM json_each(?))",
-                              (json.dumps(chunk_ids.tolist()),))}
+        texts = {pid: paper_text(title, abstract)
+                 for pid, title, abstract in rows.texts_of(conn, chunk_ids.tolist())}
         chunk = [texts.get(int(pid), "") for pid in chunk_ids]
         # The hash of the text embedded now (a paper edited since the scan included);
         # a paper deleted since the scan gets no vector.
-        new_hashes[start:start + len(chunk)] = [embeddings.text_hash(t) for t in chunk]
+        new_hashes[start:start + len(chunk)] = [text_hash(t) for t in chunk]
         present[start:start + len(chunk)] = [int(pid) in texts for pid in chunk_ids]
         q, qs = quantize(encoder.encode(chunk))
         new_vecs[start:start + len(chunk)], new_scales[start:start + len(chunk)] = q, qs
@@ -346,35 +273,28 @@ def embed(conn: sqlite3.Connection, *, rebuild: bool = False, batch: int = 16384
     scales = np.concatenate([store.scales[mask], new_scales])
     vecs = np.concatenate([store.vecs[mask], new_vecs])
     if len(todo) or removed or rebuild:
-        from papers_cli.storage import tx
-
-        # One transaction rewrites the model's blocks (a reader sees old or new, whole).
-        with tx.write(conn):
-            conn.execute("DELETE FROM paper_vector_blocks WHERE model = ?", (model,))
-            for s in range(0, len(ids), BLOCK):
-                conn.execute(
-                    "INSERT INTO paper_vector_blocks (model, n, ids, hashes, scales, vecs) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (model, len(ids[s:s + BLOCK]), ids[s:s + BLOCK].tobytes(),
-                     hashes[s:s + BLOCK].tobytes(), scales[s:s + BLOCK].tobytes(),
-                     vecs[s:s + BLOCK].tobytes()))
-            conn.execute("DELETE FROM paper_vector_checks WHERE model = ?", (model,))
-            _stamp_if_unchanged(conn, model, version)
+        rows.replace_blocks(conn, model, (
+            (len(ids[s:s + BLOCK]), ids[s:s + BLOCK].tobytes(), hashes[s:s + BLOCK].tobytes(),
+             scales[s:s + BLOCK].tobytes(), vecs[s:s + BLOCK].tobytes())
+            for s in range(0, len(ids), BLOCK)))
+        _stamp_if_unchanged(conn, model, version)
         # The first search then maps the vectors instead of reading them out of SQLite.
-        block_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM paper_vector_blocks WHERE model = ? ORDER BY id", (model,))]
-        write_cache(conn, Store(ids, hashes, scales, [vecs], block_ids), model,
-                    generation(conn))
+        write_cache(conn, Store(ids, hashes, scales, [vecs], rows.block_ids(conn, model)),
+                    model, rows.generation(conn))
     else:
         _stamp_if_unchanged(conn, model, version)
     return EmbedReport(papers=n_papers, embedded=len(new_ids), removed=removed,
                        unchanged=len(keep_ids))
 
 
+def _stamp_if_unchanged(conn: sqlite3.Connection, model: str, version: str) -> None:
+    """Stamp the vectors current if no paper text was written since the scan."""
+    if index_version(conn) == version:
+        rows.stamp(conn, model, version)
+
+
 def scores(store: Store, query: np.ndarray, skip: set[int] | None = None) -> np.ndarray:
     """Cosine of `query` (unit float32) with every stored vector; -inf for `skip`."""
-    import numpy as np
-
     out = np.empty(len(store.ids), dtype=np.float32)
     query = np.ascontiguousarray(query, dtype=np.float32)
     s = 0
@@ -391,8 +311,6 @@ def scores(store: Store, query: np.ndarray, skip: set[int] | None = None) -> np.
 
 def top(store: Store, sc: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The k best (paper id, score), best first."""
-    import numpy as np
-
     k = min(k, len(sc))
     if k <= 0:
         return []

@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from papers_cli.core import fields
+from papers_cli.core.errors import UserError
 from papers_cli.core.models import PageOrigin, PaperRecord, ParsedPage, ParseError
+from papers_cli.core.validate import (
+    MAX_NOTE,
+    FieldError,
+    check_record,
+    check_timestamp,
+    check_value,
+    normalize_tag,
+)
 from papers_cli.parsers.json_api import json_lines
 
 MARK = "papers_export"
@@ -70,14 +79,14 @@ def _check_paper_values(obj: dict[str, Any], line: int) -> None:
     for f in fields.PAPER_FIELDS:
         if f.name in obj and f.name != "authors":
             try:
-                fields.check_value(f.name, f.kind, obj[f.name])
-            except fields.FieldError as e:
+                check_value(f.name, f.kind, obj[f.name])
+            except FieldError as e:
                 raise ParseError(str(e), line) from None
     authors = obj.get("authors")
     if authors is not None:
         try:
-            fields.check_value("authors", fields.Kind.LIST, authors)
-        except fields.FieldError as e:
+            check_value("authors", fields.Kind.LIST, authors)
+        except FieldError as e:
             raise ParseError(str(e), line) from None
 
 
@@ -97,8 +106,8 @@ def _opt_text(obj: dict[str, Any], key: str, line: int) -> str | None:
 
 def _date(obj: dict[str, Any], key: str, line: int) -> str | None:
     try:
-        return fields.check_value(key, fields.Kind.DATE, obj.get(key))
-    except fields.FieldError as e:
+        return check_value(key, fields.Kind.DATE, obj.get(key))
+    except FieldError as e:
         raise ParseError(f"pages: {e}", line) from None
 
 
@@ -125,8 +134,8 @@ def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> 
         if getattr(rec, attr) is None:
             setattr(rec, attr, [])
     try:  # checked here so that an error names the line of the export
-        fields.check_record(vars(rec))
-    except fields.FieldError as e:
+        check_record(vars(rec))
+    except FieldError as e:
         raise ParseError(str(e), line) from None
     original = s.get("line")
     rec.line = original if isinstance(original, int) and not isinstance(original, bool) else 0
@@ -138,8 +147,6 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
 
     Notes are {text, created_at, from}: `from` is the exported id of the paper the
     note was written for (the line's own id unless a merged-in paper's)."""
-    from papers_cli.engine.library import MAX_NOTE, LibraryError, normalize_tag
-
     tags = obj.get("tags") or []
     notes = obj.get("notes") or []
     if not isinstance(tags, list):
@@ -150,7 +157,7 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
         raise ParseError("tags: an item is not text", line)
     try:
         tags = sorted({normalize_tag(t) for t in tags})
-    except LibraryError as e:
+    except UserError as e:
         raise ParseError(f"tags: {e}", line) from None
     out_notes = []
     for note in notes:
@@ -160,7 +167,7 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE \
                 or "\x00" in text or not _utf8(text):
             raise ParseError("notes: text: missing, too long or not text", line)
-        if not isinstance(created, str) or not _timestamp(created):
+        if not isinstance(created, str) or not check_timestamp(created):
             raise ParseError(f"notes: created_at: not a timestamp ({created!r:.40})", line)
         if origin is not None and (isinstance(origin, bool) or not isinstance(origin, int)):
             raise ParseError(f"notes: from: not a paper id ({origin!r:.40})", line)
@@ -172,16 +179,6 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
             raise ParseError(f"{key}: not true or false ({value!r:.40})", line)
         flags[key] = value
     return {"tags": tags, "notes": out_notes, **flags}
-
-
-def _timestamp(text: str) -> bool:
-    import datetime as dt
-
-    try:
-        dt.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) <= 40
 
 
 def _utf8(text: str) -> bool:

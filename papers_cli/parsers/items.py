@@ -14,9 +14,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from papers_cli.core.fields import FieldError, Kind, check_value
+from papers_cli.core.fields import Kind
 from papers_cli.core.models import PaperRecord, ParseError, ShownDate
 from papers_cli.core.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.validate import FieldError, check_value
 
 _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
 

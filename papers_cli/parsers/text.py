@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from papers_cli.core.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.core.normalize import extract_code_links, fold_whitespace
+from papers_cli.parsers.sniff import describe_text, not_a_page
 
 HEADER_LINES = {
     "new",
@@ -128,7 +129,6 @@ class TextPageReader:
         return block
 
     def _refusal(self) -> ParseError:
-        from papers_cli.parsers.sniff import describe_text, not_a_page
 
         return not_a_page(describe_text(self._head))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from papers_cli.storage import schema
 from papers_cli.storage.errors import StorageError, classify
-from papers_cli.storage.read import register_functions
+from papers_cli.storage.filters import register_functions
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from papers_cli.core import fields
-from papers_cli.storage import fts, schema, tx
+from papers_cli.core.validate import check_paper_row
+from papers_cli.storage import fts, personal, schema, tx
+from papers_cli.storage.pages import adopt_foreign
 from papers_cli.storage.papers import drifted, recompute
 from papers_cli.storage.read import counts
 
@@ -42,6 +43,7 @@ def health(conn: sqlite3.Connection) -> dict[str, Any]:
         "SELECT count(*) FROM papers WHERE title_key IS NULL").fetchone()[0]
     out["pending_fts_batch"] = conn.execute(
         "SELECT value FROM settings WHERE key = 'fts_pending_from'").fetchone()[0] is not None
+    out["missing_personal_triggers"] = personal.missing_triggers(conn)
     out["bad_values"] = bad_values(conn)
     out["drifted_papers"] = drifted(conn)
     return out
@@ -51,7 +53,7 @@ def bad_values(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     """Stored values the field table does not allow, as `paper N: field: problem`."""
     out: list[str] = []
     for row in conn.execute("SELECT * FROM papers"):
-        for problem in fields.check_paper_row(dict(row)):
+        for problem in check_paper_row(dict(row)):
             out.append(f"paper {row['id']}: {problem}")
             if len(out) >= limit:
                 return out
@@ -69,6 +71,9 @@ def problems(report: dict[str, Any]) -> list[str]:
         out.append("search index triggers changed: " + ", ".join(report["changed_fts_triggers"]))
     if report["fts_consistent"] is False:
         out.append("search index out of step with the papers table")
+    if report["missing_personal_triggers"]:
+        out.append("personal-layer triggers missing (tags and notes would not follow their "
+                   "papers): " + ", ".join(report["missing_personal_triggers"]))
     if report["orphan_sightings"]:
         out.append(f"{report['orphan_sightings']} orphan sighting(s)")
     if report["orphan_authors"]:
@@ -87,8 +92,6 @@ def problems(report: dict[str, Any]) -> list[str]:
 
 def repair(conn: sqlite3.Connection, now: str) -> list[str]:
     """Fix what can be fixed: the index, orphans, papers from other tools, drift."""
-    from papers_cli.storage.pages import adopt_foreign
-
     done: list[str] = []
     with tx.write(conn):
         objects = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master")}
@@ -101,6 +104,10 @@ def repair(conn: sqlite3.Connection, now: str) -> list[str]:
             fts.recreate_triggers(conn)
             conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')")
             done.append("rebuilt the search index from the papers table")
+        lost = personal.missing_triggers(conn)
+        if lost:
+            personal.recreate_triggers(conn)
+            done.append(f"recreated the personal-layer triggers ({', '.join(lost)})")
         n = conn.execute(
             "DELETE FROM sightings WHERE paper_id NOT IN (SELECT id FROM papers) OR page_id NOT "
             "IN (SELECT id FROM pages)").rowcount

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from papers_cli.storage.fts import OBJECTS
+
 EXIT_USAGE = 2
 
 
@@ -45,8 +47,6 @@ def explain(e: sqlite3.Error, db: object = None) -> str:
     settled by asking the database (is the search index missing?), not by its text."""
     err = classify(e)
     if err.kind == "error" and db is not None:
-        from papers_cli.storage.fts import OBJECTS
-
         try:
             probe = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             try:

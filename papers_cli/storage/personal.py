@@ -21,6 +21,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from papers_cli.storage.ids import next_ids, note_max_paper_id
+
 DDL = """
 CREATE TABLE personal (
     origin_id INTEGER PRIMARY KEY,
@@ -88,8 +90,13 @@ TRIGGERS = ("personal_orphan", "personal_reattach")
 
 
 def create(conn: sqlite3.Connection) -> None:
+    _run_script(conn, DDL)
+
+
+def _run_script(conn: sqlite3.Connection, sql: str) -> None:
+    # Statement by statement: executescript would commit the caller's transaction.
     buf = ""
-    for line in DDL.splitlines(keepends=True):
+    for line in sql.splitlines(keepends=True):
         buf += line
         if sqlite3.complete_statement(buf):
             conn.execute(buf)
@@ -100,6 +107,14 @@ def missing_triggers(conn: sqlite3.Connection) -> list[str]:
     """Triggers a table rebuild (sqlite-utils transform) may have dropped."""
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return [t for t in TRIGGERS if t not in have]
+
+
+def recreate_triggers(conn: sqlite3.Connection) -> None:
+    """The personal layer's triggers, as the DDL above makes them."""
+    ddl = DDL[DDL.index("CREATE TRIGGER"):]
+    for name in TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    _run_script(conn, ddl)
 
 
 def _ids(ids: Iterable[int]) -> str:
@@ -219,14 +234,10 @@ def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
 
 def _foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """A new origin owned by `paper_id`, under a paper id no paper will ever get."""
-    from papers_cli.storage.papers import next_ids
-
     origin = max(next(next_ids(conn)),
                  int(conn.execute("SELECT coalesce(max(origin_id), 0) + 1 FROM personal")
                      .fetchone()[0]))
-    conn.execute("INSERT INTO settings (key, value) VALUES ('max_paper_id', ?) ON CONFLICT(key) "
-                 "DO UPDATE SET value = max(coalesce(CAST(value AS INTEGER), 0), "
-                 "excluded.value)", (origin,))
+    note_max_paper_id(conn, origin)
     conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
                  "SELECT ?, id, arxiv_id, title_key, ? FROM papers WHERE id = ?",
                  (origin, now, paper_id))

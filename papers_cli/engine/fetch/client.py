@@ -5,8 +5,8 @@ rate, transient failures (connection errors, 429, 5xx) are retried with
 exponential backoff and jitter, honouring Retry-After; redirects are followed
 only on the site itself, and bodies are read as a stream with a size cap.
 
-httpx is imported here only, and this module only by `papers fetch`: other
-commands never pay for it at start-up.
+httpx is imported here only, and this module only by the commands that fetch (late,
+in their verbs): other commands never pay for it at start-up.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from papers_cli import __version__
+import httpx
 
-if TYPE_CHECKING:
-    import httpx
+from papers_cli import __version__
 
 USER_AGENT = f"papers/{__version__} (papers-cli; Daily Papers corpus tool)"
 MAX_BYTES = 50 << 20
@@ -115,8 +114,6 @@ class Client:
 
     def __init__(self, config: HttpConfig, *, sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[], float] = random.random) -> None:
-        import httpx
-
         self.config = config
         self._sleep = sleep
         self._jitter = jitter
@@ -160,8 +157,6 @@ class Client:
 
     def get(self, url: str) -> Response:
         """The body of a 200 response to GET `url`; raises FetchError otherwise."""
-        import httpx
-
         base_site = site_of(self.config.base_url)
         attempt = 0
         while True:

@@ -1,8 +1,7 @@
-"""A digest as Markdown (to mail or paste), JSON, an Atom feed, or tables.
+"""A digest as Markdown (to mail or paste), JSON, or an Atom feed.
 
 Titles and abstracts come from pages and are hostile: Markdown escapes them
-(export's escaper), Atom drops characters XML cannot hold, tables go through
-output.write_rows.
+(core/sanitize.md_escape), Atom drops characters XML cannot hold.
 """
 
 from __future__ import annotations
@@ -12,18 +11,19 @@ import re
 from typing import IO, Any
 from urllib.parse import quote
 
-from papers_cli.engine.library import Digest, DigestItem
+from papers_cli.core.fields import SITE
+from papers_cli.core.sanitize import dumps, md_escape, md_link
+from papers_cli.engine.digest import Digest, DigestItem
 
 FORMATS = ("table", "md", "json", "atom")
 SUMMARY_CHARS = 300
-SITE = "https://huggingface.co/papers/"
 # Characters XML 1.0 cannot carry at all, plus controls a feed reader would show raw.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def paper_url(p: dict[str, Any]) -> str | None:
     aid = p.get("arxiv_id")
-    return SITE + quote(aid, safe="./") if aid else None
+    return f"{SITE}/papers/" + quote(aid, safe="./") if aid else None
 
 
 def _short(text: str | None, n: int = SUMMARY_CHARS) -> str:
@@ -36,30 +36,28 @@ def _since_text(d: Digest) -> str:
 
 
 def write_markdown(d: Digest, out: IO[str]) -> None:
-    from papers_cli.engine.export import _md_escape, md_link
-
     out.write(f"# Papers digest, {d.ran_at[:10]}\n\n")
     out.write(f"{d.total} paper(s) for {len(d.groups)} saved search(es), {_since_text(d)}.\n")
     for g in d.groups:
-        out.write(f"\n## {_md_escape(g.watch)}\n\n")
+        out.write(f"\n## {md_escape(g.watch)}\n\n")
         out.write(f"Query: `{g.query.replace('`', '')}`\n\n")
         if not g.items:
             out.write("Nothing new.\n")
             continue
         for item in g.items:
             p = item.paper
-            title = _md_escape(p["title"])
+            title = md_escape(p["title"])
             link = md_link(paper_url(p))
             head = f"- [{title}]({link})" if link else f"- **{title}**"
             meta = [item.describe(), f"▲ {p.get('upvotes') or 0}"]
             if p.get("first_seen"):
-                meta.append(f"first seen {_md_escape(p['first_seen'])}")
+                meta.append(f"first seen {md_escape(p['first_seen'])}")
             out.write(f"{head} — {' · '.join(meta)}\n")
             summary = p.get("ai_summary") or p.get("abstract")
             if summary:
-                out.write(f"  > {_md_escape(_short(summary))}\n")
+                out.write(f"  > {md_escape(_short(summary))}\n")
         if g.more:
-            out.write(f"\n…and {g.more} more (papers search {_md_escape(repr(g.query))}).\n")
+            out.write(f"\n…and {g.more} more (papers search {md_escape(repr(g.query))}).\n")
 
 
 def _xml(text: Any) -> str:
@@ -82,13 +80,13 @@ def entry_id(p: dict[str, Any]) -> str:
 def atom_bytes(d: Digest, feed_id: str = "urn:papers:digest") -> bytes:
     """One entry a paper (a paper in several searches gets one entry with a category
     for each), updated at the digest that showed it."""
-    from feedgen.feed import FeedGenerator
+    from feedgen.feed import FeedGenerator  # heavy (lxml): only for a feed
 
     fg = FeedGenerator()
     fg.id(feed_id)
     fg.title("papers digest")
     fg.author({"name": "papers"})
-    fg.link(href="https://huggingface.co/papers", rel="alternate")
+    fg.link(href=f"{SITE}/papers", rel="alternate")
     fg.updated(_atom_time(d.ran_at))
     fg.subtitle(_xml(f"{d.total} paper(s), {_since_text(d)}"))
     by_paper: dict[int, tuple[DigestItem, list[str]]] = {}
@@ -111,46 +109,21 @@ def atom_bytes(d: Digest, feed_id: str = "urn:papers:digest") -> bytes:
         summary = f"{item.describe()} · ▲ {p.get('upvotes') or 0}. " + _short(
             p.get("ai_summary") or p.get("abstract"), 1000)
         fe.summary(_xml(summary))
+        # Atom needs an alternate link or content: a paper without an arXiv id (every
+        # paper from a text page) has no page to link, so the entry carries its text.
+        fe.content(_xml(summary), type="text")
     return bytes(fg.atom_str(pretty=True))
 
 
-def rows(d: Digest) -> list[dict[str, Any]]:
-    """Flat rows (one a paper and search) for table/tsv/csv output."""
-    return [{"watch": g.watch, "id": i.paper["id"], "change": i.describe(),
-             "upvotes": i.paper.get("upvotes"), "first_seen": i.paper.get("first_seen"),
-             "title": i.paper["title"]} for g in d.groups for i in g.items]
-
-
-def render(result: Any, fmt: str) -> str:
-    """The digest as text in `fmt` (md, json, atom); "" for table, which is written
-    by write_tables."""
+def render(d: Digest, fmt: str) -> str:
+    """The digest as text in `fmt`: md, json or atom."""
     buf = io.StringIO()
     if fmt == "md":
-        write_markdown(result, buf)
+        write_markdown(d, buf)
     elif fmt == "json":
-        from papers_cli.core.sanitize import dumps
-
-        buf.write(dumps(result.as_json(), indent=2) + "\n")
+        buf.write(dumps(d.as_json(), indent=2) + "\n")
     elif fmt == "atom":
-        buf.write(atom_bytes(result).decode("utf-8"))
+        buf.write(atom_bytes(d).decode("utf-8"))
+    else:
+        raise ValueError(f"unknown digest format {fmt!r}")
     return buf.getvalue()
-
-
-def write_tables(result: Any, *, no_color: bool = False) -> None:
-    """The digest for a terminal: one table per saved search."""
-    from papers_cli.render.output import Column, message, write_rows
-
-    cols = [Column("id", "id", style="dim", justify="right"),
-            Column("change", "what", style="yellow"),
-            Column("upvotes", "▲", justify="right", style="green"),
-            Column("first_seen", "first seen", style="cyan", minor=1),
-            Column("title", "title", style="bold", flex=True)]
-    for g in result.groups:
-        rows = [{**i.paper, "change": i.describe()} for i in g.items]
-        if rows:
-            write_rows(rows, cols, "table", title=f"{g.watch}: {g.query}",
-                       no_color=no_color)
-        else:
-            message(f"{g.watch}: nothing new", no_color=no_color)
-        if g.more:
-            message(f"{g.watch}: {g.more} more", style="dim", no_color=no_color)

@@ -1,0 +1,187 @@
+"""How the commands that keep the corpus speak on the command line: stats, open, where,
+ingest, fetch, pages, rm, doctor, embed. Each runs its verb, then renders the result
+and chooses the exit code."""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+from papers_cli.cli.outputs import RecordsOutput, ReportOutput
+from papers_cli.cli.runtime import STATE, CliEvents, fail, pipe_safe, say, screen, session
+from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK
+from papers_cli.core.sanitize import dumps
+from papers_cli.core.words import plural
+from papers_cli.engine.ingest import Interrupted, PageOutcome
+from papers_cli.render.cells import Column
+from papers_cli.render.progress import want_progress
+from papers_cli.render.reports import write_doctor, write_stats
+from papers_cli.render.rows import write_rows
+from papers_cli.render.terminal import message
+from papers_cli.verbs import browse, corpus
+from papers_cli.verbs.common import Interrupted as Stopped
+
+
+def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
+    fmt = out.chosen()
+    data = browse.stats(session(db), args)
+    with screen():
+        if fmt == "json":
+            print(dumps(data, indent=2))
+        else:
+            write_stats(data, rich_output=fmt == "table", no_color=STATE.no_color)
+    return EXIT_OK
+
+
+def present_open(db: Path | None, args: browse.OpenArgs, out: Any) -> int:
+    url = browse.url_of(session(db), args)
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(url)  # no browser: the URL for the user to follow
+    return EXIT_OK
+
+
+def present_where(db: Path | None, args: browse.WhereArgs, out: Any) -> int:
+    print(browse.where(session(db), args))
+    return EXIT_OK
+
+
+def _events(s: Any) -> CliEvents:
+    events: CliEvents = s.events
+    return events
+
+
+def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
+    s = session(db)
+    events = _events(s)
+    quiet, no_color = STATE.quiet, STATE.no_color
+    events.show_progress = lambda total: want_progress(int(total or 0), quiet=quiet)
+    bar_shown = want_progress(len(args.paths) if len(args.paths) > 1 else 0, quiet=quiet)
+
+    def report(o: PageOutcome) -> None:
+        if o.status == "rejected":
+            message(o.message, style="red", no_color=no_color)
+        elif not quiet and (o.status == "skipped" or not bar_shown):
+            text = o.message if o.status == "skipped" else (
+                f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
+                f"page date {o.page_date or '?'}"
+                + (f" (year inferred: {o.year_source})"
+                   if o.year_source not in ("page", "cli", "none", None) else ""))
+            message(f"{o.source}: {text}", no_color=no_color)
+            for note in o.notes:
+                message(f"{o.source}: note: {note}", style="yellow", no_color=no_color)
+
+    events.on_done = report
+    try:
+        result = corpus.ingest(s, args)
+    except Interrupted as e:
+        message(e.summary(), no_color=no_color)
+        return EXIT_INTERRUPTED
+    if not quiet or result.report.failed:
+        message(result.report.summary(), style="bold", no_color=no_color)
+    return result.code
+
+
+def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
+    s = session(db)
+    events = _events(s)
+    quiet, no_color = STATE.quiet, STATE.no_color
+    bar = {"on": False}
+
+    def show_bar(total: float | None) -> bool:
+        bar["on"] = (total or 0) > 1 and not quiet and sys.stderr.isatty()
+        return bar["on"]
+
+    events.show_progress = show_bar
+
+    def report(o: Any) -> None:
+        if o.status in ("rejected", "missing"):
+            message(o.message, style="red", no_color=no_color)
+        elif not quiet and not bar["on"]:
+            text = {"ingested": f"{plural(o.records, 'paper')} ({o.new_papers} new)",
+                    "unchanged": "unchanged since the last fetch"}.get(o.status, o.message)
+            message(f"{o.target.label}: {text}", no_color=no_color)
+            for note in o.notes:
+                message(f"{o.target.label}: note: {note}", style="yellow", no_color=no_color)
+
+    events.on_done = report
+    try:
+        result = corpus.fetch(s, args)
+    except Stopped as e:
+        sys.stderr.write(f"papers: {e.result.report.interrupted(e.result.targets)}\n")
+        return EXIT_INTERRUPTED
+    if args.dry_run:
+        with pipe_safe():
+            for url in result.urls:
+                print(url)
+        return EXIT_OK
+    if result.unreachable:
+        sys.stderr.write(f"papers: {result.unreachable}\n")
+        if result.report.outcomes:
+            message(result.report.summary(result.targets), style="bold", no_color=no_color)
+        return result.code
+    if not quiet or result.report.failed:
+        message(result.report.summary(result.targets), style="bold", no_color=no_color)
+    return result.code
+
+
+PAGE_COLUMNS = [Column("id", "id", style="dim", justify="right"),
+                Column("page_date", "page date", style="cyan"),
+                Column("format", "format"),
+                Column("papers", "papers", justify="right"),
+                Column("ingested_at", "ingested at"),
+                Column("sha256", "sha256", max_width=12),
+                Column("path", "source")]
+
+
+def present_pages(db: Path | None, args: corpus.PagesArgs, out: RecordsOutput) -> int:
+    fmt = out.chosen()
+    if fmt in ("bibtex", "md"):
+        fail(f"--format {fmt} is for papers; pages print as table, tsv, csv, json, "
+             "jsonl or ids")
+    rows = corpus.list_pages(session(db), args)
+    with screen():
+        write_rows(rows, PAGE_COLUMNS, fmt, no_color=STATE.no_color)
+    return EXIT_OK if rows else EXIT_NOTHING
+
+
+def present_rm(db: Path | None, args: corpus.RmArgs, out: Any) -> int:
+    done = corpus.rm(session(db), args)
+    if len(done.pages) > 1:
+        for p in done.pages:
+            say(f"removed page {p['id']}: {p['path']}")
+    r = done.removal
+    say(f"removed {plural(r.pages, 'page')} and {plural(r.sightings, 'sighting')}; "
+        f"{plural(r.papers_changed, 'paper')} recomputed, {r.papers_deleted} deleted "
+        "(no sighting left)")
+    return EXIT_OK
+
+
+def present_doctor(db: Path | None, args: corpus.DoctorArgs, out: ReportOutput) -> int:
+    fmt = out.chosen()
+    result = corpus.doctor(session(db), args)
+    for line in result.fixed:
+        message(f"fixed: {line}", no_color=STATE.no_color)
+    with pipe_safe():
+        write_doctor(result.report, result.personal_orphans, as_json=fmt == "json")
+    for p in result.problems:
+        message(f"problem: {p}" + ("" if args.fix else " (run 'papers doctor --fix')"),
+                style="red", no_color=STATE.no_color)
+    return EXIT_NOTHING if result.problems else EXIT_OK
+
+
+def present_embed(db: Path | None, args: corpus.EmbedArgs, out: Any) -> int:
+    report = corpus.embed(session(db), args)
+    sys.stderr.write(f"embedded {report.embedded}, unchanged {report.unchanged}, removed "
+                     f"{report.removed} (of {report.papers} papers)\n")
+    return EXIT_OK
+
+
+PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where,
+              "ingest": present_ingest, "fetch": present_fetch, "pages": present_pages,
+              "rm": present_rm, "doctor": present_doctor, "embed": present_embed}
