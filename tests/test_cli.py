@@ -236,15 +236,18 @@ def test_help_lists_every_command_with_an_example() -> None:
 
 
 def test_rich_views_render(sample_conn) -> None:
-    from papers_cli import storage
-    from papers_cli.render.output import write_paper, write_stats
+    from helpers import get_paper
+    from papers_cli.render.paper import write_paper
+    from papers_cli.render.reports import write_stats
+    from papers_cli.storage.identity import resolve_paper_id
+    from papers_cli.storage.read import corpus_stats
 
     buf = io.StringIO()
-    pid = storage.resolve_paper_id(sample_conn, "2")
-    write_paper(storage.get_paper(sample_conn, pid), out=buf, rich_output=True, no_color=True)
+    pid = resolve_paper_id(sample_conn, "2")
+    write_paper(get_paper(sample_conn, pid), out=buf, rich_output=True, no_color=True)
     text = buf.getvalue()
     assert "Omni-Mol" in text and "Seen on 2 page(s)" in text and "Abstract" in text
     buf = io.StringIO()
-    write_stats(storage.corpus_stats(sample_conn), out=buf, rich_output=True, no_color=True)
+    write_stats(corpus_stats(sample_conn), out=buf, rich_output=True, no_color=True)
     text = buf.getvalue()
     assert "Papers per year" in text and "█" in text and "Most-listed papers" in text

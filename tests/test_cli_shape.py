@@ -254,8 +254,11 @@ def test_list_on_a_terminal_stops_at_a_screenful(tmp_path: Path) -> None:
 
 
 def test_tables_fit_60_columns(cli: Callable[..., Any]) -> None:
-    from papers_cli.render.output import record_columns, write_rows
-    from papers_cli.verbs.records import LIST_FIELDS
+    from papers_cli.render.cells import record_columns
+    from papers_cli.render.rows import write_rows
+    from papers_cli.verbs.common import TABLE_FIELDS
+
+    LIST_FIELDS = TABLE_FIELDS["list"]
 
     rows = json.loads(cli("list", "--json").stdout)
     buf = io.StringIO()

@@ -22,18 +22,19 @@ from typer.testing import CliRunner
 
 from helpers import ROOT, dump, interruptible, snapshot
 from hfserver import FIXTURES, HFServer, Reply, hf_server, json_reply
-from papers_cli import storage
 from papers_cli.cli.app import app
-from papers_cli.engine.fetch import (
-    FetchReport,
-    PlanError,
-    Target,
-    page_url,
-    plan,
-    run_fetch,
+from papers_cli.engine.fetch.client import (
+    Client,
+    FetchError,
+    HttpConfig,
+    Unreachable,
+    clean,
+    retry_after,
 )
-from papers_cli.engine.http import Client, FetchError, HttpConfig, Unreachable, clean, retry_after
+from papers_cli.engine.fetch.plan import PlanError, Target, page_url, plan
+from papers_cli.engine.fetch.run import FetchReport, run_fetch
 from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
 
 DAY = "2024-07-09"
 DAY_FILE = FIXTURES / f"{DAY}.json"
@@ -145,11 +146,11 @@ def test_fetching_a_day_gives_the_same_corpus_as_ingesting_its_file(
         server: HFServer, tmp_path: Path) -> None:
     server.day(DAY, json_reply(DAY_FILE))
     fetched_db, ingested_db = tmp_path / "fetched.db", tmp_path / "ingested.db"
-    conn = storage.connect(fetched_db)
+    conn = connect(fetched_db)
     report = fetch(conn, server, [Target("day", DAY)])
     assert [o.status for o in report.outcomes] == ["ingested"]
     assert report.outcomes[0].new_papers == 14
-    other = storage.connect(ingested_db)
+    other = connect(ingested_db)
     assert not ingest_sources(other, expand_paths([str(DAY_FILE)])).failed
     assert snapshot(fetched_db) == snapshot(ingested_db)
     cols = ("title, abstract, authors, authors_count, published, upvotes, comments, arxiv_id, "

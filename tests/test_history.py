@@ -23,11 +23,12 @@ from test_terminal import run_in_pty
 from typer.testing import CliRunner
 
 from hfserver import FIXTURES, HFServer, Reply, hf_server
-from papers_cli import storage
 from papers_cli.cli.app import app
 from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.render.output import sparkline
-from papers_cli.storage.read import Filters, iter_papers, rising_sql, upvote_history
+from papers_cli.render.paper import sparkline
+from papers_cli.storage.connection import connect
+from papers_cli.storage.read import rising_sql, upvote_history
+from papers_cli.storage.records import Selection, records
 
 DAY_FILE = FIXTURES / "2024-11-13.json"
 URL = "https://huggingface.co/api/daily_papers?date=2024-11-13"
@@ -73,7 +74,7 @@ def fetched_day(n: int) -> bytes:
 @pytest.fixture(scope="module")
 def history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("history") / "h.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     for n, when in enumerate(FETCHES):
         out = ingest_bytes(conn, fetched_day(n), URL, stored_path=URL,
                            ingested_at=when.isoformat())
@@ -84,7 +85,7 @@ def history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def hconn(history_db: Path) -> Iterator[sqlite3.Connection]:
-    c = storage.connect(history_db)
+    c = connect(history_db)
     yield c
     c.close()
 
@@ -123,7 +124,7 @@ def test_history_keeps_the_latest_observation_of_each_day(hconn: sqlite3.Connect
 
 
 def test_a_saved_page_is_dated_by_its_listing_day(tmp_path: Path) -> None:
-    conn = storage.connect(tmp_path / "s.db")
+    conn = connect(tmp_path / "s.db")
     saved = tmp_path / "2024-11-13.json"
     saved.write_bytes(DAY_FILE.read_bytes())  # the recorded response, saved on disk
     assert not ingest_sources(conn, expand_paths([str(saved)])).failed
@@ -135,10 +136,11 @@ def test_a_saved_page_is_dated_by_its_listing_day(tmp_path: Path) -> None:
 
 
 def test_fetching_a_changed_day_twice_is_one_point_for_that_day(tmp_path: Path) -> None:
-    from papers_cli.engine.fetch import Target, run_fetch
-    from papers_cli.engine.http import HttpConfig
+    from papers_cli.engine.fetch.client import HttpConfig
+    from papers_cli.engine.fetch.plan import Target
+    from papers_cli.engine.fetch.run import run_fetch
 
-    conn = storage.connect(tmp_path / "f.db")
+    conn = connect(tmp_path / "f.db")
     server: HFServer
     with hf_server() as server:
         cfg = HttpConfig(base_url=server.url, rate=0, timeout=2.0, retries=0)
@@ -260,8 +262,8 @@ def test_storage_refuses_a_bad_window(hconn: sqlite3.Connection) -> None:
         rising_sql(0)
     # `now` sets the window: (now - days, now]; a count observed exactly at its start
     # is the baseline (B, 20), so 07184 gained 30 - 20
-    rows = list(iter_papers(hconn, Filters(), sort="rising", days=1,
-                            now=NOW - dt.timedelta(days=2)))
+    rows = list(records(hconn, Selection(sort="rising", days=1,
+                                         now=NOW - dt.timedelta(days=2)), ["arxiv_id", "gained"]))
     by = {r["arxiv_id"]: r["gained"] for r in rows}
     assert by["2411.07184"] == 10 and by["2411.08017"] == 11 and len(rows) == 7
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from helpers import DEC, JAN, TODAY, check_consistent, dump, make_pages
-from papers_cli import storage
 from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.read import counts
 
 PAPERS = str(Path(sys.executable).parent / "papers")
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -31,7 +32,7 @@ def papers(db: Path | str, *args: str, timeout: float = 30) -> subprocess.Comple
 
 def test_disk_full_rejects_the_page_and_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "full.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     assert not ingest_sources(conn, expand_paths([str(JAN)]), today=TODAY).failed
     before = dump(conn)
     pages = make_pages(tmp_path / "big", 1, 200)  # ~200 KB of new papers
@@ -46,10 +47,10 @@ def test_disk_full_rejects_the_page_and_changes_nothing(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     check_consistent(db)
-    conn = storage.connect(db)  # a new connection: no limit, the same page goes in
+    conn = connect(db)  # a new connection: no limit, the same page goes in
     report = ingest_sources(conn, expand_paths([str(pages)]), today=TODAY)
     assert [o.status for o in report.outcomes] == ["ingested"]
-    assert storage.counts(conn)["papers"] > len({r[1] for r in before if r[0] == "papers"})
+    assert counts(conn)["papers"] > len({r[1] for r in before if r[0] == "papers"})
     conn.close()
     check_consistent(db)
 
@@ -97,7 +98,7 @@ def test_json_nested_100000_deep_is_one_line_and_nothing_stored(tmp_path: Path) 
     files = _hostile_files(tmp_path)
     db = tmp_path / "d.db"
     assert papers(db, "ingest", "-q", str(DEC)).returncode == 0
-    before = dump(storage.connect(db))
+    before = dump(connect(db))
     for case in ("deep page", "deep export line"):
         f, line = files[case]
         res = papers(db, "ingest", str(f))
@@ -105,7 +106,7 @@ def test_json_nested_100000_deep_is_one_line_and_nothing_stored(tmp_path: Path) 
         errors = [ln for ln in res.stderr.splitlines() if ln.startswith(str(f))]
         assert errors == [f"{f}:{line}: " + errors[0].split(": ", 1)[1]]
         assert "nested too deeply" in errors[0] and "Traceback" not in res.stderr
-        assert dump(storage.connect(db)) == before
+        assert dump(connect(db)) == before
 
 
 @pytest.mark.slow
@@ -115,7 +116,7 @@ def test_a_count_no_integer_column_holds_rejects_its_page(tmp_path: Path) -> Non
     files = _hostile_files(tmp_path)
     db = tmp_path / "counts.db"
     assert papers(db, "ingest", "-q", str(DEC)).returncode == 0
-    before = dump(storage.connect(db))
+    before = dump(connect(db))
     for case in ("big int page", "huge int page", "big int export line",
                  "huge int export line"):
         f, _ = files[case]
@@ -123,7 +124,7 @@ def test_a_count_no_integer_column_holds_rejects_its_page(tmp_path: Path) -> Non
         assert res.returncode == 1 and "Traceback" not in res.stderr, (case, res.stderr)
         errors = [ln for ln in res.stderr.splitlines() if ln.startswith(str(f))]
         assert len(errors) == 1 and "upvotes: out of range" in errors[0], (case, errors)
-        assert dump(storage.connect(db)) == before
+        assert dump(connect(db)) == before
 
 
 def test_lone_surrogates_become_replacement_characters(tmp_path: Path) -> None:

@@ -17,10 +17,13 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, dump, page
+from helpers import SAMPLES, dump, get_paper, list_papers, page
 from hfserver import hf_server, json_reply
-from papers_cli import storage
 from papers_cli.engine import search as search_mod
+from papers_cli.storage.connection import connect
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.read import corpus_stats
 
 anyio = pytest.importorskip("anyio")
 pytest.importorskip("mcp")
@@ -125,7 +128,7 @@ def test_read_only_connection_cannot_write(corpus: Path) -> None:
     conn = open_database(corpus, allow_write=False)
     assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] > 0
     # papers_fold is registered: the author filter works on this connection.
-    assert list(storage.iter_papers(conn, storage.Filters(author="LUO"), limit=1))
+    assert list(list_papers(conn, Filters(author="LUO"), limit=1))
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM papers")
     conn.close()
@@ -158,7 +161,7 @@ def test_other_commands_do_not_import_the_sdk(corpus: Path) -> None:
 
 
 def test_search_pages_through_every_hit(corpus: Path) -> None:
-    conn = storage.connect(corpus)
+    conn = connect(corpus)
     expected = [h["id"] for h in search_mod.search(conn, "learning", limit=1000).hits]
     conn.close()
     assert len(expected) > 7
@@ -241,9 +244,9 @@ def test_bad_arguments_give_the_cli_message_and_the_server_goes_on(corpus: Path)
 
 
 def test_show_by_id_arxiv_id_and_url(corpus: Path) -> None:
-    conn = storage.connect(corpus)
-    pid = storage.resolve_paper_id(conn, "2411.02335")
-    full = storage.get_paper(conn, pid) if pid else None
+    conn = connect(corpus)
+    pid = resolve_paper_id(conn, "2411.02335")
+    full = get_paper(conn, pid) if pid else None
     conn.close()
     assert full is not None
 
@@ -263,12 +266,12 @@ def test_show_by_id_arxiv_id_and_url(corpus: Path) -> None:
 
 
 def test_similar_and_list(corpus: Path) -> None:
-    conn = storage.connect(corpus)
-    newest = [r["id"] for r in storage.iter_papers(conn, storage.Filters(), limit=12)]
-    oldest = [r["id"] for r in storage.iter_papers(conn, storage.Filters(), reverse=True,
+    conn = connect(corpus)
+    newest = [r["id"] for r in list_papers(conn, Filters(), limit=12)]
+    oldest = [r["id"] for r in list_papers(conn, Filters(), reverse=True,
                                                     limit=4)]
     sim = [h["id"] for h in search_mod.similar(conn, newest[0], limit=5).hits]
-    stats = storage.corpus_stats(conn)
+    stats = corpus_stats(conn)
     conn.close()
 
     async def body(s: ClientSession) -> None:

@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from papers_cli import storage
 from papers_cli.engine.search import QueryError, parse_query, search, similar
-from papers_cli.storage import Filters
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.read import counts
 
 
 def titles(result) -> list[str]:
@@ -95,7 +95,7 @@ def test_hostile_queries_never_crash(sample_conn: sqlite3.Connection, query: str
     except QueryError:
         return
     assert result.total >= 0
-    assert storage.counts(sample_conn)["papers"] == 123
+    assert counts(sample_conn)["papers"] == 123
 
 
 def test_raw_fts_and_its_errors(sample_conn: sqlite3.Connection) -> None:

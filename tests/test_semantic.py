@@ -150,7 +150,8 @@ def test_hybrid_runs_in_order_when_no_second_connection_can_be_opened(
         embedded: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     """The reads that run ahead in threads need a read-only connection of their own;
     without one (a database that cannot be opened so) they run on the caller's."""
-    from papers_cli import storage
+
+    from papers_cli.engine.search import hybrid
 
     query = "sparse activations in language models"
     ahead = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
@@ -158,7 +159,7 @@ def test_hybrid_runs_in_order_when_no_second_connection_can_be_opened(
     def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(storage, "connect_readonly", refuse)
+    monkeypatch.setattr(hybrid, "connect_readonly", refuse)
     in_order = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
     assert in_order == ahead and len(ahead) == 10
 
@@ -169,10 +170,10 @@ def test_reads_ahead_stop_when_the_search_is_interrupted(tmp_path: object) -> No
     import time
     from pathlib import Path
 
-    from papers_cli import storage
+    from papers_cli.storage.connection import connect
 
     db = Path(str(tmp_path)) / "p.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
             "WHERE i < 300000000) SELECT count(*) FROM n")
     started = time.monotonic()

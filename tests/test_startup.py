@@ -60,11 +60,11 @@ def test_help_imports_no_heavy_module(args: list[str]) -> None:
 
 
 def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
-    from papers_cli import storage
     from papers_cli.engine import ingest
+    from papers_cli.storage.connection import connect
 
     db = tmp_path / "p.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     pages = sorted((Path(__file__).parent.parent / "sample_pages").glob("*.txt"))[:1]
     assert pages, "a sample text page is needed"
     ingest.ingest_sources(conn, ingest.expand_paths([str(p) for p in pages]))

@@ -32,10 +32,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from papers_cli import storage
 from papers_cli.core.normalize import title_key
 from papers_cli.engine import dedupe, export
 from papers_cli.engine.ingest import ingest_bytes
+from papers_cli.storage.connection import connect
+from papers_cli.storage.doctor import health, problems
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.pages import page_by_sha, remove_pages
+from papers_cli.storage.records import Selection
 
 LONG = bool(os.environ.get("PAPERS_LONG"))
 
@@ -133,7 +137,7 @@ class Corpus(RuleBasedStateMachine):
 
     def _fresh(self) -> sqlite3.Connection:
         self.generation += 1
-        return storage.connect(self.dir / f"corpus-{self.generation}.db")
+        return connect(self.dir / f"corpus-{self.generation}.db")
 
     def teardown(self) -> None:
         self.conn.close()
@@ -152,9 +156,9 @@ class Corpus(RuleBasedStateMachine):
     def remove_page(self, data: st.DataObject) -> None:
         i = data.draw(st.sampled_from(sorted(self.model.pages)))
         sha = __import__("hashlib").sha256(page_bytes(i)).hexdigest()
-        page = storage.page_by_sha(self.conn, sha)
+        page = page_by_sha(self.conn, sha)
         assert page is not None
-        storage.remove_pages(self.conn, [page.id])
+        remove_pages(self.conn, [page.id])
         self.model.pages.discard(i)
         if not (self.model.present("B") and self.model.present("B2")):
             # A restored merge has no merge log: it is carried by the merged paper's
@@ -174,7 +178,7 @@ class Corpus(RuleBasedStateMachine):
     @precondition(lambda self: self.model.pages)
     @rule(data=st.data())
     def tag(self, data: st.DataObject) -> None:
-        from papers_cli.engine import library
+        from helpers import library
 
         names = sorted({n for i in self.model.pages for n in POOL[i]})
         name = data.draw(st.sampled_from(names))
@@ -205,7 +209,7 @@ class Corpus(RuleBasedStateMachine):
         database; after a partial export ingest every page again: the restored part must
         not hide the rest. A merge survives only if the merged paper was exported."""
         out = io.StringIO()
-        sel = export.Selection(filters=storage.Filters(since=since) if since else None)
+        sel = Selection(filters=Filters(since=since) if since else Filters())
         kept = self._tags_by_title(exported_only=since)
         export.export_to(self.conn, out, "jsonl", sel)
         self.conn.close()
@@ -270,14 +274,14 @@ class Corpus(RuleBasedStateMachine):
         assert self.model.tags <= held, self.model.tags - held
         # A paper shows the tags of everything merged into it, each once.
         for (pid,) in self.conn.execute("SELECT id FROM papers"):
-            from papers_cli.engine import library
+            from helpers import library
 
             tags = library.personal(self.conn, pid)["tags"]
             assert len(tags) == len(set(tags))
 
     @invariant()
     def doctor_is_clean(self) -> None:
-        assert storage.problems(storage.health(self.conn)) == []
+        assert problems(health(self.conn)) == []
 
 
 Corpus.TestCase.settings = settings(

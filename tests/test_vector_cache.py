@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLES, TODAY
-from papers_cli import storage
 from papers_cli.engine import cache, embeddings, search, vectors
 from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
 
 M, D = embeddings.MODEL_ID, embeddings.DIM
 
@@ -26,7 +26,7 @@ def _files() -> list[Path]:
 
 
 def _corpus(path: Path, pages: list[Path]) -> sqlite3.Connection:
-    conn = storage.connect(path)
+    conn = connect(path)
     report = ingest_sources(conn, expand_paths([str(p) for p in pages]), today=TODAY)
     assert not report.failed
     vectors.embed(conn)
@@ -94,7 +94,7 @@ def test_another_database_at_the_same_path_never_reads_its_cache(
     for f in tmp_path.glob("p.db*"):
         f.unlink()
     shutil.copyfile(tmp_path / "q.db", path)
-    b = storage.connect(path)
+    b = connect(path)
     store = vectors.current(b, M, D)
     assert set(store.ids.tolist()) == {r[0] for r in b.execute("SELECT id FROM papers")}
     assert _same(store, vectors.load(b, M, D)) and set(store.ids.tolist()) != ids_a

@@ -36,8 +36,18 @@ def search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
     "auto" (hybrid when the corpus has embeddings, else lexical). `exact` keeps a
     plain query to papers with every word (export's selection). The query's `tag:`
     and `note:` fields narrow the filters; a query of only those lists the papers
-    they select, newest first.
+    they select, newest first. The result's `hits` are read when first asked for.
     """
+    result = _search(conn, text, raw=raw, filters=filters, sort=sort, limit=limit,
+                     suggest=suggest, exact=exact, mode=mode)
+    result.conn = conn
+    return result
+
+
+def _search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
+           filters: Filters | None = None, sort: str = "rank", limit: int = 20,
+           suggest: bool = True, exact: bool = False, mode: str = "auto") -> SearchResult:
+    """search() without the connection kept on the result."""
     if sort not in SEARCH_SORTS:
         raise QueryError(f"unknown sort {sort!r}; choose from {', '.join(SEARCH_SORTS)}")
     if mode not in (*SEARCH_MODES, "auto"):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from typing import Any
 
 from papers_cli.core.errors import QueryError
+from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.engine.search.query import STOPWORDS, Query, Term, parse_query
 from papers_cli.storage import search as index
 from papers_cli.storage.filters import Filters
@@ -31,6 +33,8 @@ MAX_RANKED = 800_000
 PARTIAL_COUNT_CAP = 10_000
 
 Ranked = list[tuple[int, float, str]]  # (paper id, score: lower is better, why)
+# A hit's whole record: what the search adds, then the export fields.
+FULL_HIT = ("rank", "score", "match", "snippet", *EXPORT_FIELDS)
 
 
 @dataclass
@@ -53,6 +57,20 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
     mode: str = "lexical"
     query: Query | None = None
+    conn: sqlite3.Connection | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def hits(self) -> list[dict[str, Any]]:
+        """The hits as whole records with rank, score, match and snippet, plus
+        `title_hl`: the title with matched words marked (read once, then kept)."""
+        if "_hits" not in self.__dict__:
+            from papers_cli.engine.search.hits import read_hits
+
+            assert self.conn is not None, "a result made by search() or similar()"
+            shown = read_hits(self.conn, self, FULL_HIT)
+            self.__dict__["_hits"] = [{**r, "title_hl": shown.marked[r["id"]][0]}
+                                      for r in shown.records]
+        return list(self.__dict__["_hits"])
 
 
 def _plain_words(query: Query) -> list[Term]:

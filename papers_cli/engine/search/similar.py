@@ -18,6 +18,13 @@ from papers_cli.storage.vectors import has_vectors
 def similar(conn: sqlite3.Connection, paper_id: int, *, filters: Filters | None = None,
             sort: str = "rank", limit: int = 20, terms: int = 16) -> SearchResult:
     """Papers most like `paper_id`, the paper itself excluded."""
+    result = _similar(conn, paper_id, filters=filters, sort=sort, limit=limit, terms=terms)
+    result.conn = conn
+    return result
+
+
+def _similar(conn: sqlite3.Connection, paper_id: int, *, filters: Filters | None,
+             sort: str, limit: int, terms: int) -> SearchResult:
     filters = (filters or Filters()).narrowed(exclude_id=paper_id)
     if has_vectors(conn, MODEL_ID):
         by_vector = _by_vector(conn, paper_id, filters=filters, sort=sort, limit=limit)
