@@ -74,7 +74,7 @@ def test_same_record_from_list_search_similar_show_export(cli: Callable[..., Any
     assert {k: found[0][k] for k in f.split(",")} == exported
     assert list(found[0]) == ["rank", "id", "title", "url", "upvotes", "snippet", "score"]
     like = json.loads(cli("similar", str(exported["id"]), "--json").stdout)
-    assert list(like[0]) == ["rank", "id", "published", "upvotes", "score", "title", "url"]
+    assert list(like[0]) == ["rank", "score", *EXPORT_FIELDS]
     # show's json record is the export record plus the paper's upvote history
     assert json.loads(cli("show", "2411.02335", "--json").stdout).keys() == {
         *EXPORT_FIELDS, "upvote_history"}

@@ -77,7 +77,7 @@ def test_cli_tag_note_mark_list_search(lib: sqlite3.Connection, db_path: Path) -
     assert res.exit_code == 0 and f"{a}\tefficiency" in res.stdout
     assert r.invoke(app, ["tag", str(a), "+bad tag!", *db]).exit_code == 2
     res = r.invoke(app, ["tag", "424242", "+x", *db])
-    assert res.exit_code == 1 and "unknown paper id: 424242" in res.stderr
+    assert res.exit_code == 1 and "no paper with id '424242'" in res.stderr
     assert r.invoke(app, ["note", str(a), "-m", "baseline is dense attention", *db]).exit_code == 0
     res = r.invoke(app, ["note", str(a), "-m", "   \n", *db])
     assert res.exit_code == 2 and "empty note" in res.stderr

@@ -26,13 +26,13 @@ def test_activation_sparsity_top_two(sample_conn: sqlite3.Connection) -> None:
     assert [h["match"] for h in result.hits] == ["all"] * 12 + ["some"] * 8
     assert [h["rank"] for h in result.hits] == list(range(1, 21))
     scores = [h["score"] for h in result.hits[:12]]
-    assert scores == sorted(scores)  # bm25: lower is better
+    assert scores == sorted(scores, reverse=True)  # higher is better
 
 
 def test_highlight_and_snippet_marks(sample_conn: sqlite3.Connection) -> None:
     hit = search(sample_conn, "activation sparsity", limit=1).hits[0]
     assert "\x02Activation\x03 \x02Sparsity\x03" in hit["title_hl"]
-    assert hit["snippet"].startswith("\x02Activation\x03 \x02sparsity\x03")
+    assert hit["snippet_hl"].startswith("\x02Activation\x03 \x02sparsity\x03")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from helpers import ROOT, TODAY
 from papers_cli.engine import search as search_mod
 from papers_cli.engine.ingest import expand_paths, ingest_sources
-from papers_cli.engine.search import QueryError, search
+from papers_cli.engine.search import QueryError, lexical, search
 from papers_cli.engine.search import suggest as suggest_mod
 from papers_cli.engine.search.query import MAX_TERMS, MIN_PREFIX
 from papers_cli.storage import search as index
@@ -90,7 +90,7 @@ def test_snippets_only_for_shown_rows_match_the_index(gen: sqlite3.Connection) -
             "SELECT highlight(papers_fts, 0, ?, ?), snippet(papers_fts, 1, ?, ?, '…', 24) "
             "FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?",
             ("\x02", "\x03", "\x02", "\x03", result.expression, h["id"])).fetchone()
-        assert (h["title_hl"], h["snippet"]) == (title_hl, snip)
+        assert (h["title_hl"], h["snippet_hl"]) == (title_hl, snip)
 
 
 def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
@@ -98,7 +98,7 @@ def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
     """With a tiny postings budget only the rarest word ranks the partial matches;
     the exact (all-words) part is unchanged."""
     full = search(gen, "sparse experts grokking zzzunknown", limit=10)
-    monkeypatch.setattr(search_mod, "ANY_WORD_POSTINGS", 1)
+    monkeypatch.setattr(lexical, "ANY_WORD_POSTINGS", 1)
     small = search(gen, "sparse experts grokking zzzunknown", limit=10)
     assert full.total == small.total == 0
     assert 0 < small.partial < full.partial
@@ -107,7 +107,7 @@ def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
 
 def test_deadline_refuses_with_message(gen: sqlite3.Connection,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_mod, "DEADLINE_S", 0.0)
+    monkeypatch.setattr(index, "DEADLINE_S", 0.0)
     with pytest.raises(QueryError, match="would take more than"):
         search(gen, "sparse OR experts OR models")
 
@@ -118,10 +118,10 @@ def test_a_query_matching_too_many_papers_is_refused_at_once(
     query under the limit is ranked as before."""
     n = index.count_matches(gen, '"models"', Filters())
     assert n > 2
-    monkeypatch.setattr(search_mod, "MAX_RANKED", n - 1)
+    monkeypatch.setattr(lexical, "MAX_RANKED", n - 1)
     with pytest.raises(QueryError, match=f"{n:,} papers match it, too many to rank"):
         search(gen, "models")
-    monkeypatch.setattr(search_mod, "MAX_RANKED", n)
+    monkeypatch.setattr(lexical, "MAX_RANKED", n)
     assert search(gen, "models", limit=3).total == n
 
 

@@ -133,7 +133,7 @@ def test_scores_are_higher_is_better_in_every_mode(embedded: sqlite3.Connection,
     from typer.testing import CliRunner
 
     from papers_cli.cli.app import app
-    from papers_cli.storage import db_path
+    from papers_cli.storage.connection import db_path
 
     db = db_path(embedded)
     for mode, query in (("--semantic", "wardrobe apparel footwear"),
@@ -170,6 +170,7 @@ def test_reads_ahead_stop_when_the_search_is_interrupted(tmp_path: object) -> No
     import time
     from pathlib import Path
 
+    from papers_cli.engine.search import hybrid
     from papers_cli.storage.connection import connect
 
     db = Path(str(tmp_path)) / "p.db"
@@ -177,7 +178,7 @@ def test_reads_ahead_stop_when_the_search_is_interrupted(tmp_path: object) -> No
     slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
             "WHERE i < 300000000) SELECT count(*) FROM n")
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt), search._Ahead(conn) as ahead:
+    with pytest.raises(KeyboardInterrupt), hybrid._Ahead(conn) as ahead:
         pending = ahead.run(lambda c: c.execute(slow).fetchone())
         time.sleep(0.1)
         raise KeyboardInterrupt

@@ -17,6 +17,7 @@ from helpers import SAMPLES, TODAY
 from papers_cli.engine import cache, embeddings, search, vectors
 from papers_cli.engine.ingest import expand_paths, ingest_sources
 from papers_cli.storage.connection import connect
+from papers_cli.storage.vectors import generation
 
 M, D = embeddings.MODEL_ID, embeddings.DIM
 
@@ -51,19 +52,19 @@ def test_embed_writes_the_cache_and_it_equals_the_database(
     conn = _corpus(tmp_path / "p.db", [SAMPLES])
     assert len(_files()) == 1
     cached, gen = vectors.from_cache(conn, M, D)
-    assert cached is not None and gen == vectors.generation(conn)
+    assert cached is not None and gen == generation(conn)
     assert _same(cached, vectors.load(conn, M, D))
 
 
 def test_any_write_to_the_blocks_retires_the_cache(tmp_path: Path, fresh_cache: Path) -> None:
     conn = _corpus(tmp_path / "p.db", [SAMPLES])
-    before = vectors.generation(conn)
+    before = generation(conn)
     # Another tool deletes the vectors behind papers' back: the trigger moves the token.
     other = sqlite3.connect(tmp_path / "p.db")
     other.execute("DELETE FROM paper_vector_blocks")
     other.commit()
     other.close()
-    assert vectors.generation(conn) != before
+    assert generation(conn) != before
     assert vectors.from_cache(conn, M, D)[0] is None
     with pytest.raises(search.QueryError, match="papers embed"):
         search.search(conn, "activation sparsity", mode="semantic")

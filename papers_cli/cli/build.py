@@ -37,7 +37,7 @@ def _annotation(p: Param) -> tuple[Any, Any]:
         info: Any = typer.Argument(help=s.help, metavar=s.metavar, show_default=False)
         typ = base if p.required else base | None
         return Annotated[typ, info], default
-    names = [f"{s.flags[0]}/{s.off}", *s.flags[1:]] if s.off else list(s.flags)
+    names = list(s.flags)
     kw: dict[str, Any] = {"help": s.help, "hidden": s.hidden}
     if s.envvar:
         kw["envvar"] = s.envvar
@@ -46,6 +46,8 @@ def _annotation(p: Param) -> tuple[Any, Any]:
     if isinstance(default, str) and s.choices:
         default = base(default)
     typ = base if not (p.optional or p.many) else base | None
+    if s.off:  # `--read` here, `--unread` its own flag (both given: a usage error)
+        typ, default = bool, False
     if default is None or p.many or default is False:
         kw["show_default"] = False
     return Annotated[typ, typer.Option(*names, **kw)], default
@@ -65,12 +67,23 @@ def command(verb: Verb) -> Any:
         params.append(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY,
                                         default=default, annotation=typ))
         hints[p.name] = typ
+        if p.spec.off:
+            off = Annotated[bool, typer.Option(p.spec.off, help=f"The opposite of "
+                                                f"{p.spec.flags[0]}.", show_default=False)]
+            params.append(inspect.Parameter(f"{p.name}__off", inspect.Parameter.KEYWORD_ONLY,
+                                            default=False, annotation=off))
+            hints[f"{p.name}__off"] = off
     # typer reads positional arguments in signature order; keyword-only keeps it.
     params.sort(key=lambda q: 0 if isinstance(_info(q), typer.models.ArgumentInfo) else 1)
 
     def callback(**values: Any) -> None:
         def plain(p: Param) -> Any:
             v = values.get(p.name)
+            if p.spec.off:
+                if v and values.get(f"{p.name}__off"):
+                    raise typer.BadParameter(f"choose one of {p.spec.flags[0]} and "
+                                             f"{p.spec.off}")
+                return True if v else False if values.get(f"{p.name}__off") else None
             if isinstance(v, enum.Enum):
                 return v.value
             if p.many and v is None:

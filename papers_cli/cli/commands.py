@@ -1,54 +1,25 @@
-"""How the commands that keep the corpus speak on the command line: stats, open, where,
-ingest, fetch, pages, rm, doctor, embed. Each runs its verb, then renders the result
+"""How the commands that keep the corpus speak on the command line: ingest, fetch,
+pages, rm, doctor, embed. Each runs its verb, then renders the result
 and chooses the exit code."""
 
 from __future__ import annotations
 
 import sys
-import webbrowser
 from pathlib import Path
 from typing import Any
 
 from papers_cli.cli.outputs import RecordsOutput, ReportOutput
 from papers_cli.cli.runtime import STATE, CliEvents, fail, pipe_safe, say, screen, session
 from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK
-from papers_cli.core.sanitize import dumps
 from papers_cli.core.words import plural
 from papers_cli.engine.ingest import Interrupted, PageOutcome
 from papers_cli.render.cells import Column
 from papers_cli.render.progress import want_progress
-from papers_cli.render.reports import write_doctor, write_stats
+from papers_cli.render.reports import write_doctor
 from papers_cli.render.rows import write_rows
 from papers_cli.render.terminal import message
-from papers_cli.verbs import browse, corpus
+from papers_cli.verbs import corpus
 from papers_cli.verbs.common import Interrupted as Stopped
-
-
-def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
-    fmt = out.chosen()
-    data = browse.stats(session(db), args)
-    with screen():
-        if fmt == "json":
-            print(dumps(data, indent=2))
-        else:
-            write_stats(data, rich_output=fmt == "table", no_color=STATE.no_color)
-    return EXIT_OK
-
-
-def present_open(db: Path | None, args: browse.OpenArgs, out: Any) -> int:
-    url = browse.url_of(session(db), args)
-    try:
-        opened = webbrowser.open(url)
-    except webbrowser.Error:
-        opened = False
-    if not opened:
-        print(url)  # no browser: the URL for the user to follow
-    return EXIT_OK
-
-
-def present_where(db: Path | None, args: browse.WhereArgs, out: Any) -> int:
-    print(browse.where(session(db), args))
-    return EXIT_OK
 
 
 def _events(s: Any) -> CliEvents:
@@ -182,6 +153,5 @@ def present_embed(db: Path | None, args: corpus.EmbedArgs, out: Any) -> int:
     return EXIT_OK
 
 
-PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where,
-              "ingest": present_ingest, "fetch": present_fetch, "pages": present_pages,
+PRESENTERS = {"ingest": present_ingest, "fetch": present_fetch, "pages": present_pages,
               "rm": present_rm, "doctor": present_doctor, "embed": present_embed}

@@ -1,5 +1,5 @@
 """From parsed options to an exit code, without typer: the presenter of each command
-(cli/records.py, commands.py, curate.py: run the verb, render its result), loaded
+(cli/records.py, browse.py, commands.py, curate.py: run the verb, render its result), loaded
 for the command being run only, under `runtime.guarded`."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from papers_cli.cli.runtime import guarded
 # Where each command's presenter is (a module of papers_cli.cli).
 MODULES = {
     "list": "records", "show": "records", "search": "records", "similar": "records",
-    "stats": "commands", "open": "commands", "where": "commands", "ingest": "commands",
+    "stats": "browse", "open": "browse", "where": "browse", "ingest": "commands",
     "fetch": "commands", "pages": "commands", "rm": "commands", "doctor": "commands",
     "embed": "commands", "export": "curate", "dedupe": "curate", "tag": "curate",
     "note": "curate", "mark": "curate", "watch add": "curate", "watch list": "curate",

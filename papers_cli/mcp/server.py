@@ -101,7 +101,7 @@ def build_server(ctx: Context, in_db_thread: Callable[[Callable[[], Any]], Any])
     @server.list_tools()  # type: ignore[untyped-decorator, unused-ignore]
     async def list_tools() -> list[types.Tool]:
         return [types.Tool(name=t.name, description=t.description,
-                           inputSchema=t.input_schema(),
+                           inputSchema=t.input_schema(), outputSchema=t.output_schema(),
                            annotations=types.ToolAnnotations(
                                readOnlyHint=not t.write, openWorldHint=t.name == "fetch"))
                 for t in active_tools(ctx.allow_write)]

@@ -70,6 +70,8 @@ def _schema(p: Param) -> dict[str, Any]:
         base, "string")}
     if one["type"] == "string":
         one["maxLength"] = s.max_len
+        if p.required:
+            one["minLength"] = 1
         if p.name in ID_FIELDS:
             one["type"] = ["string", "integer"]
     if s.choices:
@@ -95,6 +97,7 @@ class Tool:
     shape: Callable[[Context, Any, dict[str, Any]], Any]
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # tighter for a model
+    fixed: Callable[[Context], dict[str, Any]] | None = None  # values the server sets
 
     @property
     def verb(self) -> Verb:
@@ -106,6 +109,18 @@ class Tool:
 
     def params(self) -> list[Param]:
         return list(offered(self.verb.load()[0], MCP))
+
+    def output_schema(self) -> dict[str, Any]:
+        if self.shape is not _page:
+            return {"type": "object"}
+        return {"type": "object", "required": ["results", "offset", "limit", "more",
+                                               "next_offset"], "properties": {
+            "results": {"type": "array", "items": {"type": "object"}},
+            "offset": {"type": "integer"}, "limit": {"type": "integer"},
+            "total": {"type": ["integer", "null"],
+                      "description": "All matches (null when not counted)."},
+            "more": {"type": "boolean", "description": "More results after these."},
+            "next_offset": {"type": ["integer", "null"]}}}
 
     def input_schema(self) -> dict[str, Any]:
         props = {ALIASES.get(p.name, p.name): {**_schema(p), **self.limits.get(p.name, {})}
@@ -129,8 +144,11 @@ class Tool:
             # list: one more than shown says whether more follow, without counting
             values["limit"] = limit + (1 if self.name == "list" else 0)
             extra["_limit"], extra["_offset"] = limit, values.get("offset") or 0
+        if self.fixed is not None:
+            values.update(self.fixed(ctx))
         session = ctx.session()
-        result = self.shape(ctx, run(session, make(args_cls, values)), extra)
+        kw = {"max_targets": MAX_FETCH_TARGETS} if self.name == "fetch" else {}
+        result = self.shape(ctx, run(session, make(args_cls, values), **kw), extra)
         if session.events.notes and isinstance(result, dict):
             result["notes"] = list(session.events.notes)
         return result
@@ -240,7 +258,8 @@ TOOLS: tuple[Tool, ...] = (
          lambda ctx, r, e: {"ids": r}),
     Tool("fetch", "Fetch lists from the Hugging Face Daily Papers API into the corpus: one "
          f"day, a range of days (at most {MAX_FETCH_TARGETS}), a week, a month, the site's "
-         "search, or single papers by arXiv id. Safe to re-run.", _fetched),
+         "search, or single papers by arXiv id. Safe to re-run.", _fetched,
+         fixed=lambda ctx: {"base_url": ctx.base_url}),
 )
 BY_TOOL = {t.name: t for t in TOOLS}
 

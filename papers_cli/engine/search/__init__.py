@@ -9,13 +9,9 @@ import sqlite3
 
 from papers_cli.core.errors import QueryError
 from papers_cli.engine.embeddings import MODEL_ID
+from papers_cli.engine.search import lexical
 from papers_cli.engine.search.hits import HIT_FIELDS, Hits, read_hits
-from papers_cli.engine.search.lexical import (
-    SEARCH_MODES,
-    SEARCH_SORTS,
-    SearchResult,
-    lexical,
-)
+from papers_cli.engine.search.lexical import SEARCH_MODES, SEARCH_SORTS, SearchResult
 from papers_cli.engine.search.query import parse_query, split_personal
 from papers_cli.engine.search.similar import similar
 from papers_cli.storage import read
@@ -24,7 +20,7 @@ from papers_cli.storage.filters import Filters
 from papers_cli.storage.vectors import has_vectors
 
 __all__ = ["HIT_FIELDS", "SEARCH_MODES", "SEARCH_SORTS", "Hits", "QueryError", "SearchResult",
-           "lexical", "parse_query", "read_hits", "search", "similar"]
+           "parse_query", "read_hits", "search", "similar"]
 
 
 def search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
@@ -66,7 +62,8 @@ def _search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
         from papers_cli.engine.search import hybrid  # numpy and the model: by meaning only
 
         return hybrid.search(conn, text, mode=mode, filters=filters, sort=sort, limit=limit)
-    result = lexical(conn, text, raw=raw, filters=filters, sort=sort, limit=limit, exact=exact)
+    result = lexical.lexical(conn, text, raw=raw, filters=filters, sort=sort, limit=limit,
+                             exact=exact)
     if result.total == 0 and suggest and result.query is not None:
         from papers_cli.engine.search.suggest import did_you_mean  # rapidfuzz
 

@@ -61,14 +61,16 @@ class SearchResult:
 
     @property
     def hits(self) -> list[dict[str, Any]]:
-        """The hits as whole records with rank, score, match and snippet, plus
-        `title_hl`: the title with matched words marked (read once, then kept)."""
+        """The hits as whole records with rank, score (higher is better), match and
+        snippet, plus `title_hl` and `snippet_hl` with the matched words marked (read
+        once, then kept)."""
         if "_hits" not in self.__dict__:
             from papers_cli.engine.search.hits import read_hits
 
             assert self.conn is not None, "a result made by search() or similar()"
             shown = read_hits(self.conn, self, FULL_HIT)
-            self.__dict__["_hits"] = [{**r, "title_hl": shown.marked[r["id"]][0]}
+            self.__dict__["_hits"] = [{**r, "title_hl": shown.marked[r["id"]][0],
+                                       "snippet_hl": shown.marked[r["id"]][1]}
                                       for r in shown.records]
         return list(self.__dict__["_hits"])
 
