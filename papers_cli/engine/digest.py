@@ -113,7 +113,8 @@ def digest(conn: sqlite3.Connection, since: str | None = "last", watch: str | No
             found = search(conn, w["query"], filters=filters, sort="upvotes", limit=limit)
         except QueryError as e:
             raise UserError(f"saved search {w['name']!r}: {e}") from None
-        group.items = [DigestItem(r, "new") for r in read_hits(conn, found, FIELDS).records]
+        shown = read_hits(conn, found.ranked, found.display, FIELDS).records
+        group.items = [DigestItem(r, "new") for r in shown]
         group.more = max(0, found.total - len(group.items))
         group.items += _jumped(conn, seen, {i.paper["id"] for i in group.items})
         result.groups.append(group)

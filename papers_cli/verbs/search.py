@@ -128,7 +128,7 @@ def _records(session: Session, result: engine.SearchResult, names: list[str], of
     for note in result.notes:
         session.events.note(note, "yellow")
     kw = {} if semantic_snippet is None else {"semantic_snippet": semantic_snippet}
-    hits = engine.read_hits(session.open(), result, names, **kw)
+    hits = engine.read_hits(session.open(), result.ranked, result.display, names, **kw)
     shown = hits.records[offset:]
     available = result.total + result.partial
     out = Records(names, shown, marked=hits.marked, total=available, partial=result.partial,

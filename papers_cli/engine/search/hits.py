@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers_cli.core.sanitize import MARK_CLOSE, MARK_OPEN
-from papers_cli.engine.search.lexical import SearchResult
 from papers_cli.storage import records as record_rows
 from papers_cli.storage import search as index
 
@@ -36,21 +35,23 @@ def unmarked(text: str) -> str:
     return text.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
-def read_hits(conn: sqlite3.Connection, result: SearchResult, names: Sequence[str],
-              *, semantic_snippet: str = "(semantic match: no query word) ") -> Hits:
-    """The records of `result`'s papers with `names` (export fields and HIT_FIELDS),
-    in rank order; each paper is read once. A paper deleted since it was ranked is
-    left out."""
+def read_hits(conn: sqlite3.Connection, ranked: Sequence[tuple[int, float, str]],
+              display: str | None, names: Sequence[str], *,
+              semantic_snippet: str = "(semantic match: no query word) ") -> Hits:
+    """The records of the `ranked` papers (id, score: lower is better, why) with
+    `names` (export fields and HIT_FIELDS), in rank order, and their matches of the
+    FTS5 expression `display` marked; each paper is read once. A paper deleted since
+    it was ranked is left out."""
     wanted = [n for n in names if n not in HIT_FIELDS]
     read_names = list(dict.fromkeys(["id", *wanted, *_TEXT]))
-    ids = [r[0] for r in result.ranked]
+    ids = [r[0] for r in ranked]
     recs = {r["id"]: r for r in record_rows.read(conn, ids, read_names)}
     texts = {pid: (r["title"] or "", r["abstract"] or "", ", ".join(r["authors"] or []))
              for pid, r in recs.items()}
-    shown = (index.highlights(conn, texts, result.display, MARK_OPEN, MARK_CLOSE,
-                              SNIPPET_WORDS) if result.display and texts else {})
+    shown = (index.highlights(conn, texts, display, MARK_OPEN, MARK_CLOSE, SNIPPET_WORDS)
+             if display and texts else {})
     out = Hits()
-    for pid, score, why in result.ranked:
+    for pid, score, why in ranked:
         rec = recs.get(pid)
         if rec is None:
             continue

@@ -14,6 +14,7 @@ from typing import Any
 
 from papers_cli.core.errors import QueryError
 from papers_cli.core.fields import EXPORT_FIELDS
+from papers_cli.engine.search.hits import read_hits
 from papers_cli.engine.search.query import STOPWORDS, Query, Term, parse_query
 from papers_cli.storage import search as index
 from papers_cli.storage.filters import Filters
@@ -65,10 +66,8 @@ class SearchResult:
         snippet, plus `title_hl` and `snippet_hl` with the matched words marked (read
         once, then kept)."""
         if "_hits" not in self.__dict__:
-            from papers_cli.engine.search.hits import read_hits
-
             assert self.conn is not None, "a result made by search() or similar()"
-            shown = read_hits(self.conn, self, FULL_HIT)
+            shown = read_hits(self.conn, self.ranked, self.display, FULL_HIT)
             self.__dict__["_hits"] = [{**r, "title_hl": shown.marked[r["id"]][0],
                                        "snippet_hl": shown.marked[r["id"]][1]}
                                       for r in shown.records]
