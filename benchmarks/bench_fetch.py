@@ -25,9 +25,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from helpers import snapshot  # noqa: E402
 from hfserver import hf_server, json_reply  # noqa: E402
+from papers_cli.engine.fetch.client import HttpConfig  # noqa: E402
 from papers_cli.engine.fetch.plan import Target  # noqa: E402
 from papers_cli.engine.fetch.run import run_fetch  # noqa: E402
-from papers_cli.engine.fetch.client import HttpConfig  # noqa: E402
 from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
 from papers_cli.storage.connection import connect  # noqa: E402
 

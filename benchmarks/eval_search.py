@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from papers_cli.engine import embeddings, search, vectors  # noqa: E402
 from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
-from papers_cli.storage.filters import Filters  # noqa: E402
 from papers_cli.storage.connection import connect  # noqa: E402
+from papers_cli.storage.filters import Filters  # noqa: E402
 
 DAILY = Path(os.environ.get("PAPERS_EVAL_DATA", "/work/shared/hf-api/daily"))
 

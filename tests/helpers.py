@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -276,3 +277,32 @@ class library:
         return orphans(conn)
 
     from papers_cli.core.errors import UserError as LibraryError
+
+
+def render_text(page: Any) -> str:
+    """A parsed page rendered back to the text format (round-trip tests)."""
+    out = [
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "Daily Papers",
+        "byAK and the research community",
+    ]
+    if page.page_date:
+        out.append(f"{calendar.month_abbr[page.page_date.month]} {page.page_date.day}")
+    for rec in page.records:
+        out.append(rec.title)
+        out.append(rec.abstract or "")
+        if rec.shown_date is None:
+            continue
+        who = (
+            f"  • {rec.authors_count} authors"
+            if rec.organization is None
+            else f"{rec.organization_handle or rec.organization} {rec.organization}"
+        )
+        d = rec.shown_date
+        date = f"{calendar.month_abbr[d.month]} {d.day}" + (f", {d.year}" if d.year else "")
+        if rec.comments:
+            date += f" {rec.comments}"
+        out.append(f"{who}\n·\n{date}")
+    return "\n\n".join(out) + "\n"

@@ -1,10 +1,11 @@
 """The merge rule and its fast paths (storage/fold.py) held equal.
 
 `fold` is the rule: a paper's values from all its sightings, field by field. Ingest
-takes two shortcuts beside it: `new_row` builds the row of a paper seen once without
-the machinery, and `fold_next` folds a re-listing from the stored paper and the new
-sighting alone. Both must give exactly what `fold` gives whenever they give anything,
-and rows encoded for executemany must be what fields.to_db gives.
+takes two shortcuts beside it: `row_template` and `date_columns` build the row of a
+paper seen once without the machinery, and `fold_next` folds a re-listing from the
+stored paper and the new sighting alone. Both must give exactly what `fold` gives
+whenever they give anything, and rows encoded for executemany must be what
+fields.to_db gives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from papers_cli.core import fields
 from papers_cli.core.normalize import title_key
 from papers_cli.core.validate import check_record
-from papers_cli.storage.fold import fold, fold_next, new_row, paper_row
+from papers_cli.storage.fold import date_columns, fold, fold_next, paper_row, row_template
 from papers_cli.storage.rows import SIGHTING_NAMES, sighting_values
 
 _chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
@@ -44,7 +45,8 @@ def sighting(raw: dict[str, Any], seen: str | None) -> dict[str, Any]:
 def test_new_row_is_the_folded_row(raw: dict[str, Any], seen: str | None) -> None:
     s = sighting(raw, seen)
     want = fold([s])
-    row, names = new_row(s, title_key(s["title"]))
+    row, names = row_template(s, title_key(s["title"]))
+    date_columns(row, s.get("published"), s.get("year_inferred"), s.get("seen"))
     assert row == [fields.to_db(c, want[c]) for c in fields.PAPER_COLUMNS]
     assert row == paper_row(want)
     assert names == want["author_names"]

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLES, TODAY
-from papers_cli.engine import cache, embeddings, search, vectors
+from papers_cli.engine import cache, model, search, vectors
 from papers_cli.engine.ingest import expand_paths, ingest_sources
 from papers_cli.storage.connection import connect
 from papers_cli.storage.vectors import generation
 
-M, D = embeddings.MODEL_ID, embeddings.DIM
+M, D = model.MODEL_ID, model.DIM
 
 
 def _files() -> list[Path]:

@@ -17,6 +17,7 @@ from papers_cli.cli.runtime import STATE, fail, pipe_safe, say, screen, session
 from papers_cli.core.errors import EXIT_NOTHING, EXIT_OK, UserError
 from papers_cli.core.sanitize import dumps, for_terminal
 from papers_cli.core.words import plural
+from papers_cli.engine.formats.digest import render
 from papers_cli.render.cells import Column
 from papers_cli.render.outfile import atomic_text
 from papers_cli.render.reports import write_clusters, write_digest_tables
@@ -122,8 +123,6 @@ def present_watch_rm(db: Path | None, args: personal.WatchRmArgs, out: Any) -> i
 
 
 def present_digest(db: Path | None, args: personal.DigestArgs, out: DigestOutput) -> int:
-    from papers_cli.engine.formats.digest import render  # feedgen for atom
-
     if out.output is not None and out.format == "table":
         fail("--output needs --format md, json or atom")
     s = session(db)

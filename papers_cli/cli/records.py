@@ -14,6 +14,8 @@ from papers_cli.core.errors import EXIT_NOTHING, EXIT_OK
 from papers_cli.core.fields import EXPORT_FIELDS, cell
 from papers_cli.core.sanitize import dumps
 from papers_cli.core.words import plural
+from papers_cli.engine.formats.bibtex import write_bibtex
+from papers_cli.engine.formats.markdown import write_markdown
 from papers_cli.render.cells import record_columns
 from papers_cli.render.paper import write_paper
 from papers_cli.render.rows import FULL_RECORD_FORMATS, write_rows
@@ -37,9 +39,6 @@ def _fields_for(fmt: str, fields: str | None) -> str | None:
 def write_records(result: Records, fmt: str, marked: bool = False) -> int:
     """The one writer of paper records (list, search, similar, show): every format."""
     if fmt in FULL_RECORD_FORMATS:
-        from papers_cli.engine.formats.bibtex import write_bibtex
-        from papers_cli.engine.formats.markdown import write_markdown
-
         out: Any = TerminalText(sys.stdout) if is_terminal() else sys.stdout
         recs = list(result.records)
         return write_bibtex(recs, out) if fmt == "bibtex" else write_markdown(recs, out)

@@ -16,9 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from platformdirs import user_data_dir
+
 from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.render import progress as bars
+from papers_cli.render.reports import write_clusters
 from papers_cli.render.terminal import is_terminal, message, paged
 from papers_cli.storage.errors import StorageError, explain
 from papers_cli.verbs.common import Bar, Events, Session
@@ -47,8 +50,6 @@ STATE = State()
 
 def default_db() -> Path:
     """papers.db in the user's data directory (platformdirs)."""
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 
@@ -92,8 +93,6 @@ class CliEvents(Events):
     def ask(self, question: str, about: Any = None, choices: Sequence[str] = ("y", "n"),
             default: str | None = "n") -> str | None:
         if about is not None:
-            from papers_cli.render.reports import write_clusters
-
             cluster, n, total = about
             write_clusters([cluster], out=sys.stderr, start=n, total=total,
                            no_color=STATE.no_color)

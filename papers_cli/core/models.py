@@ -18,10 +18,6 @@ class ShownDate:
     day: int
     year: int | None = None
 
-    @property
-    def has_year(self) -> bool:
-        return self.year is not None
-
     def __reduce__(self) -> tuple[type[ShownDate], tuple[int, int, int | None]]:
         # A frozen dataclass unpickles through object.__setattr__ per field: slow.
         return (ShownDate, (self.month, self.day, self.year))

@@ -14,18 +14,18 @@ import os
 import sqlite3
 from pathlib import Path
 
+from platformdirs import user_cache_dir
+
+from papers_cli.storage.connection import db_path
+
 
 def directory() -> Path:
     """$PAPERS_CACHE_DIR, else the user's cache directory for papers."""
-    from platformdirs import user_cache_dir
-
     return Path(os.environ.get("PAPERS_CACHE_DIR") or user_cache_dir("papers"))
 
 
 def path_for(conn: sqlite3.Connection, kind: str, version: str, suffix: str) -> Path | None:
     """The cache file of `kind` for this database at `version` (None: in memory)."""
-    from papers_cli.storage.connection import db_path
-
     db = db_path(conn)
     if not db:
         return None

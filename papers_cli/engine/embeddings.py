@@ -5,52 +5,35 @@ token of a Llama-2 tokenizer, averaged over a text's tokens. Its wheel carries b
 files, so nothing is downloaded at run time. They are read here with numpy (the
 weights memory-mapped) and tokenizers rather than through `import wordllama` (~250 ms
 of imports: pydantic, requests); tests check the vectors equal the library's.
-Everything model-specific is in this module; the rest of papers sees `MODEL_ID`,
-`DIM`, `paper_text()`, `text_hash()` and `load().encode()`.
+Imported only by the commands that embed or search by meaning (numpy, tokenizers);
+the model's identity and the embedded text are in model.py.
 
 Measured on 1,636 real papers (benchmarks/eval_search.py): see that script's output.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
+import itertools
+import json
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
+from tokenizers import Tokenizer
 
-MODEL = "wordllama-l2_supercat-256"
-DIM = 256
-# Bump when paper_text() changes: stored vectors then count as stale.
-TEXT_RECIPE = 1
-MODEL_ID = f"{MODEL}/text{TEXT_RECIPE}"
+from papers_cli.engine.model import ModelUnavailable
+
 _WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 
 
-class ModelUnavailable(RuntimeError):
-    """The embedding model's files are not installed."""
-
-
-def paper_text(title: str | None, abstract: str | None) -> str:
-    """The text of a paper that is embedded (title, then abstract)."""
-    return f"{title or ''}\n{abstract or ''}".strip()
-
-
-def text_hash(text: str) -> int:
-    """A signed 64-bit hash of the embedded text (what staleness is judged by)."""
-    digest = hashlib.blake2b(f"{MODEL_ID}\0{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
-
-
 def model_dir() -> Path:
     """The installed wordllama package folder, found without importing it."""
-    import importlib.util
-
     spec = importlib.util.find_spec("wordllama")
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailable("the embedding model is not installed (package wordllama); "
@@ -71,18 +54,12 @@ class Encoder:
     @property
     def table(self) -> np.ndarray:
         """The float32 table (made on first use, ~10 ms)."""
-        import numpy as np
-
         if self._table is None:
             self._table = np.ascontiguousarray(self.half, dtype=np.float32)
         return self._table
 
     def encode(self, texts: list[str], batch: int = 2048) -> np.ndarray:
         """float32 (len(texts), DIM), unit rows (zero for a text without tokens)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        import numpy as np
-
         dim = self.half.shape[1]
         out = np.zeros((len(texts), dim), dtype=np.float32)
         # Token vectors are gathered into one small reused buffer that stays in the L2
@@ -119,10 +96,6 @@ class Encoder:
     def _sum_batches(self, batches: Iterable[tuple[int, list[Any]]], table: np.ndarray,
                      out: np.ndarray, buf: np.ndarray) -> None:
         """Add each text's token vectors into its row of `out` (as a mean)."""
-        import itertools
-
-        import numpy as np
-
         for start, encs in batches:
             lengths = np.fromiter((min(len(e.ids), _MAX_TOKENS) for e in encs),
                                   dtype=np.int64, count=len(encs))
@@ -159,10 +132,6 @@ def _mapped_tensor(path: Path, name: str) -> np.ndarray:
     its few tokens instead of the whole 16 MB table. The format is an 8-byte
     little-endian header length, a JSON header (dtype, shape, data offsets of each
     tensor), then the data (huggingface.co/docs/safetensors)."""
-    import json
-
-    import numpy as np
-
     with open(path, "rb") as fh:
         size = int.from_bytes(fh.read(8), "little")
         if not 0 < size < 100_000_000:
@@ -181,8 +150,6 @@ def load() -> Encoder:
     """The model, from the installed package's files (offline; ~50 ms)."""
     # Nothing here should reach a hub; make sure a library that might does not try.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from tokenizers import Tokenizer
-
     root = model_dir()
     weights, tok = root.joinpath(*_WEIGHTS), root.joinpath(*_TOKENIZER)
     if not weights.exists() or not tok.exists():

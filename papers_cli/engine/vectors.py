@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from papers_cli.engine import cache, embeddings
-from papers_cli.engine.embeddings import DIM, MODEL_ID, paper_text, text_hash
+from papers_cli.engine.model import DIM, MODEL_ID, paper_text, text_hash
 from papers_cli.storage import vectors as rows
 from papers_cli.storage.search import index_version
 

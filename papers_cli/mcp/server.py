@@ -27,46 +27,14 @@ from papers_cli.core.fields import SITE
 from papers_cli.core.sanitize import dumps
 from papers_cli.mcp.tools import INSTRUCTIONS, Context, active_tools, call
 from papers_cli.storage import connection
-from papers_cli.storage.errors import StorageError, classify
-from papers_cli.storage.filters import register_functions
-from papers_cli.storage.schema import VERSION
 
 
 def open_database(path: Path, *, allow_write: bool) -> sqlite3.Connection:
     """The connection a server uses: read-write as the CLI opens it, or mode=ro.
-
-    An older schema is migrated first through the ordinary connection (as any
-    `papers` read command does), since a read-only connection cannot.
-    Raises StorageError with the CLI's message.
-    """
+    Raises StorageError with the CLI's message."""
     if allow_write:
         return connection.connect(path, create=False)
-    if not path.exists():
-        raise StorageError(f"no database at {path}; run 'papers ingest' first")
-    if path.is_dir():
-        raise StorageError(f"{path} is a directory, not a database file")
-    try:
-        conn = connection.connect_readonly(str(path))
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.Error as e:
-        raise StorageError(f"{path} is not a papers database ({classify(e)})") \
-            from None
-    if version == 0:
-        conn.close()
-        raise StorageError(f"{path} is not a papers database")
-    if version < VERSION:
-        conn.close()
-        connection.connect(path, create=False).close()
-        conn = connection.connect_readonly(str(path))
-    elif version > VERSION:
-        conn.close()
-        raise StorageError(
-            f"{path} has schema version {version}, newer than this papers supports "
-            f"({VERSION}); upgrade papers")
-    conn.row_factory = sqlite3.Row  # the read functions use column names
-    register_functions(conn)  # papers_fold(), used by the author filter
-    return conn
-
+    return connection.connect_reader(path)
 
 
 def serve(path: Path, *, allow_write: bool = False,

@@ -115,3 +115,30 @@ def connect_readonly(path: str, *, check_same_thread: bool = True) -> sqlite3.Co
 def db_path(conn: sqlite3.Connection) -> str:
     """The file behind a connection ('' for an in-memory database)."""
     return str(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection (mode=ro) to a papers database, set up as `connect` sets
+    one up. An older schema is migrated first through an ordinary connection, since a
+    read-only connection cannot. Raises StorageError with an actionable message."""
+    _check_path(path, create=False)
+    try:
+        conn = connect_readonly(str(path))
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as e:
+        raise StorageError(f"{path} is not a papers database ({classify(e)})") from None
+    if version == 0:
+        conn.close()
+        raise StorageError(f"{path} is not a papers database")
+    if version < schema.VERSION:
+        conn.close()
+        connect(path, create=False).close()
+        conn = connect_readonly(str(path))
+    elif version > schema.VERSION:
+        conn.close()
+        raise StorageError(
+            f"{path} has schema version {version}, newer than this papers supports "
+            f"({schema.VERSION}); upgrade papers")
+    conn.row_factory = sqlite3.Row  # the read functions use column names
+    register_functions(conn)  # papers_fold(), used by the author filter
+    return conn

@@ -2,7 +2,8 @@
 the fast paths ingest takes beside it; tests/test_fold.py holds each equal to `fold`.
 
 - `fold`: the rule itself, field by field from core/fields.py, over every sighting.
-- `new_row`: a paper seen once (most new papers), its row built without the machinery.
+- `row_template` + `date_columns`: the row of a paper seen once (most new papers),
+  built without the machinery.
 - `fold_next`: a paper seen once more on a later day, from its folded values alone.
 
 Pure functions: no SQL here; storage/papers.py reads sightings and writes the rows.
@@ -124,7 +125,7 @@ def decode_paper(row: sqlite3.Row | Mapping[str, Any], names: list[str]) -> dict
 
 
 def _row_plan() -> tuple[tuple[int, str, str | None], ...]:
-    """How new_row computes each papers column from a paper's only sighting."""
+    """How row_template computes each papers column from a paper's only sighting."""
     plan = []
     for f in PAPER_FIELDS:
         src = f.sighting
@@ -147,21 +148,13 @@ _TITLE = PAPER_COLUMNS.index("title")
 _AUTHORS_COUNT = PAPER_COLUMNS.index("authors_count")
 
 
-def new_row(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
-    """paper_row(fold([s])) and its author names, built directly: what ingest stores
-    for a new paper seen once."""
-    row, names = row_template(s, key)
-    date_columns(row, s.get("published"), s.get("year_inferred"), s.get("seen"))
-    return row, names
-
-
 _DATE_OPS = frozenset(("seen", "published", "inferred"))
 _COLUMN_AT = {op: i for i, op, _ in _ROW_PLAN if op in _DATE_OPS and op != "seen"}
 _SEEN_AT = tuple(i for i, op, _ in _ROW_PLAN if op == "seen")
 
 
 def row_template(s: dict[str, Any], key: str) -> tuple[list[Any], list[str]]:
-    """new_row without its date columns (published, first and last seen), which depend
+    """A new paper's row without its date columns (published, first and last seen), which depend
     on the page's year and date: the parse worker makes this part."""
     row: list[Any] = [None] * len(PAPER_COLUMNS)
     names: list[str] = []

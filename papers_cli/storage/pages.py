@@ -184,6 +184,15 @@ def _foreign_values(row: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return out
 
 
+def tune_for_batches(conn: sqlite3.Connection) -> None:
+    """Each page is a savepoint inside its batch: SQLite copies every page the batch has
+    already changed into a sub-journal before the savepoint changes it again. In
+    memory, not a temp file: 100k papers, inserting papers 2.9 s -> 1.9 s. (Changing it
+    drops the connection's temp tables, and is refused in a transaction.)"""
+    if not conn.in_transaction and conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+        conn.execute("PRAGMA temp_store = MEMORY")
+
+
 def begin_batch(conn: sqlite3.Connection, now: str) -> None:
     """Open a write transaction several pages share (ingest, fetch): papers rows other
     tools wrote are taken in first, and indexing of new papers waits for commit_batch."""

@@ -121,11 +121,6 @@ def _ids(ids: Iterable[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-def existing(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    return {r[0] for r in conn.execute(
-        "SELECT id FROM papers WHERE id IN (SELECT value FROM json_each(?))", (_ids(ids),))}
-
-
 def own_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """The paper's own origin row (made on first use); returns its id."""
     conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
@@ -271,30 +266,6 @@ def orphans(conn: sqlite3.Connection) -> list[dict[str, Any]]:
              "starred": bool(r[4]), "tags": json.loads(r[5]), "notes": r[6]} for r in rows]
 
 
-# ---------------------------------------------------------------- filter SQL
-
-def tag_condition(alias: str = "p") -> str:
-    """Paper has the tag (one ? parameter)."""
-    return (f"EXISTS (SELECT 1 FROM personal o JOIN personal_tags t ON t.origin_id = "
-            f"o.origin_id WHERE o.paper_id = {alias}.id AND t.tag = ?)")
-
-
-def note_condition(alias: str = "p") -> str:
-    """A note of the paper contains the text, case folded (one ? parameter)."""
-    return (f"EXISTS (SELECT 1 FROM personal o JOIN personal_notes n ON n.origin_id = "
-            f"o.origin_id WHERE o.paper_id = {alias}.id AND instr(papers_fold(n.text), ?) > 0)")
-
-
-def mark_condition(column: str, value: bool, alias: str = "p") -> str:
-    if column not in ("read", "starred"):
-        raise ValueError(column)
-    has = (f"EXISTS (SELECT 1 FROM personal o WHERE o.paper_id = {alias}.id AND "
-           f"o.{column} = 1)")
-    return has if value else f"NOT {has}"
-
-
-# ---------------------------------------------------------------- watches, digests
-
 def watch_add(conn: sqlite3.Connection, name: str, query: str, now: str) -> bool:
     """Save a search; True if new, False if an existing one's query was replaced."""
     known = conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone()
@@ -338,8 +309,3 @@ def record_digest(conn: sqlite3.Connection, now: str, since: str | None, watch: 
 def seen_upvotes(conn: sqlite3.Connection, watch: str) -> dict[int, int | None]:
     return {r[0]: r[1] for r in conn.execute(
         "SELECT paper_id, upvotes FROM digest_seen WHERE watch = ?", (watch,))}
-
-
-FIRST_INGESTED_SQL = (
-    "(SELECT min(pg.ingested_at) FROM sightings s JOIN pages pg ON pg.id = s.page_id "
-    "WHERE s.paper_id = {alias}.id)")

@@ -1,6 +1,6 @@
 """A record made ready to store, without the database: checked values (core/validate),
 its title key, its sighting row and, for a paper new to the corpus, its papers row
-(storage/fold.new_row). The parse worker makes these on its own core and sends them
+(storage/fold.row_template). The parse worker makes these on its own core and sends them
 as plain values, so the writer does little more per record than match and write it.
 """
 

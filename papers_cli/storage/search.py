@@ -10,7 +10,7 @@ import hashlib
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from papers_cli.core.errors import QueryError
@@ -103,13 +103,6 @@ def sampled_postings(conn: sqlite3.Connection, exprs: Sequence[str],
 def has_match(conn: sqlite3.Connection, expr: str) -> bool:
     return conn.execute("SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT 1",
                         (expr,)).fetchone() is not None
-
-
-def matching(conn: sqlite3.Connection, expr: str, ids: Iterable[int]) -> set[int]:
-    """Which of `ids` match an FTS5 expression."""
-    return {r[0] for r in conn.execute(
-        "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN "
-        "(SELECT value FROM json_each(?))", (expr, ids_json(ids)))}
 
 
 def highlights(conn: sqlite3.Connection, texts: dict[int, tuple[str, str, str]], expr: str,

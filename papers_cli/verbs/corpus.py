@@ -16,6 +16,7 @@ from papers_cli.core.options import CLI, check, option
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
 from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
+from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
 from papers_cli.storage import pages
 from papers_cli.storage.pages import Removal
@@ -282,12 +283,12 @@ class EmbedArgs:
 def embed(session: Session, args: EmbedArgs) -> Any:
     """Compute embeddings of papers that lack one or whose text changed (offline, a small
     model installed with papers); --rebuild recomputes all. Returns vectors.EmbedReport."""
-    from papers_cli.engine import embeddings, vectors  # numpy and the model
+    from papers_cli.engine import vectors  # numpy and the model
 
     conn = session.open()
     with session.events.progress(None, "papers", "embedding") as bar:
         try:
             return vectors.embed(conn, rebuild=args.rebuild,
                                  progress=lambda done, total: bar.update(done, total))
-        except embeddings.ModelUnavailable as e:
+        except ModelUnavailable as e:
             raise UserError(str(e)) from None

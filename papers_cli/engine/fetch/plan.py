@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
 from papers_cli.core.errors import UserError
-from papers_cli.core.fields import SITE
 from papers_cli.storage.pages import fetched_before
 
-DEFAULT_BASE_URL = SITE
 DAILY_LIMIT = 100  # the most /api/daily_papers gives per request
 MAX_PAGES = 100  # per target; a server that ignores `p` cannot loop us forever
 RECENT_DAYS = 2  # upvotes on days this recent still move: always fetched again

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from papers_cli.core.errors import QueryError
-from papers_cli.engine.embeddings import MODEL_ID
+from papers_cli.engine.model import MODEL_ID
 from papers_cli.engine.search import lexical
 from papers_cli.engine.search.hits import HIT_FIELDS, Hits, read_hits
 from papers_cli.engine.search.lexical import SEARCH_MODES, SEARCH_SORTS, SearchResult

@@ -12,6 +12,7 @@ import numpy as np
 
 from papers_cli.core.errors import QueryError
 from papers_cli.engine import embeddings, vectors
+from papers_cli.engine.model import MODEL_ID, ModelUnavailable
 from papers_cli.engine.search.lexical import Ranked, SearchResult, lexical, resort
 from papers_cli.engine.search.query import parse_query
 from papers_cli.storage import search as index
@@ -69,16 +70,16 @@ def search(conn: sqlite3.Connection, text: str, *, mode: str, filters: Filters,
     with _Ahead(conn) as ahead:
         store, gen = vectors.from_cache(conn)
         blocks = None if store is not None else ahead.run(vector_rows.read_blocks,
-                                                           embeddings.MODEL_ID)
+                                                           MODEL_ID)
         lexed = None if mode == "semantic" else ahead.run(
             lexical, text, filters=filters, sort="rank", limit=depth)
         try:
             vector = embeddings.load().encode([" ".join(t.text for t in query.words())])[0]
-        except embeddings.ModelUnavailable as e:
+        except ModelUnavailable as e:
             raise QueryError(str(e)) from None
         if blocks is not None:
             store = vectors.from_blocks(blocks.result())
-            vectors.write_cache(conn, store, embeddings.MODEL_ID, gen)
+            vectors.write_cache(conn, store, MODEL_ID, gen)
         sem = semantic_ranked(conn, vector, filters=filters, limit=depth, notes=notes,
                               store=store)
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 
-from papers_cli.engine.embeddings import MODEL_ID
+from papers_cli.engine.model import MODEL_ID
 from papers_cli.engine.search.lexical import SearchResult, lexical, resort
 from papers_cli.engine.search.query import STOPWORDS, TOKEN_RE, Query, Term
 from papers_cli.storage import read
