@@ -153,7 +153,8 @@ def test_own_jsonl_export_still_recognised(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["--db", str(db), "export", "--jsonl"],
                              catch_exceptions=False).stdout
     assert is_export(out)
-    _, exported = parse_export(out)
+    _, exported, refused = parse_export(out)
+    assert refused == []
     assert len(exported) == papers
 
 

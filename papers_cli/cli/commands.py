@@ -35,6 +35,8 @@ def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
     bar_shown = want_progress(len(args.paths) if len(args.paths) > 1 else 0, quiet=quiet)
 
     def report(o: PageOutcome) -> None:
+        for line in o.errors:
+            message(line, style="red", no_color=no_color)
         if o.status == "rejected":
             message(o.message, style="red", no_color=no_color)
         elif not quiet and (o.status == "skipped" or not bar_shown):

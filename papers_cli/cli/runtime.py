@@ -8,6 +8,7 @@ Nothing here imports typer: `papers search` runs through these functions without
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sqlite3
@@ -18,7 +19,13 @@ from typing import Any, NoReturn
 
 from platformdirs import user_data_dir
 
-from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from papers_cli.core.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+)
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.render import progress as bars
 from papers_cli.render.reports import write_clusters
@@ -111,10 +118,25 @@ def session(db: Path | None = None, shape: str = "full") -> Session:
 
 
 def _quiet_stdout() -> None:
-    """The reader of stdout went away (`| head`): later writes and the final flush go
-    nowhere instead of raising again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    """The reader of stdout went away (`| head`) or cannot take more (a full disk):
+    later writes and the final flush go nowhere instead of raising again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def prepare_streams() -> None:
+    """Text that the terminal's encoding cannot hold (PYTHONIOENCODING=ascii, a C locale
+    without UTF-8) is written as backslash escapes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            if (stream.encoding or "").lower().replace("-", "") not in ("utf8", "utf_8"):
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+
+
+# Errors of writing the output (stdout): the disk is full, a file size limit (ulimit -f)
+# was reached, the device failed. Not a traceback: one line, exit 1.
+_WRITE_ERRORS = frozenset((errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT))
 
 
 @contextlib.contextmanager
@@ -139,9 +161,11 @@ def guarded(run: Callable[[], Any]) -> int:
     """Run a whole command: its exit code; one line for what goes wrong (a user error, a
     database error), quiet on closed pipes and Ctrl-C (a second Ctrl-C during clean-up
     prints no traceback either)."""
+    prepare_streams()
     try:
         try:
             code = run()
+            sys.stdout.flush()  # a full disk shows here, not at exit
         except UserError as e:
             fail(str(e), e.code)
         except StorageError as e:
@@ -160,3 +184,11 @@ def guarded(run: Callable[[], Any]) -> int:
         # `papers list | head`: the reader left; exit quietly, as Unix tools do.
         _quiet_stdout()
         return EXIT_OK
+    except OSError as e:
+        if e.errno not in _WRITE_ERRORS:
+            raise
+        _quiet_stdout()
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"papers: cannot write the output: {e.strerror or e}\n")
+            sys.stderr.flush()
+        return EXIT_NOTHING

@@ -23,7 +23,7 @@ from papers_cli.core.validate import (
     check_value,
     normalize_tag,
 )
-from papers_cli.parsers.json_api import json_lines
+from papers_cli.parsers.json_api import load_json
 
 MARK = "papers_export"
 VERSIONS = (1, 2)
@@ -35,42 +35,65 @@ def is_export(text: str) -> bool:
     return first.startswith("{") and f'"{MARK}"' in first.split("\n", 1)[0]
 
 
-def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
-    """The pages of an export, in their original ingest order, and its papers."""
+def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]], list[ParseError]]:
+    """The pages of an export, in their original ingest order, its papers, and the
+    lines refused: one line is one paper, and a damaged line costs only that paper
+    (its error names the line; the other lines are read as usual)."""
     papers: list[dict[str, Any]] = []
     pages: dict[str, ParsedPage] = {}
-    for n, obj in json_lines(text.split("\n")):
-        if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
-            raise ParseError("not a line of a papers export (version 1 or 2)", n)
-        if not isinstance(obj.get("title"), str) or not obj["title"].strip():
-            raise ParseError("title: missing", n)
-        _check_paper_values(obj, n)
-        papers.append({**obj, **personal_fields(obj, n)})
-        sightings = obj.get("pages")
-        if not isinstance(sightings, list):
-            raise ParseError("pages: not a list", n)
-        for s in sightings:
-            if not isinstance(s, dict):
-                raise ParseError("pages: an item is not an object", n)
-            page = pages.get(_text(s, "sha256", n))
+    errors: list[ParseError] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = load_json(line, n)
+            paper, found = _line(obj, n, len(papers))
+        except ParseError as e:
+            errors.append(e if e.line is not None else ParseError(e.message, n))
+            continue
+        papers.append(paper)
+        for origin, fmt, page_date, query, rec in found:
+            page = pages.get(origin.sha256)
             if page is None:
-                records = s.get("records")
-                origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
-                                    _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
-                                    records if isinstance(records, int) and not
-                                    isinstance(records, bool) and records > 0 else None)
-                page = ParsedPage(format=_text(s, "format", n), records=[],
-                                  page_date_iso=_date(s, "page_date", n),
-                                  query=_opt_text(s, "query", n), origin=origin)
-                pages[origin.sha256] = page
-            page.records.append(_record(obj, s, len(papers) - 1, n))
+                page = pages[origin.sha256] = ParsedPage(
+                    format=fmt, records=[], page_date_iso=page_date, query=query,
+                    origin=origin)
+            page.records.append(rec)
     if not papers:
+        if errors:
+            raise errors[0]
         raise ParseError("empty papers export", 1)
     ordered = sorted(pages.values(), key=lambda p: (p.origin.ingested_at, p.origin.path)
                      if p.origin else ("", ""))
     for p in ordered:
         p.records.sort(key=lambda r: r.position)
-    return ordered, papers
+    return ordered, papers, errors
+
+
+def _line(obj: Any, n: int, index: int) -> tuple[dict[str, Any], list[Any]]:
+    """One line's paper and its sightings, each (origin, format, page date, query,
+    record); ParseError when anything on the line is wrong."""
+    if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
+        raise ParseError("not a line of a papers export (version 1 or 2)", n)
+    if not isinstance(obj.get("title"), str) or not obj["title"].strip():
+        raise ParseError("title: missing", n)
+    _check_paper_values(obj, n)
+    paper = {**obj, **personal_fields(obj, n)}
+    sightings = obj.get("pages")
+    if not isinstance(sightings, list):
+        raise ParseError("pages: not a list", n)
+    found = []
+    for s in sightings:
+        if not isinstance(s, dict):
+            raise ParseError("pages: an item is not an object", n)
+        records = s.get("records")
+        origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
+                            _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
+                            records if isinstance(records, int) and not
+                            isinstance(records, bool) and records > 0 else None)
+        found.append((origin, _text(s, "format", n), _date(s, "page_date", n),
+                      _opt_text(s, "query", n), _record(obj, s, index, n)))
+    return paper, found
 
 
 def _check_paper_values(obj: dict[str, Any], line: int) -> None:

@@ -146,10 +146,12 @@ def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stor
 
 def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutcome:
     """Restore papers' own JSONL export: its pages and sightings; the papers are folded
-    from them, each exported paper's sightings kept together."""
-    exported, papers = parse_export(decode(data))
+    from them, each exported paper's sightings kept together. A damaged line is
+    refused alone (named in `errors`); every other line is restored."""
+    exported, papers, refused = parse_export(decode(data))
     assigned: dict[int, int] = {}
-    out = PageOutcome(name, "ingested", format="papers export")
+    out = PageOutcome(name, "ingested", format="papers export",
+                      errors=[e.located(name) for e in refused])
     restored = 0
     with tx.write(conn):  # the whole export lands, or none of it
         for page in exported:
@@ -173,7 +175,8 @@ def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutc
             out.known_papers += res.known_papers
         personal = _restore_personal(conn, papers, assigned)
     if restored == 0 and personal == 0:
-        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+        return PageOutcome(name, "skipped", "already ingested, nothing changed",
+                           errors=out.errors)
     if restored:
         out.notes.append(f"restored {restored} page(s) and {len(papers)} paper(s) from a "
                          "papers export")

@@ -22,6 +22,7 @@ class PageOutcome:
     year_source: str | None = None
     format: str | None = None
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # lines refused (`path:line: why`)
 
 
 class Outcome(Protocol):
@@ -57,6 +58,10 @@ class Tally(Generic[OutcomeT]):
 
 @dataclass
 class IngestReport(Tally[PageOutcome]):
+    @property
+    def failed(self) -> bool:
+        return self.count("rejected") > 0 or any(o.errors for o in self.outcomes)
+
     """Outcomes of one `ingest` run, with the summary line users see."""
 
     def summary(self) -> str:
@@ -69,5 +74,8 @@ class IngestReport(Tally[PageOutcome]):
             parts.append(f"{self.count('skipped')} already ingested")
         if self.count("rejected"):
             parts.append(f"{self.count('rejected')} rejected")
+        refused = sum(len(o.errors) for o in self.outcomes)
+        if refused:
+            parts.append(f"{plural(refused, 'line')} of an export refused")
         return f"{n} page{'s' if n != 1 else ''}: " + ", ".join(parts)
 
