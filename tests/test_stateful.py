@@ -105,6 +105,9 @@ class Model:
 
     pages: set[int] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)  # every tag a person added
+    # Whose each tag is: the paper (by name) it was given to; given to a merged paper,
+    # the survivor's (B). It follows that identity through merge, undo, rm, re-ingest.
+    owner: dict[str, str] = field(default_factory=dict)
     runs: list[bool] = field(default_factory=list)  # merge runs in force: merged B+B2?
     frozen: bool = False  # merged, and the merge survived an export/restore (no undo)
 
@@ -163,6 +166,11 @@ class Corpus(RuleBasedStateMachine):
         if not (self.model.present("B") and self.model.present("B2")):
             # A restored merge has no merge log: it is carried by the merged paper's
             # sightings, and holds while a page under each title remains.
+            if self.model.frozen:
+                left = [n for n in ("B", "B2") if self.model.present(n)]
+                for tag, who in list(self.model.owner.items()):
+                    if who == "B+B2":  # the paper lives on under the title left, if any
+                        self.model.owner[tag] = left[0] if left else "gone"
             self.model.frozen = False
 
     def _holder(self, name: str) -> int:
@@ -185,6 +193,10 @@ class Corpus(RuleBasedStateMachine):
         tag = f"t-{name.lower()}-{len(self.model.tags)}"
         library.tag(self.conn, [self._holder(name)], add=[tag])
         self.model.tags.add(tag)
+        # A restored merge is one paper with both titles: a tag given to it is that
+        # paper's, whichever of its titles is left (see remove_page).
+        self.model.owner[tag] = ("B+B2" if self.model.frozen and self.model.group(name) == "B"
+                                 else self.model.group(name))
 
     @rule()
     def dedupe_apply(self) -> None:
@@ -227,6 +239,10 @@ class Corpus(RuleBasedStateMachine):
         # removed papers (or papers not exported) stays in the old database.
         assert self._tags_by_title(exported_only=None) >= kept
         self.model.tags = {t for _, t in self._tags_by_title(exported_only=None)}
+        # A restore gives a merged paper's tags to the paper the line became.
+        self.model.owner = {
+            t: ("B+B2" if self.model.frozen and o in ("B", "B2", "B+B2") else o)
+            for t, o in self.model.owner.items() if t in self.model.tags}
 
     def _tags_by_title(self, exported_only: str | None) -> set[tuple[str, str]]:
         """(paper title, tag) for the papers present (published since a day)."""
@@ -278,6 +294,20 @@ class Corpus(RuleBasedStateMachine):
 
             tags = library.personal(self.conn, pid)["tags"]
             assert len(tags) == len(set(tags))
+
+    @invariant()
+    def tags_belong_to_the_identity_they_were_given_to(self) -> None:
+        """Whatever happened since (merge, undo, rm, re-ingest), a present paper shows
+        exactly the tags given to its identity (and to papers merged into it)."""
+        for name in PAPERS:
+            if not self.model.present(name) or self.model.group(name) != name:
+                continue
+            want = {t for t, o in self.model.owner.items()
+                    if (self.model.group(o) if o != "B+B2" else "B") == name}
+            from helpers import library
+
+            got = set(library.personal(self.conn, self._holder(name))["tags"])
+            assert got == want, (name, got, want)
 
     @invariant()
     def doctor_is_clean(self) -> None:

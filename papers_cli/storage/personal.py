@@ -248,10 +248,16 @@ def on_merge(conn: sqlite3.Connection, run_id: int, survivor: int, merged: int) 
 
 
 def on_undo(conn: sqlite3.Connection, run_id: int) -> None:
-    """After a run's papers are restored: each gets back exactly the origins it had."""
+    """After a run's papers are restored: each gets back exactly the origins it had. A
+    merged paper with no row now (all its pages were removed while merged) gets them
+    as orphans, kept under its own identity: ingesting it again gives them back, as
+    for any removed paper (trigger personal_reattach)."""
     conn.execute("UPDATE personal SET paper_id = m.merged_id FROM personal_moves m WHERE "
                  "m.run_id = ? AND m.origin_id = personal.origin_id AND "
                  "m.merged_id IN (SELECT id FROM papers)", (run_id,))
+    conn.execute("UPDATE personal SET paper_id = NULL FROM personal_moves m WHERE "
+                 "m.run_id = ? AND m.origin_id = personal.origin_id AND "
+                 "m.merged_id NOT IN (SELECT id FROM papers)", (run_id,))
     conn.execute("DELETE FROM personal_moves WHERE run_id = ?", (run_id,))
 
 
