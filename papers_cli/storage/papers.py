@@ -12,6 +12,7 @@ from typing import Any
 from papers_cli.core.fields import PAPER_COLUMNS, SIGHTING_FIELDS, from_db
 from papers_cli.core.models import ParsedPage, ParseError
 from papers_cli.core.normalize import same_paper
+from papers_cli.storage import personal
 from papers_cli.storage.fold import date_columns, decode_paper, fold, fold_next, paper_row
 from papers_cli.storage.identity import merged_keys
 from papers_cli.storage.ids import next_ids, note_max_paper_id
@@ -206,6 +207,7 @@ def insert_rows(conn: sqlite3.Connection, rows: list[tuple[int, list[Any], list[
     conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
                      [(pid, i, name) for pid, _, names in rows
                       for i, name in enumerate(names, start=1)])
+    personal.reattach(conn, [pid for pid, _, _ in rows])
 
 
 def insert_papers(conn: sqlite3.Connection, folded: dict[int, dict[str, Any]]) -> None:
@@ -216,6 +218,7 @@ def insert_papers(conn: sqlite3.Connection, folded: dict[int, dict[str, Any]]) -
     conn.executemany("INSERT INTO authors (paper_id, position, name) VALUES (?, ?, ?)",
                      [(pid, i, name) for pid, v in folded.items()
                       for i, name in enumerate(v["author_names"], start=1)])
+    personal.reattach(conn, list(folded))
 
 
 def load_sightings(conn: sqlite3.Connection,

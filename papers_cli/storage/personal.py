@@ -7,11 +7,14 @@ are never reused). `personal.paper_id` is the origin's current owner:
 - dedupe merge moves the merged paper's origins to the survivor (logged in
   personal_moves), so the survivor shows the union; undo moves them back;
 - a paper deleted by page removal leaves its origins with paper_id NULL and the
-  paper's arXiv id and title key (trigger `personal_orphan`); a paper with that
-  identity ingested later takes them back (trigger `personal_reattach`);
+  paper's arXiv id, title key and abstract (trigger `personal_orphan`); a paper
+  with that identity inserted later takes them back (`reattach`, called where papers
+  rows are inserted: the same arXiv id, or the same title key and an abstract that
+  agrees, by normalize.same_paper, so two papers sharing a title stay apart);
 - a paper's effective read/starred is "any of its origins", its tags the union.
 
-The DDL below is frozen as it shipped in schema step 6; change it by a new step.
+The DDL below is frozen as it shipped in schema step 6; step 10 (V10 below) added
+the abstract and replaced the reattach trigger by `reattach`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from papers_cli.core.normalize import same_paper
 from papers_cli.storage.ids import next_ids, note_max_paper_id
 
 DDL = """
@@ -86,7 +90,26 @@ WHEN EXISTS (SELECT 1 FROM personal WHERE paper_id IS NULL) BEGIN
 END;
 """
 
-TRIGGERS = ("personal_orphan", "personal_reattach")
+# Schema step 10: origins keep their paper's abstract (identity: same_paper), and
+# reattaching moves from a trigger (title key only) to `reattach`.
+V10 = """
+ALTER TABLE personal ADD COLUMN abstract TEXT;
+UPDATE personal SET abstract = (SELECT p.abstract FROM papers p WHERE p.id = personal.paper_id)
+    WHERE paper_id IS NOT NULL;
+DROP TRIGGER IF EXISTS personal_reattach;
+DROP TRIGGER IF EXISTS personal_orphan;
+"""
+ORPHAN_TRIGGER = """
+CREATE TRIGGER personal_orphan AFTER DELETE ON papers
+WHEN EXISTS (SELECT 1 FROM personal WHERE paper_id = OLD.id) BEGIN
+    UPDATE personal SET paper_id = NULL, arxiv_id = coalesce(arxiv_id, OLD.arxiv_id),
+        title_key = coalesce(title_key, OLD.title_key),
+        abstract = coalesce(abstract, OLD.abstract) WHERE paper_id = OLD.id;
+END;
+"""
+# An origin keeps the identity of the paper it was made for (recorded when it was
+# made): the row deleted may be a survivor holding another paper's sightings by then.
+TRIGGERS = ("personal_orphan",)
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -109,12 +132,37 @@ def missing_triggers(conn: sqlite3.Connection) -> list[str]:
     return [t for t in TRIGGERS if t not in have]
 
 
+def migrate_v10(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V10)
+    _run_script(conn, ORPHAN_TRIGGER)
+
+
 def recreate_triggers(conn: sqlite3.Connection) -> None:
-    """The personal layer's triggers, as the DDL above makes them."""
-    ddl = DDL[DDL.index("CREATE TRIGGER"):]
+    """The personal layer's triggers, as they are now."""
     for name in TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-    _run_script(conn, ddl)
+    _run_script(conn, ORPHAN_TRIGGER)
+
+
+def reattach(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> None:
+    """Give papers just inserted the personal data orphaned by a paper of the same
+    identity: the same arXiv id, or the same title key and an abstract that agrees."""
+    if not paper_ids or conn.execute(
+            "SELECT 1 FROM personal WHERE paper_id IS NULL LIMIT 1").fetchone() is None:
+        return
+    found = conn.execute(
+        "SELECT o.origin_id, o.arxiv_id, o.abstract, p.id, p.arxiv_id, p.abstract, "
+        "o.arxiv_id = p.arxiv_id FROM json_each(?) j JOIN papers p ON p.id = j.value "
+        "JOIN personal o ON o.paper_id IS NULL AND (o.arxiv_id = p.arxiv_id OR "
+        "o.title_key = p.title_key) ORDER BY o.origin_id, p.id", (_ids(paper_ids),)).fetchall()
+    taken: set[int] = set()
+    for origin, o_arxiv, o_abstract, pid, p_arxiv, p_abstract, by_arxiv in found:
+        if origin in taken:
+            continue
+        if by_arxiv or same_paper({"arxiv_id": o_arxiv, "abstract": o_abstract},
+                                  {"arxiv_id": p_arxiv, "abstract": p_abstract}):
+            conn.execute("UPDATE personal SET paper_id = ? WHERE origin_id = ?", (pid, origin))
+            taken.add(origin)
 
 
 def _ids(ids: Iterable[int]) -> str:
@@ -123,9 +171,9 @@ def _ids(ids: Iterable[int]) -> str:
 
 def own_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """The paper's own origin row (made on first use); returns its id."""
-    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
-                 "SELECT id, id, arxiv_id, title_key, ? FROM papers WHERE id = ? "
-                 "ON CONFLICT(origin_id) DO NOTHING", (now, paper_id))
+    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, abstract, "
+                 "created_at) SELECT id, id, arxiv_id, title_key, abstract, ? FROM papers "
+                 "WHERE id = ? ON CONFLICT(origin_id) DO NOTHING", (now, paper_id))
     return paper_id
 
 
@@ -233,9 +281,9 @@ def _foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
                  int(conn.execute("SELECT coalesce(max(origin_id), 0) + 1 FROM personal")
                      .fetchone()[0]))
     note_max_paper_id(conn, origin)
-    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
-                 "SELECT ?, id, arxiv_id, title_key, ? FROM papers WHERE id = ?",
-                 (origin, now, paper_id))
+    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, abstract, "
+                 "created_at) SELECT ?, id, arxiv_id, title_key, abstract, ? FROM papers "
+                 "WHERE id = ?", (origin, now, paper_id))
     return origin
 
 

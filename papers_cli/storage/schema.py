@@ -245,12 +245,20 @@ def v9_vectors_generation(conn: sqlite3.Connection) -> None:
                      "lower(hex(randomblob(8))) WHERE key = 'vectors_generation'; END")
 
 
+def v10_personal_identity(conn: sqlite3.Connection) -> None:
+    """Orphaned personal data keeps its paper's abstract, and goes back to a paper of
+    the same identity by normalize.same_paper (personal.reattach), not by title alone:
+    two papers that share a title stay apart."""
+    personal.migrate_v10(conn)
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
     v7_merge_keys,
     v8_vectors,
     v9_vectors_generation,
+    v10_personal_identity,
 ]
 VERSION = len(STEPS)
 
