@@ -15,6 +15,7 @@ from papers_cli.core.fields import SITE
 from papers_cli.core.options import CLI, check, option
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
+from papers_cli.engine.fetch.secret import token_from
 from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
@@ -88,7 +89,9 @@ class FetchArgs:
                            fronts=CLI_ONLY)
     rate: float = option(2.0, "Requests per second at most.", "--rate", lo=0.01, hi=50,
                          fronts=CLI_ONLY)
-    timeout: float = option(30.0, "Seconds to wait for the site.", "--timeout", lo=0.01,
+    timeout: float = option(30.0, "Seconds one request may take in all (connecting and "
+                            "the whole answer); a URL gives up after timeout x (retries + "
+                            "1), waits included: 150 s by default.", "--timeout", lo=0.01,
                             hi=3600, fronts=CLI_ONLY)
     retries: int = option(4, "Retries of a failed request.", "--retries", lo=0, hi=20,
                           fronts=CLI_ONLY)
@@ -108,10 +111,15 @@ FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
 
 Each response is stored as a page whose path is its URL, exactly as 'papers
 ingest' stores a saved copy. A range resumes: days already fetched are skipped
-(except the last 2 days, whose upvotes still move) unless --refresh. HF_TOKEN,
-if set, is sent as a bearer token and never printed or stored. Exit 1 when a
-response was rejected, a paper is not on the site, or the site cannot be
-reached; 130 when interrupted (what was committed stays).
+(except the last 2 days, whose upvotes still move) unless --refresh.
+
+Nothing is stored that is not about what was asked: a paper must be the id asked
+for, a day's list must list that day (or the evening before), a week's or month's
+list that period; otherwise that target is rejected whole and the others go on.
+HF_TOKEN, if set, is sent as a bearer token and never printed or stored; one that
+holds a line end, a space or a non-ASCII character is refused before any request
+(exit 2). Exit 1 when a response was rejected, a paper is not on the site, or the
+site cannot be reached; 130 when interrupted (what was committed stays).
 """
 
 
@@ -138,6 +146,7 @@ def fetch(session: Session, args: FetchArgs, *, max_targets: int | None = None) 
     committed stays, and `session.events.done` has seen every finished target."""
     check(args)
     base = normalize_base_url(args.base_url)
+    token = token_from(os.environ)  # refused before anything is asked, even in a dry run
     targets = plan(date=args.date, since=args.since, until=args.until, week=args.week,
                    month=args.month, search=args.search, ids=args.ids or None)
     if max_targets is not None and len(targets) > max_targets:
@@ -153,7 +162,7 @@ def fetch(session: Session, args: FetchArgs, *, max_targets: int | None = None) 
 
     config = client.HttpConfig(base_url=base, rate=args.rate, timeout=args.timeout,
                                retries=args.retries, backoff=args.backoff,
-                               token=os.environ.get("HF_TOKEN") or None)
+                               token=token)
     out = Fetched(targets, run.FetchReport())
     conn = session.open(create=True)
     with session.events.progress(len(targets), "targets", "fetching") as bar:

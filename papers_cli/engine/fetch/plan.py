@@ -43,11 +43,20 @@ def today_utc() -> dt.date:
 def normalize_base_url(url: str) -> str:
     """The base URL without a trailing slash; PlanError unless it is http(s)://host."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise PlanError("--base-url must be an http(s) URL (this one cannot be read: a "
+                        "bad host or port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PlanError(f"--base-url must be an http(s) URL, not {url!r}")
     if parts.query or parts.fragment:
         raise PlanError(f"--base-url takes no query or fragment: {url!r}")
+    if parts.username is not None or parts.password is not None:
+        # It would be stored in every page's path and shown in messages: say nothing of it.
+        raise PlanError("--base-url takes no user or password (HF_TOKEN is the way to "
+                        "authenticate)")
     return url
 
 

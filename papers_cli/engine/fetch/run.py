@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from papers_cli.core.models import ParseError
 from papers_cli.core.words import plural
 from papers_cli.engine.fetch import client as http
 from papers_cli.engine.fetch.plan import (
@@ -24,6 +25,7 @@ from papers_cli.engine.fetch.plan import (
     pages_paged,
     today_utc,
 )
+from papers_cli.engine.fetch.trust import check_answer
 from papers_cli.engine.ingest import Tally, ingest_bytes
 from papers_cli.storage import pages
 
@@ -44,8 +46,15 @@ class TargetOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-UNITS = {"day": "day", "week": "week", "month": "month", "search": "search",
-         "paper": "paper id"}
+UNITS = {"day": ("day", "days"), "week": ("week", "weeks"), "month": ("month", "months"),
+         "search": ("search", "searches"), "paper": ("paper id", "paper ids")}
+
+
+def _count(targets: list[Target]) -> str:
+    """`3 days`, `1 search`, `2 targets` (of several kinds)."""
+    kinds = {t.kind for t in targets}
+    one, many = UNITS[kinds.pop()] if len(kinds) == 1 else ("target", "targets")
+    return plural(len(targets), one, many)
 
 
 @dataclass
@@ -58,39 +67,30 @@ class FetchReport(Tally[TargetOutcome]):
 
     def summary(self, planned: list[Target] | None = None) -> str:
         targets = planned if planned is not None else [o.target for o in self.outcomes]
-        kinds = {t.kind for t in targets}
-        unit = UNITS[kinds.pop()] if len(kinds) == 1 else "target"
-        n = len(targets)
-        new = self.new_papers
-        parts = [f"{self.count('ingested')} fetched ({plural(new, 'new paper')}, "
+        parts = [f"{self.count('ingested')} fetched ({plural(self.new_papers, 'new paper')}, "
                  f"{self.known_papers} known)"]
         for status, words in (("unchanged", "unchanged"), ("done", "already fetched"),
                               ("empty", "empty"), ("missing", "not on the site"),
                               ("rejected", "rejected")):
             if self.count(status):
                 parts.append(f"{self.count(status)} {words}")
-        left = n - len(self.outcomes)
+        left = len(targets) - len(self.outcomes)
         if left > 0:
             parts.append(f"{left} not done")
-        return f"{n} {unit}{'s' if n != 1 else ''}: " + ", ".join(parts)
-
+        return f"{_count(targets)}: " + ", ".join(parts)
 
     def interrupted(self, planned: list[Target]) -> str:
         """The line for Ctrl-C: what was committed, and how to finish."""
-        kinds = {t.kind for t in planned}
-        unit = UNITS[kinds.pop()] if len(kinds) == 1 else "target"
-        n = len(planned)
-        return (f"interrupted after {len(self.outcomes)} of {n} {unit}{'s' if n != 1 else ''}"
-                f" ({self.count('ingested')} fetched, {self.new_papers} new "
-                f"paper{'' if self.new_papers == 1 else 's'}, committed);"
-                " run the same command again to resume")
+        return (f"interrupted after {len(self.outcomes)} of {_count(planned)}"
+                f" ({self.count('ingested')} fetched, {plural(self.new_papers, 'new paper')}"
+                ", committed); run the same command again to resume")
 
 
 def _items(body: bytes) -> list[object] | None:
     """The decoded list when the body is a JSON list, else None (the parser says why)."""
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # deep nesting: the check says so, not a traceback
         return None
     return value if isinstance(value, list) else None
 
@@ -142,7 +142,7 @@ def run_fetch(
                 outcome = TargetOutcome(target, "done", "already fetched (--refresh to "
                                         "fetch again)")
             else:
-                outcome = _fetch_one(conn, cl, base, target, limit)
+                outcome = _fetch_one(conn, cl, base, target, limit, config.token, today)
             report.outcomes.append(outcome)
             if on_target:
                 on_target(outcome)
@@ -154,7 +154,7 @@ def run_fetch(
 
 
 def _fetch_one(conn: sqlite3.Connection, client: http.Client, base: str, target: Target,
-               limit: int | None) -> TargetOutcome:
+               limit: int | None, token: str | None, today: dt.date) -> TargetOutcome:
     try:
         responses = list(fetch_target(client, base, target, limit))
     except http.Unreachable:
@@ -167,12 +167,12 @@ def _fetch_one(conn: sqlite3.Connection, client: http.Client, base: str, target:
         return TargetOutcome(target, "rejected", f"{e.url}: {e.reason}")
 
     for resp, _ in responses:
-        # The API answers JSON only: an HTML body (a login wall, an error page) must not
-        # reach the page parsers, which would read it as a listing.
-        head = resp.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if head not in (b"[", b"{"):
-            return TargetOutcome(target, "rejected", f"{resp.url}: " + (
-                "not JSON" if head else "empty response"))
+        # Every page is checked before any is stored: an answer that is not about what
+        # was asked (another paper, another day, not the API's JSON) leaves nothing.
+        try:
+            check_answer(target, resp.body, token, today)
+        except ParseError as e:
+            return TargetOutcome(target, "rejected", e.located(resp.url))
     out = TargetOutcome(target, "unchanged", pages=len(responses))
     pages.begin_batch(conn, responses[0][0].fetched_at if responses else
                         dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
