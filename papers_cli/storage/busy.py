@@ -1,0 +1,83 @@
+"""Waiting for another program's lock, out loud.
+
+Python's sqlite3 (3.11) has no busy handler hook, and SQLite's own busy timeout
+sleeps in C: silent, and deaf to Ctrl-C until it ends. So a connection here waits
+FIRST_WAIT_MS in SQLite; if the lock is still held, it says so once (`on_wait`) and
+goes on retrying the statement in short waits, back in Python between them (Ctrl-C
+is seen within POLL_MS), until BUSY_TIMEOUT_MS in all. Only a statement that can be
+retried is: one outside a transaction, or the BEGIN that opens one (SQLite's rule:
+a statement other than COMMIT that meets SQLITE_BUSY inside a transaction leaves
+the transaction to be rolled back).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+BUSY_TIMEOUT_MS = 30_000
+FIRST_WAIT_MS = 1_000
+POLL_MS = 100
+
+
+def _busy(e: sqlite3.Error) -> bool:
+    return (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+
+
+def _opens_transaction(sql: str) -> bool:
+    return sql.lstrip()[:5].upper() in ("BEGIN", "COMMI")
+
+
+class Patient(sqlite3.Connection):
+    """A connection that retries a statement another program's lock holds up, telling
+    `on_wait` once (when it is set) after the first second."""
+
+    on_wait: Callable[[str], None] | None = None
+    timeout_ms: int = BUSY_TIMEOUT_MS
+    _told = False
+
+    def start(self, timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        """Set the waits (called once, right after connecting)."""
+        self.timeout_ms = timeout_ms
+        super().execute(f"PRAGMA busy_timeout = {min(FIRST_WAIT_MS, timeout_ms)}")
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as e:
+            if not self._retryable(e, sql):
+                raise
+        return self._wait(lambda: super(Patient, self).execute(sql, parameters))
+
+    def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor:
+        if not isinstance(seq, list | tuple):
+            seq = list(seq)  # a retry needs the rows again
+        try:
+            return super().executemany(sql, seq)
+        except sqlite3.OperationalError as e:
+            if not self._retryable(e, sql):
+                raise
+        return self._wait(lambda: super(Patient, self).executemany(sql, seq))
+
+    def _retryable(self, e: sqlite3.OperationalError, sql: str) -> bool:
+        return (_busy(e) and self.timeout_ms > FIRST_WAIT_MS
+                and (not self.in_transaction or _opens_transaction(sql)))
+
+    def _wait(self, again: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
+        deadline = time.monotonic() + (self.timeout_ms - FIRST_WAIT_MS) / 1000
+        if self.on_wait is not None and not self._told:
+            self._told = True
+            self.on_wait(f"papers: the database is locked by another program; waiting up to "
+                         f"{round(self.timeout_ms / 1000)} s (Ctrl-C to stop)")
+        super().execute(f"PRAGMA busy_timeout = {POLL_MS}")
+        try:
+            while True:
+                try:
+                    return again()
+                except sqlite3.OperationalError as e:
+                    if not _busy(e) or time.monotonic() >= deadline:
+                        raise
+        finally:
+            super().execute(f"PRAGMA busy_timeout = {FIRST_WAIT_MS}")
