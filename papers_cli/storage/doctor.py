@@ -2,14 +2,62 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from papers_cli.core.validate import check_paper_row
-from papers_cli.storage import fts, personal, schema, tx
+from papers_cli.storage import fts, personal, salvage, schema, tx
+from papers_cli.storage.connection import open_damaged
 from papers_cli.storage.pages import adopt_foreign
 from papers_cli.storage.papers import drifted, recompute
 from papers_cli.storage.read import counts
+
+
+def damage(path: Path, conn: sqlite3.Connection, *, full: bool = False
+           ) -> tuple[dict[str, Any], list[str]] | None:
+    """None when PRAGMA quick_check passes; else what is damaged (the check's lines,
+    integrity_check's with `full`; the tables and indexes named; per table the rows
+    that cannot be read) and the problems to tell, the way out last."""
+    if salvage.check(conn, "quick_check") == ["ok"]:
+        return None
+    raw = open_damaged(path)  # read-only, and a truncated file's schema still loads
+    try:
+        lines = salvage.check(raw, "integrity_check" if full else "quick_check")
+        version = raw.execute("PRAGMA user_version").fetchone()[0]
+        found = salvage.survey(raw)
+    finally:
+        raw.close()
+    tables = [t for t in found["tables"] if t.gaps]
+    names = sorted(salvage.named(lines, found["schema"]) | {t.name for t in tables}
+                   | set(found["bad_indexes"]))
+    command = recover_command(path)
+    report = {"schema_version": version, "expected_schema_version": schema.VERSION,
+              "integrity": lines, "damaged": names,
+              "unreadable": {t.name: {"read": t.read, "lost": t.lost,
+                                      "keys": [str(g) for g in t.gaps]} for t in tables},
+              "recover": command}
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    out = ["the database is damaged: " + "; ".join(lines[:3]) + more]
+    if names:
+        out.append("damaged: " + ", ".join(names))
+    out += [f"cannot read {t.describe()}" for t in tables]
+    out.append(f"get the readable data out into a new database with: {command}")
+    return report, out
+
+
+def recover_command(path: Path) -> str:
+    """The exact `papers doctor --recover` line for a damaged database: OUT beside it
+    (or here, when its folder cannot be written), under a name not yet taken."""
+    folder = path.parent if os.access(path.parent, os.W_OK) else Path.cwd()
+    out = folder / f"{path.stem}-recovered.db"
+    n = 2
+    while os.path.lexists(out):
+        out, n = folder / f"{path.stem}-recovered-{n}.db", n + 1
+    return (f"papers --db {shlex.quote(str(path))} doctor --recover "
+            f"{shlex.quote(str(out))}")
 
 
 def health(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -93,6 +141,10 @@ def problems(report: dict[str, Any]) -> list[str]:
 def repair(conn: sqlite3.Connection, now: str) -> list[str]:
     """Fix what can be fixed: the index, orphans, papers from other tools, drift."""
     done: list[str] = []
+    if salvage.check(conn, "integrity_check", 1) != ["ok"]:
+        # quick_check passed (doctor checks it first): only index contents are wrong.
+        conn.execute("REINDEX")
+        done.append("rebuilt the indexes (their entries did not match the tables)")
     with tx.write(conn):
         objects = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master")}
         missing = [n for n in fts.OBJECTS if n not in objects]

@@ -86,14 +86,14 @@ def recover(src: Path, out: Path, now: str) -> Recovery:
         try:
             result = Recovery(src, out)
             _copy(conn, out, version, result)
-        except BaseException:
+            _mend(out, now, result)
+        except BaseException:  # Ctrl-C or a full disk: no half-made OUT is left
             for suffix in ("", "-wal", "-shm", "-journal"):
                 with contextlib.suppress(OSError):
                     os.unlink(str(out) + suffix)
             raise
     finally:
         conn.close()
-    _mend(out, now, result)
     return result
 
 

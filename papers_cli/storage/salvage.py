@@ -210,11 +210,14 @@ def index_readable(conn: sqlite3.Connection, index: str, table_name: str) -> boo
 def check(conn: sqlite3.Connection, pragma: str, limit: int = 100) -> list[str]:
     """quick_check or integrity_check's lines; a check that cannot run says why."""
     try:
-        return [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}({limit})")]
+        # One message a line (a row may hold several), without the per-schema heading.
+        return [line for r in conn.execute(f"PRAGMA {pragma}({limit})")
+                for line in str(r[0]).splitlines() if not line.startswith("*** ")]
     except sqlite3.DatabaseError as e:
         if not damage(e):
             raise
-        return [f"the check could not run ({getattr(e, 'sqlite_errorname', '')})"]
+        code = getattr(e, "sqlite_errorname", "")
+        return [f"PRAGMA {pragma} stopped at a damaged page ({code})"]
 
 
 def named(lines: list[str], schema: list[sqlite3.Row]) -> set[str]:
