@@ -26,8 +26,9 @@ def _busy(e: sqlite3.Error) -> bool:
     return (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
-def _opens_transaction(sql: str) -> bool:
-    return sql.lstrip()[:5].upper() in ("BEGIN", "COMMI")
+def _may_retry_in_transaction(sql: str) -> bool:
+    """BEGIN (no transaction is open yet when it fails) and COMMIT may be retried."""
+    return sql.lstrip()[:6].upper().rstrip() in ("BEGIN", "COMMIT")
 
 
 class Patient(sqlite3.Connection):
@@ -38,10 +39,10 @@ class Patient(sqlite3.Connection):
     timeout_ms: int = BUSY_TIMEOUT_MS
     _told = False
 
-    def start(self, timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def start(self, timeout_ms: int | None = None) -> None:
         """Set the waits (called once, right after connecting)."""
-        self.timeout_ms = timeout_ms
-        super().execute(f"PRAGMA busy_timeout = {min(FIRST_WAIT_MS, timeout_ms)}")
+        self.timeout_ms = BUSY_TIMEOUT_MS if timeout_ms is None else timeout_ms
+        super().execute(f"PRAGMA busy_timeout = {min(FIRST_WAIT_MS, self.timeout_ms)}")
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
@@ -63,7 +64,7 @@ class Patient(sqlite3.Connection):
 
     def _retryable(self, e: sqlite3.OperationalError, sql: str) -> bool:
         return (_busy(e) and self.timeout_ms > FIRST_WAIT_MS
-                and (not self.in_transaction or _opens_transaction(sql)))
+                and (not self.in_transaction or _may_retry_in_transaction(sql)))
 
     def _wait(self, again: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
         deadline = time.monotonic() + (self.timeout_ms - FIRST_WAIT_MS) / 1000

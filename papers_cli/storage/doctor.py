@@ -73,7 +73,13 @@ def health(conn: sqlite3.Connection) -> dict[str, Any]:
     out["fts_consistent"] = None
     if "papers_fts" in objects:
         try:
-            conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES('integrity-check', 1)")
+            try:
+                conn.execute("INSERT INTO papers_fts(papers_fts, rank) "
+                             "VALUES('integrity-check', 1)")
+            except sqlite3.OperationalError as e:
+                # FTS5 runs its check as a write: on a read-only database, count only.
+                if not (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):
+                    raise
             docs = conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0]
             out["fts_consistent"] = docs == counts(conn)["papers"]
         except sqlite3.DatabaseError:
