@@ -186,6 +186,7 @@ def _present_recovery(r: Any, *, as_json: bool) -> int:
                               "refused": r.refused, "dropped": r.dropped,
                               "rebuilt_papers": len(r.rebuilt), "stand_in_pages":
                               r.stand_in_pages, "orphaned_personal": r.orphaned,
+                              "missing_tables": r.missing, "not_utf8": r.replaced,
                               "problems": r.problems}, indent=2))
         else:
             for row in rows:
@@ -201,6 +202,11 @@ def _present_recovery(r: Any, *, as_json: bool) -> int:
     if r.orphaned:
         notes.append(f"personal data of {plural(r.orphaned, 'lost paper')} kept as orphans")
     notes += [f"{n} {t} row(s) refused (damaged values)" for t, n in r.refused.items()]
+    if r.missing:
+        notes.append(f"missing from {r.source}: table(s) {', '.join(r.missing)}")
+    if r.replaced:
+        notes.append(f"{r.replaced} text value(s) held bytes that are not UTF-8: kept, "
+                     "with those bytes replaced by U+FFFD")
     notes += [f"{n} {t} row(s) dropped (they belonged to lost rows)"
               for t, n in r.dropped.items()]
     for n in notes:

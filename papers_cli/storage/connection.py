@@ -29,6 +29,9 @@ def _check_path(p: Path, create: bool) -> None:
         st = p.stat()
     except FileNotFoundError:
         if not create:
+            if os.path.lexists(f"{p}-wal"):
+                raise StorageError(f"no database at {p}, only its -wal file: the database "
+                                   "file was moved or deleted (put it back beside it)") from None
             raise StorageError(f"no database at {p}; run 'papers ingest' first") from None
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -49,12 +52,14 @@ def _code(e: sqlite3.Error) -> str:
 
 def _refused(p: Path, e: sqlite3.Error) -> StorageError:
     err = classify(e)
-    if err.kind in ("not a database", "damaged"):
+    if err.kind == "not a database":
         return StorageError(f"{p} is not a papers database ({err})", err.kind)
     return StorageError(f"{p}: {err}", err.kind)
 
 
 def _newer(p: Path, version: int) -> StorageError:
+    if version < 0:  # no papers ever wrote one: migrating from it would run garbage steps
+        return StorageError(f"{p} has schema version {version}: not a papers database")
     return StorageError(f"{p} has schema version {version}, newer than this papers supports "
                         f"({schema.VERSION}); upgrade papers")
 
@@ -99,7 +104,7 @@ def _connect_writable(p: Path, tell: Tell | None) -> sqlite3.Connection:
         conn.on_wait = tell
         conn.start()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > schema.VERSION:
+        if not 0 <= version <= schema.VERSION:
             raise _newer(p, version)
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
@@ -132,7 +137,7 @@ def _check_version(p: Path, conn: sqlite3.Connection) -> None:
     if version == 0:
         raise StorageError(f"{p} is not a papers database (or an empty one, which cannot be "
                            "set up where it cannot be written)")
-    if version > schema.VERSION:
+    if not 0 <= version <= schema.VERSION:
         raise _newer(p, version)
     if version < schema.VERSION:
         raise StorageError(
@@ -211,9 +216,30 @@ def open_damaged(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn = _open_read_only(str(p), pragmas=("query_only = ON", "writable_schema = ON",
                                                 "cell_size_check = ON"))
     except sqlite3.Error as e:
-        raise _refused(p, e) from None
+        err = classify(e)
+        if err.kind != "damaged":
+            raise _refused(p, e) from None
+        raise StorageError(f"{p} is damaged where SQLite keeps its list of tables (its first "
+                           "page): papers can neither read nor recover it; restore a backup",
+                           "damaged") from None
     conn.row_factory = sqlite3.Row
+    conn.text_factory = Lenient()
     return conn
+
+
+class Lenient:
+    """Text as str, bytes that are not UTF-8 (a damaged value) replaced by U+FFFD and
+    counted, instead of failing the whole read."""
+
+    def __init__(self) -> None:
+        self.replaced = 0
+
+    def __call__(self, raw: bytes) -> str:
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            self.replaced += 1
+            return raw.decode(errors="replace")
 
 
 def connect_damaged(path: str | os.PathLike[str], *, tell: Tell | None = None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from papers_cli.core.validate import check_paper_row
 from papers_cli.storage import connection, fts, salvage, schema, tx
 from papers_cli.storage.doctor import health, problems
 from papers_cli.storage.errors import StorageError, classify
@@ -47,6 +48,8 @@ class Recovery:
     stand_in_pages: int = 0
     rebuilt: set[int] = field(default_factory=set)  # paper ids folded back from sightings
     orphaned: int = 0  # personal rows whose paper is gone (kept, as after `papers rm`)
+    missing: list[str] = field(default_factory=list)  # tables the source should have had
+    replaced: int = 0  # text values whose bytes were not UTF-8 (kept, with U+FFFD)
     problems: list[str] = field(default_factory=list)  # what doctor still finds in OUT
 
     def lost(self, t: Table) -> int | None:
@@ -57,14 +60,18 @@ class Recovery:
 
     @property
     def complete(self) -> bool:
-        return (all(self.lost(t) == 0 for t in self.tables)
-                and not any(self.refused.values()) and not any(self.dropped.values()))
+        return (all(self.lost(t) == 0 for t in self.tables) and not self.missing
+                and not self.replaced and not any(self.refused.values())
+                and not any(self.dropped.values()))
 
 
 def check_paths(src: Path, out: Path) -> None:
     """Refuse an OUT that is the source or exists (recover never overwrites)."""
-    if out.resolve() == src.resolve() or (out.exists() and src.exists()
-                                          and os.path.samefile(out, src)):
+    try:
+        same = out.resolve() == src.resolve() or (out.exists() and os.path.samefile(out, src))
+    except (OSError, RuntimeError):  # a symlink loop: it exists, as far as OUT goes
+        same = False
+    if same:
         raise StorageError(f"{out} is the damaged database itself; give a new file name")
     if os.path.lexists(out):
         raise StorageError(f"{out} exists; give a new file name (recover never overwrites)")
@@ -74,9 +81,9 @@ def check_paths(src: Path, out: Path) -> None:
 
 def recover(src: Path, out: Path, now: str) -> Recovery:
     """Copy what can be read of `src` into the new database `out`."""
-    check_paths(src, out)
     conn = connection.open_damaged(src)
     try:
+        check_paths(src, out)
         version = _version(src, conn)
         try:
             fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -107,7 +114,7 @@ def _version(src: Path, conn: sqlite3.Connection) -> int:
     if version > schema.VERSION:
         raise StorageError(f"{src} has schema version {version}, newer than this papers "
                            f"supports ({schema.VERSION}); upgrade papers")
-    if version == 0 or "papers" not in names:
+    if version <= 0 or "papers" not in names:
         raise StorageError(f"{src} is not a papers database")
     return version
 
@@ -129,6 +136,9 @@ def _copy(src: sqlite3.Connection, out: Path, version: int, result: Recovery) ->
         for name in names:
             if name in have:
                 result.tables.append(_copy_table(src, dst, name, sql[name], found, result))
+        result.missing = sorted(n for n in have if n not in sql and not n.startswith(
+            ("sqlite_", *DERIVED)))
+        result.replaced = getattr(src.text_factory, "replaced", 0)
         dst.execute("COMMIT")
     finally:
         dst.close()
@@ -188,9 +198,17 @@ def _mend(out: Path, now: str, result: Recovery) -> None:
                 "FROM pages), ?) FROM sightings s WHERE s.page_id NOT IN (SELECT id FROM "
                 "pages) GROUP BY s.page_id", (now,)).rowcount
             had = {r[0] for r in conn.execute("SELECT id FROM papers")}
+            # A row read whole but with noise in its values is refused, as a write of it
+            # would be: a sighting before the fold, a paper after (what it still holds).
+            bad = _bad_rows(conn, "sightings")
+            _drop(conn, "sightings", f"rowid IN ({','.join(map(str, bad)) or 'NULL'})",
+                  result, result.refused)
             ids = [r[0] for r in conn.execute("SELECT DISTINCT paper_id FROM sightings")]
             recompute(conn, ids)
             result.rebuilt = set(ids) - had
+            bad = _bad_rows(conn, "papers")
+            _drop(conn, "papers", f"rowid IN ({','.join(map(str, bad)) or 'NULL'})", result,
+                  result.refused)
             _drop(conn, "authors", "paper_id NOT IN (SELECT id FROM papers)", result)
             _drop_dangling(conn, result)
             result.orphaned = conn.execute(
@@ -225,7 +243,16 @@ def _drop_dangling(conn: sqlite3.Connection, result: Recovery) -> None:
             return
 
 
-def _drop(conn: sqlite3.Connection, table: str, where: str, result: Recovery) -> None:
+def _bad_rows(conn: sqlite3.Connection, table: str) -> list[int]:
+    """Rows whose values the field table does not allow (a papers row of another tool,
+    with no title key yet, is doctor's to take in: kept)."""
+    return [r["rowid"] for r in conn.execute(f"SELECT rowid, * FROM {q(table)}")
+            if r["title_key"] is not None and check_paper_row(dict(r))]
+
+
+def _drop(conn: sqlite3.Connection, table: str, where: str, result: Recovery,
+          into: dict[str, int] | None = None) -> None:
     n = conn.execute(f"DELETE FROM {q(table)} WHERE {where}").rowcount
     if n > 0:
-        result.dropped[table] = result.dropped.get(table, 0) + n
+        counts = result.dropped if into is None else into
+        counts[table] = counts.get(table, 0) + n
