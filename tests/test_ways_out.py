@@ -445,3 +445,33 @@ def test_errors_are_told_apart_by_code_not_text() -> None:
         assert classify(e).kind == kind, code
     e = sqlite3.OperationalError("database is locked")  # no code: not told by text
     assert classify(e).kind == "error"
+
+
+def test_read_only_folder_with_changes_left_in_the_wal(pristine: Path, tmp_path: Path) -> None:
+    """No -shm can be made beside a -wal that holds a commit: the database is read as
+    of its last checkpoint, and papers says so."""
+    why = _in_namespace()
+    if why:
+        pytest.skip(why)
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    db = copy(pristine, src / "p.db")
+    c = sqlite3.connect(db, isolation_level=None)
+    c.execute("PRAGMA wal_autocheckpoint = 0")
+    c.execute("UPDATE papers SET upvotes = 4242 WHERE id = 1")
+    wal = (src / "p.db-wal").read_bytes()
+    c.close()
+    (src / "p.db-wal").write_bytes(wal)  # as a writer that died left it
+    ro = f"mount --bind {src} {mnt}; mount -o remount,bind,ro {mnt}"
+    r = _mounted(ro, mnt / "p.db", "show", "1", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "p.db-wal holds changes that cannot be read here" in r.stderr
+
+
+def test_doctor_full_runs_integrity_check_on_damage(pristine: Path, tmp_path: Path) -> None:
+    db = copy(pristine, tmp_path / "hurt.db")
+    _index(db)
+    quick, full = doctor_json(db), json.loads(papers(db, "doctor", "--full", "--json").stdout)
+    assert "sightings_paper" in quick["damaged"] and "sightings_paper" in full["damaged"]
+    assert full["integrity"] != quick["integrity"]

@@ -4,10 +4,10 @@ Python's sqlite3 (3.11) has no busy handler hook, and SQLite's own busy timeout
 sleeps in C: silent, and deaf to Ctrl-C until it ends. So a connection here waits
 FIRST_WAIT_MS in SQLite; if the lock is still held, it says so once (`on_wait`) and
 goes on retrying the statement in short waits, back in Python between them (Ctrl-C
-is seen within POLL_MS), until BUSY_TIMEOUT_MS in all. Only a statement that can be
-retried is: one outside a transaction, or the BEGIN that opens one (SQLite's rule:
-a statement other than COMMIT that meets SQLITE_BUSY inside a transaction leaves
-the transaction to be rolled back).
+is seen within POLL_MS), until BUSY_TIMEOUT_MS in all. Only a statement outside a
+transaction (the BEGIN that opens one included) is retried: one inside that meets
+SQLITE_BUSY leaves its transaction to be rolled back (SQLite's rule), so inside a
+transaction SQLite waits the whole time itself, silently, as it always did.
 """
 
 from __future__ import annotations
@@ -26,11 +26,6 @@ def _busy(e: sqlite3.Error) -> bool:
     return (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
-def _may_retry_in_transaction(sql: str) -> bool:
-    """BEGIN (no transaction is open yet when it fails) and COMMIT may be retried."""
-    return sql.lstrip()[:6].upper().rstrip() in ("BEGIN", "COMMIT")
-
-
 class Patient(sqlite3.Connection):
     """A connection that retries a statement another program's lock holds up, telling
     `on_wait` once (when it is set) after the first second."""
@@ -38,6 +33,7 @@ class Patient(sqlite3.Connection):
     on_wait: Callable[[str], None] | None = None
     timeout_ms: int = BUSY_TIMEOUT_MS
     _told = False
+    _long = False  # the busy timeout is the whole wait (inside a transaction)
 
     def start(self, timeout_ms: int | None = None) -> None:
         """Set the waits (called once, right after connecting)."""
@@ -45,26 +41,34 @@ class Patient(sqlite3.Connection):
         super().execute(f"PRAGMA busy_timeout = {min(FIRST_WAIT_MS, self.timeout_ms)}")
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        self._pace()
         try:
             return super().execute(sql, parameters)
         except sqlite3.OperationalError as e:
-            if not self._retryable(e, sql):
+            if not self._retryable(e):
                 raise
         return self._wait(lambda: super(Patient, self).execute(sql, parameters))
 
     def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor:
-        if not isinstance(seq, list | tuple):
-            seq = list(seq)  # a retry needs the rows again
+        self._pace()
+        if not isinstance(seq, list | tuple):  # rows made on the fly: no second go
+            return super().executemany(sql, seq)
         try:
             return super().executemany(sql, seq)
         except sqlite3.OperationalError as e:
-            if not self._retryable(e, sql):
+            if not self._retryable(e):
                 raise
         return self._wait(lambda: super(Patient, self).executemany(sql, seq))
 
-    def _retryable(self, e: sqlite3.OperationalError, sql: str) -> bool:
-        return (_busy(e) and self.timeout_ms > FIRST_WAIT_MS
-                and (not self.in_transaction or _may_retry_in_transaction(sql)))
+    def _pace(self) -> None:
+        """The whole wait in SQLite inside a transaction, the first second outside."""
+        if self.in_transaction != self._long:
+            self._long = self.in_transaction
+            wait = self.timeout_ms if self._long else min(FIRST_WAIT_MS, self.timeout_ms)
+            super().execute(f"PRAGMA busy_timeout = {wait}")
+
+    def _retryable(self, e: sqlite3.OperationalError) -> bool:
+        return _busy(e) and not self._long and self.timeout_ms > FIRST_WAIT_MS
 
     def _wait(self, again: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
         deadline = time.monotonic() + (self.timeout_ms - FIRST_WAIT_MS) / 1000
