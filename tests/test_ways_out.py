@@ -475,3 +475,26 @@ def test_doctor_full_runs_integrity_check_on_damage(pristine: Path, tmp_path: Pa
     quick, full = doctor_json(db), json.loads(papers(db, "doctor", "--full", "--json").stdout)
     assert "sightings_paper" in quick["damaged"] and "sightings_paper" in full["damaged"]
     assert full["integrity"] != quick["integrity"]
+
+
+def test_recover_an_older_schema_then_migrate(tmp_path: Path) -> None:
+    """An older database is copied at its own schema version, then migrated."""
+    from papers_cli.storage import schema
+
+    db = tmp_path / "old.db"
+    c = sqlite3.connect(db, isolation_level=None)
+    for step in schema.STEPS[:4]:
+        step(c)
+    c.execute("PRAGMA user_version = 4")
+    c.execute("INSERT INTO pages (id, path, sha256, format, records, ingested_at) VALUES "
+              "(1, 'x.txt', 'abc', 'text', 1, '2025-01-01T00:00:00+00:00')")
+    c.execute("INSERT INTO papers (id, title, title_key) VALUES (1, 'A title', 'a title')")
+    c.execute("INSERT INTO sightings (page_id, position, paper_id, published) "
+              "VALUES (1, 1, 1, '2024-01-02')")
+    c.close()
+    out = tmp_path / "new.db"
+    r = papers(db, "doctor", "--recover", str(out))
+    assert r.returncode == 0, r.stderr
+    assert ids(out, "SELECT id, title, published FROM papers") == {(1, "A title", "2024-01-02")}
+    assert papers(out, "doctor").returncode == 0
+    assert ids(db, "PRAGMA user_version") == {4}  # the source is only read

@@ -100,6 +100,7 @@ def connect(path: str | os.PathLike[str], *, create: bool = True,
 
 def _connect_writable(p: Path, tell: Tell | None) -> sqlite3.Connection:
     conn = sqlite3.connect(p, isolation_level=None, factory=Patient)
+    conn.row_factory = sqlite3.Row  # migrations read by column name too
     try:
         conn.on_wait = tell
         conn.start()
