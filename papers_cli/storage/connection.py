@@ -10,12 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from papers_cli.storage import schema
-from papers_cli.storage.busy import BUSY_TIMEOUT_MS, Patient
+from papers_cli.storage.busy import Patient
 from papers_cli.storage.errors import StorageError, classify
 from papers_cli.storage.filters import register_functions
-
-__all__ = ["BUSY_TIMEOUT_MS", "connect", "connect_damaged", "connect_reader", "connect_readonly",
-           "db_path", "open_damaged"]
 
 Tell = Callable[[str], None]
 # What a read-write open meets when the file, its folder (no -wal/-shm can be made)
@@ -110,6 +107,7 @@ def _connect_writable(p: Path, tell: Tell | None) -> sqlite3.Connection:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB, migrations too
         # Checkpoint every 256 MiB of WAL rather than every 4 MiB: an ingest batch no
         # longer copies its pages back at each commit.
         conn.execute("PRAGMA wal_autocheckpoint = 65536")
