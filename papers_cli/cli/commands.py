@@ -4,6 +4,7 @@ and chooses the exit code."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,14 +139,88 @@ def present_rm(db: Path | None, args: corpus.RmArgs, out: Any) -> int:
 def present_doctor(db: Path | None, args: corpus.DoctorArgs, out: ReportOutput) -> int:
     fmt = out.chosen()
     result = corpus.doctor(session(db), args)
+    if result.recovery is not None:
+        return _present_recovery(result.recovery, as_json=fmt == "json")
     for line in result.fixed:
         message(f"fixed: {line}", no_color=STATE.no_color)
     with pipe_safe():
-        write_doctor(result.report, result.personal_orphans, as_json=fmt == "json")
+        if result.damaged:
+            _write_damage(result.report, as_json=fmt == "json")
+        else:
+            write_doctor(result.report, result.personal_orphans, as_json=fmt == "json")
     for p in result.problems:
-        message(f"problem: {p}" + ("" if args.fix else " (run 'papers doctor --fix')"),
-                style="red", no_color=STATE.no_color)
+        # Damage is not repaired in place: the last line says how to get the data out.
+        hint = "" if args.fix or result.damaged else " (run 'papers doctor --fix')"
+        message(f"problem: {p}{hint}", style="red", no_color=STATE.no_color)
     return EXIT_NOTHING if result.problems else EXIT_OK
+
+
+def _write_damage(report: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    print(f"schema version\t{report['schema_version']} (this papers: "
+          f"{report['expected_schema_version']})")
+    print("integrity\tDAMAGED")
+    print(f"damaged\t{', '.join(report['damaged']) or '?'}")
+    for name, t in report["unreadable"].items():
+        lost = "some" if t["lost"] is None else t["lost"]
+        print(f"unreadable rows of {name}\t{lost} (keys {', '.join(t['keys'])}; "
+              f"{t['read']} read)")
+
+
+def _unreadable(row: dict[str, Any]) -> list[str]:
+    if not row["unreadable_keys"]:
+        return []
+    n, lost = row["unreadable"], row["lost"]
+    keys = ", ".join(row["unreadable_keys"])
+    return [f"{'some' if n is None else n} unreadable (keys {keys})",
+            f"{'some' if lost is None else lost} lost"]
+
+
+def _present_recovery(r: Any, *, as_json: bool) -> int:
+    """Per table: rows copied and lost; then one line on what was lost, if anything."""
+    rows = [{"table": t.name, "copied": t.read, "unreadable": t.lost, "lost": r.lost(t),
+             "unreadable_keys": [str(g) for g in t.gaps]} for t in r.tables]
+    with pipe_safe():
+        if as_json:
+            print(json.dumps({"out": str(r.out), "complete": r.complete, "tables": rows,
+                              "refused": r.refused, "dropped": r.dropped,
+                              "rebuilt_papers": len(r.rebuilt), "stand_in_pages":
+                              r.stand_in_pages, "orphaned_personal": r.orphaned,
+                              "missing_tables": r.missing, "not_utf8": r.replaced,
+                              "problems": r.problems}, indent=2))
+        else:
+            for row in rows:
+                if row["copied"] or row["unreadable_keys"]:
+                    print("\t".join((row["table"], f"{row['copied']} copied",
+                                     *_unreadable(row))))
+    notes = []
+    if r.rebuilt:
+        notes.append(f"{plural(len(r.rebuilt), 'paper')} rebuilt from their sightings")
+    if r.stand_in_pages:
+        notes.append(f"{plural(r.stand_in_pages, 'lost page')} replaced by a stand-in "
+                     "holding its sightings")
+    if r.orphaned:
+        notes.append(f"personal data of {plural(r.orphaned, 'lost paper')} kept as orphans")
+    notes += [f"{n} {t} row(s) refused (damaged values)" for t, n in r.refused.items()]
+    if r.missing:
+        notes.append(f"missing from {r.source}: table(s) {', '.join(r.missing)}")
+    if r.replaced:
+        notes.append(f"{r.replaced} text value(s) held bytes that are not UTF-8: kept, "
+                     "with those bytes replaced by U+FFFD")
+    notes += [f"{n} {t} row(s) dropped (they belonged to lost rows)"
+              for t, n in r.dropped.items()]
+    for n in notes:
+        say(f"note: {n}")
+    for p in r.problems:
+        message(f"problem in {r.out}: {p}", style="red", no_color=STATE.no_color)
+    if r.complete:
+        say(f"recovered everything into {r.out}")
+        return EXIT_OK
+    message(f"recovered what could be read into {r.out}; some rows were lost (see above)",
+            style="red", no_color=STATE.no_color)
+    return EXIT_NOTHING
 
 
 def present_embed(db: Path | None, args: corpus.EmbedArgs, out: Any) -> int:

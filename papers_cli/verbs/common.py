@@ -22,7 +22,7 @@ from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.options import MAX_COUNT, option
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.storage import identity
-from papers_cli.storage.connection import connect
+from papers_cli.storage.connection import connect, connect_damaged
 from papers_cli.storage.errors import StorageError
 from papers_cli.storage.filters import Filters
 
@@ -87,11 +87,18 @@ class Session:
     conn: sqlite3.Connection | None = None
     opener: Callable[[Path, bool], sqlite3.Connection] | None = None
 
-    def open(self, create: bool = False) -> sqlite3.Connection:
-        """The connection (opened once; `create` makes the database if it is missing)."""
+    def open(self, create: bool = False, damaged_ok: bool = False) -> sqlite3.Connection:
+        """The connection (opened once; `create` makes the database if it is missing).
+        A database that cannot be written is opened read-only (a write then fails);
+        `damaged_ok` (doctor) opens a damaged one read-only, as it is, not migrated."""
         if self.conn is None:
             try:
-                self.conn = (self.opener or _connect)(self.db, create)
+                if self.opener is not None:
+                    self.conn = self.opener(self.db, create)
+                elif damaged_ok:
+                    self.conn = connect_damaged(self.db, tell=self.events.note)
+                else:
+                    self.conn = connect(self.db, create=create, tell=self.events.note)
             except StorageError as e:
                 raise UserError(str(e)) from None
         return self.conn
@@ -100,10 +107,6 @@ class Session:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-
-
-def _connect(path: Path, create: bool) -> sqlite3.Connection:
-    return connect(path, create=create)
 
 
 # ---------------------------------------------------------------- the one resolver

@@ -20,8 +20,10 @@ from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
 from papers_cli.storage import pages
+from papers_cli.storage.errors import StorageError
 from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
+from papers_cli.storage.recover import recover
 from papers_cli.verbs.common import Interrupted, Session
 
 CLI_ONLY = frozenset((CLI,))
@@ -261,6 +263,12 @@ def _file_sha(path: str) -> str | None:
 @dataclass
 class DoctorArgs:
     fix: bool = option(False, "Repair what can be repaired.", "--fix", fronts=CLI_ONLY)
+    full: bool = option(False, "Run the full integrity check even when the quick one finds "
+                        "damage (slower; names more of what is damaged).", "--full",
+                        fronts=CLI_ONLY)
+    recover: str | None = option(None, "Copy every readable row of a damaged database into "
+                                 "the new database OUT.db, and say what was lost.",
+                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096)
 
 
 @dataclass
@@ -269,14 +277,32 @@ class Checkup:
     problems: list[str]
     fixed: list[str]
     personal_orphans: int
+    damaged: bool = False  # pages cannot be read: --fix cannot help, --recover can
+    recovery: Any = None  # storage.recover.Recovery, with --recover
 
 
 def doctor(session: Session, args: DoctorArgs) -> Checkup:
-    """Check the corpus: integrity, search index, orphans, schema, personal triggers."""
-    conn = session.open()
+    """Check the corpus: integrity, search index, orphans, schema, personal triggers; on
+    a damaged database, what is damaged and how to get the data out (--recover)."""
+    check(args)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    if args.recover is not None:
+        try:
+            done = recover(session.db, Path(args.recover), now)
+        except StorageError as e:
+            raise UserError(str(e)) from None
+        return Checkup({}, done.problems, [], 0, recovery=done)
+    conn = session.open(damaged_ok=True)
+    try:
+        found = checks.damage(session.db, conn, full=args.full)
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    if found is not None:
+        report, problems = found
+        report["problems"] = problems
+        return Checkup(report, problems, [], 0, damaged=True)
     fixed: list[str] = []
     if args.fix:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         fixed = checks.repair(conn, now)
     report = checks.health(conn)
     problems = checks.problems(report)
