@@ -30,6 +30,7 @@ pytest.importorskip("mcp")
 
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API_DAY = FIXTURES / "api_daily.json"
@@ -116,7 +117,10 @@ def test_read_only_server_lists_read_tools_and_refuses_writes(corpus: Path) -> N
         for name in ("fetch", "tag", "note", "mark"):
             msg = await err(s, name, ids=["1"])
             assert "read-only" in msg and "--allow-write" in msg
-        assert "unknown tool" in await err(s, "drop_everything")
+        # An unknown tool is a protocol error (-32602), not a tool result (MCP tools spec).
+        with pytest.raises(McpError, match="unknown tool") as caught:
+            await s.call_tool("drop_everything", {})
+        assert caught.value.error.code == -32602
 
     run(corpus, body)
     assert dump(sqlite3.connect(corpus)) == before

@@ -11,6 +11,7 @@ an assistant shows what it is given to a person). Nothing here imports the SDK.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sqlite3
 import typing
 from collections.abc import Callable
@@ -18,9 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from papers_cli.core.errors import UserError
 from papers_cli.core.options import MCP, Param, make, offered
 from papers_cli.core.sanitize import for_terminal
+from papers_cli.mcp.rpc import short
 from papers_cli.storage.errors import StorageError, explain
 from papers_cli.verbs import BY_NAME, Verb
 from papers_cli.verbs.common import Events, Records, Session
@@ -276,8 +280,9 @@ def call(ctx: Context, name: str, args: dict[str, Any]) -> Any:
         raise ToolFailure(f"{name}: the server is read-only; start it with "
                           "'papers mcp --allow-write' to change the corpus")
     if tool is None:
-        raise ToolFailure(f"unknown tool {for_terminal(name)[:100]!r}")
+        raise ToolFailure(f"unknown tool {short(name)}")
     try:
+        check_arguments(tool, args)
         return clean(tool.run(ctx, args))
     except ToolFailure:
         raise
@@ -285,6 +290,51 @@ def call(ctx: Context, name: str, args: dict[str, Any]) -> Any:
         raise ToolFailure(str(e)) from None
     except sqlite3.Error as e:
         raise ToolFailure(explain(e, ctx.path)) from None
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    schema = BY_TOOL[name].input_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def check_arguments(tool: Tool, args: dict[str, Any]) -> None:
+    """`args` against the tool's input schema: ToolFailure naming the argument in a few
+    words (jsonschema's own message quotes the whole value). A bad argument is a tool
+    error, a result the model reads and can correct (MCP 2025-11-25, tools)."""
+    err = jsonschema.exceptions.best_match(_validator(tool.name).iter_errors(args))
+    if err is not None:
+        raise ToolFailure(f"input validation error: {_why(err)}")
+
+
+_JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+              dict: "object", type(None): "null"}
+
+
+def _why(e: Any) -> str:
+    """One schema error in a few words; values only through `short`."""
+    where = ".".join(str(p) for p in e.absolute_path) or "arguments"
+    want, got = e.validator_value, e.instance
+    if e.validator == "required":
+        return ", ".join(f"{k}: missing (it is required)" for k in want if k not in got)
+    if e.validator == "additionalProperties":
+        unknown = sorted(set(got) - set(e.schema.get("properties", {})))
+        return f"unknown argument(s): {', '.join(short(k) for k in unknown[:5])}"
+    if e.validator == "type":
+        kinds = " or ".join(want) if isinstance(want, list) else want
+        return f"{where}: expected {kinds}, not {_JSON_TYPE.get(type(got), 'a value')}"
+    if e.validator == "minLength" and want == 1:
+        return f"{where}: empty"
+    sizes = {"maxLength": "longer than {:,} characters", "minLength": "shorter than {:,} "
+             "characters", "maxItems": "more than {:,} items"}
+    if e.validator in sizes:
+        return f"{where}: {sizes[e.validator].format(want)} ({len(got):,})"
+    if e.validator == "enum":
+        return f"{where}: {short(got)} is not one of {', '.join(map(str, want))}"
+    if e.validator in ("minimum", "maximum"):
+        return f"{where}: {short(got)} is not in the range {e.schema.get('minimum', '')}.." \
+               f"{e.schema.get('maximum', '')}"
+    return f"{where}: {short(got)} does not satisfy {e.validator} {short(want)}"
 
 
 def clean(value: Any) -> Any:
