@@ -154,7 +154,8 @@ class Tool:
         kw = {"max_targets": MAX_FETCH_TARGETS} if self.name == "fetch" else {}
         result = self.shape(ctx, run(session, make(args_cls, values), **kw), extra)
         if session.events.notes and isinstance(result, dict):
-            result["notes"] = list(session.events.notes)
+            # Beside the result, not in it: a paper's own `notes` are the person's.
+            result["messages"] = list(session.events.notes)
         return result
 
 
