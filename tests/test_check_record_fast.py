@@ -56,7 +56,10 @@ def test_check_record_is_check_value_per_field(values: dict[str, Any]) -> None:
 
 def test_a_long_text_and_a_long_list_are_refused_as_before() -> None:
     base = {"title": "T"}
-    for values in ({**base, "abstract": "x" * (validate.MAX_TEXT + 1)},
-                   {**base, "keywords": ["k"] * (validate.MAX_LIST + 1)}):
+    for values in ({**base, "abstract": "x" * (validate.TEXT_CAPS["abstract"] + 1)},
+                   {**base, "title": "x" * (validate.TEXT_CAPS["title"] + 1)},
+                   {**base, "project_page": "x" * (validate.MAX_TEXT + 1)},
+                   {**base, "keywords": ["k"] * (validate.MAX_LIST + 1)},
+                   {**base, "keywords": ["k" * (validate.MAX_ITEM + 1)]}):
         assert outcome(validate.check_record, values) == outcome(reference, values)
         assert outcome(validate.check_record, values)[0] == "error"

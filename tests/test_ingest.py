@@ -125,11 +125,18 @@ def test_missing_trailer_record_has_no_date(sample_conn: sqlite3.Connection) -> 
 
 
 def test_year_option_overrides_inference(conn: sqlite3.Connection) -> None:
-    report = _ingest(conn, DEC, year=2030)
-    assert report.outcomes[0].page_date == "2030-12-11"
+    report = _ingest(conn, DEC, year=2019)
+    assert report.outcomes[0].page_date == "2019-12-11"
     row = conn.execute("SELECT published, published_inferred FROM papers "
                        "WHERE title LIKE 'Omni-Mol%'").fetchone()
-    assert tuple(row) == ("2030-02-03", 0)
+    assert tuple(row) == ("2019-02-03", 0)
+
+
+def test_a_year_that_puts_the_page_in_the_future_rejects_it(conn: sqlite3.Connection) -> None:
+    report = _ingest(conn, DEC, year=2099)
+    assert report.outcomes[0].status == "rejected"
+    assert "2099-12-11" in report.outcomes[0].message and "future" in report.outcomes[0].message
+    assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
 
 
 def test_corpus_rule_infers_year_from_known_paper(conn: sqlite3.Connection) -> None:

@@ -395,7 +395,8 @@ def test_clusters_numbered_of_total_and_escaped() -> None:
     plain = io.StringIO()
     write_clusters([c], out=plain, rich_output=False)
     assert_inert(plain.getvalue().replace("\t", "").replace("\n", ""))
-    assert plain.getvalue().splitlines()[0].split("\t")[:4] == ["1", "1", "2024-01-01", "survivor"]
+    assert plain.getvalue().splitlines()[0] == "cluster\tid\tpublished\twhy\ttitle"
+    assert plain.getvalue().splitlines()[1].split("\t")[:4] == ["1", "1", "2024-01-01", "survivor"]
     assert cluster_title(3, 12) == "cluster 3 of 12"
 
 

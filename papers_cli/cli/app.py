@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from papers_cli import __version__
 from papers_cli.cli.build import register
-from papers_cli.cli.runtime import STATE, CommandExit, default_db, fail, guarded
+from papers_cli.cli.runtime import STATE, CommandExit, default_db, fail, guarded, output_failed
 from papers_cli.core.errors import UserError
 from papers_cli.core.fields import SITE
 from papers_cli.verbs import VERBS
@@ -153,10 +153,15 @@ def main() -> None:
     """Console-script entry."""
     app = app_for(sys.argv[1:])
     try:
-        app()
+        try:
+            app()
+        finally:  # help and usage text are written outside a command's guard
+            sys.stdout.flush()
     except KeyboardInterrupt:  # while typer parses, before a command's guard
         sys.stderr.write("papers: interrupted\n")
         sys.exit(130)
+    except OSError as e:  # `papers --help > /dev/full`
+        sys.exit(output_failed(e))
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from papers_cli.cli.outputs import RecordsOutput, ReportOutput
-from papers_cli.cli.runtime import STATE, CliEvents, fail, pipe_safe, say, screen, session
+from papers_cli.cli.outputs import ReportOutput, RowsOutput
+from papers_cli.cli.runtime import STATE, CliEvents, pipe_safe, say, screen, session
 from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK
 from papers_cli.core.words import plural
 from papers_cli.engine.ingest import Interrupted, PageOutcome
@@ -113,11 +113,8 @@ PAGE_COLUMNS = [Column("id", "id", style="dim", justify="right"),
                 Column("path", "source")]
 
 
-def present_pages(db: Path | None, args: corpus.PagesArgs, out: RecordsOutput) -> int:
+def present_pages(db: Path | None, args: corpus.PagesArgs, out: RowsOutput) -> int:
     fmt = out.chosen()
-    if fmt in ("bibtex", "md"):
-        fail(f"--format {fmt} is for papers; pages print as table, tsv, csv, json, "
-             "jsonl or ids")
     rows = corpus.list_pages(session(db), args)
     with screen():
         write_rows(rows, PAGE_COLUMNS, fmt, no_color=STATE.no_color)
@@ -150,7 +147,9 @@ def present_doctor(db: Path | None, args: corpus.DoctorArgs, out: ReportOutput) 
             write_doctor(result.report, result.personal_orphans, as_json=fmt == "json")
     for p in result.problems:
         # Damage is not repaired in place: the last line says how to get the data out.
-        hint = "" if args.fix or result.damaged else " (run 'papers doctor --fix')"
+        hint = ("" if args.fix or result.damaged
+                else " (run 'papers doctor --fix'; if its page holds it, 'papers rm' that page)"
+                if p.startswith("bad value") else " (run 'papers doctor --fix')")
         message(f"problem: {p}{hint}", style="red", no_color=STATE.no_color)
     return EXIT_NOTHING if result.problems else EXIT_OK
 

@@ -56,9 +56,11 @@ def present_dedupe(db: Path | None, args: curate.DedupeArgs, out: ReportOutput) 
     for change in result.changes:
         say(change, style="yellow")
     n = len(result.clusters)
-    if result.merged is not None:
+    if result.merged:
         say(f"merged {plural(result.merged, 'paper')} in {plural(n, 'cluster')} (run "
             f"{result.run_id}; 'papers dedupe --undo' reverses it)")
+    elif result.merged is not None:
+        say("nothing merged (no merge run recorded)")
     elif fmt != "json":
         merged = sum(len(c.members) - 1 for c in result.clusters)
         say(f"{plural(n, 'cluster')}, {plural(merged, 'paper')} would be merged"

@@ -45,6 +45,16 @@ class RecordsOutput:
 
 
 @dataclass
+class RowsOutput(RecordsOutput):
+    """Rows that are not papers (`pages`): no BibTeX or Markdown."""
+
+    format: str | None = option(None, "Default: table on a terminal, tsv otherwise.",
+                                "--format", "-f",
+                                choices=tuple(f for f in FORMATS if f not in ("bibtex", "md")),
+                                fronts=ONLY)
+
+
+@dataclass
 class ReportOutput:
     format: str | None = option(None, "Default: table on a terminal, tsv otherwise.",
                                 "--format", "-f", choices=("table", "tsv", "json"),
@@ -69,7 +79,7 @@ class DigestOutput:
 # The output options of each command that has some.
 OUTPUTS: dict[str, type] = {
     "list": RecordsOutput, "show": RecordsOutput, "search": RecordsOutput,
-    "similar": RecordsOutput, "pages": RecordsOutput, "stats": ReportOutput,
+    "similar": RecordsOutput, "pages": RowsOutput, "stats": ReportOutput,
     "dedupe": ReportOutput, "doctor": ReportOutput, "watch list": ReportOutput,
     "digest": DigestOutput,
 }

@@ -185,10 +185,19 @@ def guarded(run: Callable[[], Any]) -> int:
         _quiet_stdout()
         return EXIT_OK
     except OSError as e:
-        if e.errno not in _WRITE_ERRORS:
-            raise
+        return output_failed(e)
+
+
+def output_failed(e: OSError) -> int:
+    """The exit code for an error writing stdout, said in one line; any other OSError
+    is raised again (it is not about the output)."""
+    if isinstance(e, BrokenPipeError):
         _quiet_stdout()
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(f"papers: cannot write the output: {e.strerror or e}\n")
-            sys.stderr.flush()
-        return EXIT_NOTHING
+        return EXIT_OK
+    if e.errno not in _WRITE_ERRORS:
+        raise e
+    _quiet_stdout()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"papers: cannot write the output: {e.strerror or e}\n")
+        sys.stderr.flush()
+    return EXIT_NOTHING

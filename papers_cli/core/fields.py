@@ -25,6 +25,9 @@ class Rule(Enum):
     """How the values of a paper's sightings combine into the paper's value."""
 
     NEWEST = "newest sighting that shows it"
+    # A variant without the arXiv id (a misspelt copy on a text page) never renames
+    # the paper its arXiv id's own pages name.
+    NEWEST_ARXIV = "newest sighting with the paper's arXiv id, else newest"
     FIRST = "first sighting that shows it"
     LONGEST = "longest (ties: newest)"
     MAX = "highest"
@@ -115,7 +118,7 @@ SIGHTING = {f.name: f for f in SIGHTING_FIELDS}
 # The paper, each field folded from its sightings by its rule.
 PAPER_FIELDS: tuple[Field, ...] = (
     Field("arxiv_id", T, Rule.FIRST, "arxiv", "arxiv_id"),
-    Field("title", T, Rule.NEWEST, "title", "title", not_null=True, fts=1),
+    Field("title", T, Rule.NEWEST_ARXIV, "title", "title", not_null=True, fts=1),
     Field("title_key", T, Rule.KEY, "", None, export=False),
     Field("published", D, Rule.DATE, "published", "published"),
     Field("published_inferred", B, Rule.DATE, "year inferred", "year_inferred"),

@@ -18,8 +18,19 @@ from papers_cli.core.sanitize import for_terminal
 
 # SQLite stores integers in 64 bits; a count past this is not a real count.
 MAX_INT = 2**53
-MAX_TEXT = 10_000_000  # characters: a sanity bound (an abstract is ~2k)
-MAX_LIST = 10_000
+# Sizes at the door, by field: what no real listing comes near (an abstract is ~2k
+# characters, a title ~100, a paper has at most a few thousand authors), and what
+# keeps a search's snippets and a table's cells cheap. Other text: MAX_TEXT.
+MAX_TEXT = 10_000
+TEXT_CAPS = {"title": 4_000, "abstract": 100_000, "ai_summary": 100_000,
+             "authors": 1_000_000}  # `authors` as text: the names joined (papers rows)
+MAX_LIST = 1_000
+LIST_CAPS = {"authors": 5_000}
+MAX_ITEM = 2_000  # one author name, keyword or link
+# A listing date, a paper's publication date or a page's date this far ahead of today
+# (UTC) is refused: it would stay "newest" for ever.
+FUTURE_SLACK = dt.timedelta(days=1)
+FUTURE_CHECKED = frozenset(("published", "listed_on", "page_date"))
 MAX_TAG = 64
 MAX_NOTE = 100_000
 EXIT_NOTHING = 1
@@ -58,29 +69,33 @@ def check_value(name: str, kind: Kind, value: Any) -> Any:
         if not isinstance(value, str) or not _DATE_RE.match(value):
             raise FieldError(name, f"not a date YYYY-MM-DD ({_show(value)})")
         try:
-            dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise FieldError(name, f"no such date ({_show(value)})") from None
+        if name in FUTURE_CHECKED and day > dt.datetime.now(dt.UTC).date() + FUTURE_SLACK:
+            raise FieldError(name, f"in the future ({value})")
         return value
     if kind is Kind.LIST:
         if not isinstance(value, list | tuple):
             raise FieldError(name, f"not a list ({_show(value)})")
-        if len(value) > MAX_LIST:
-            raise FieldError(name, f"more than {MAX_LIST} items")
+        cap = LIST_CAPS.get(name, MAX_LIST)
+        if len(value) > cap:
+            raise FieldError(name, f"more than {cap:,} items")
         out = []
         for item in value:
             if not isinstance(item, str):
                 raise FieldError(name, f"an item is not text ({_show(item)})")
-            out.append(_text(name, item))
+            out.append(_text(name, item, MAX_ITEM))
         return out
     if not isinstance(value, str):
         raise FieldError(name, f"not text ({_show(value)})")
     return _text(name, value) or None
 
 
-def _text(name: str, value: str) -> str:
-    if len(value) > MAX_TEXT:
-        raise FieldError(name, f"longer than {MAX_TEXT} characters")
+def _text(name: str, value: str, cap: int | None = None) -> str:
+    cap = cap or TEXT_CAPS.get(name, MAX_TEXT)
+    if len(value) > cap:
+        raise FieldError(name, f"longer than {cap:,} characters ({len(value):,})")
     if "\x00" in value:
         raise FieldError(name, "contains a NUL character")
     try:
@@ -95,18 +110,26 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-# check_record's plan, computed once: (column, record attribute, name in errors, kind).
-_CHECKS = tuple((f.name, f.record, f.name if f.name != "author_list" else "authors", f.kind)
-                for f in SIGHTING_FIELDS)
+# check_record's plan, computed once: (column, record attribute, name in errors, kind,
+# the most characters of its text, or of each of its items, and the most items).
+def _plan(name: str, kind: Kind) -> tuple[int, int]:
+    if kind is Kind.LIST:
+        return MAX_ITEM, LIST_CAPS.get(name, MAX_LIST)
+    return TEXT_CAPS.get(name, MAX_TEXT), 0
+
+
+_CHECKS = tuple((f.name, f.record, label, f.kind, *_plan(label, f.kind))
+                for f in SIGHTING_FIELDS
+                for label in [f.name if f.name != "author_list" else "authors"])
 _GOOD_DATES: set[str] = set()  # dates check_value accepted (unchanged)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _plain_text(value: str) -> bool:
+def _plain_text(value: str, cap: int) -> bool:
     """True when check_value would accept this text unchanged but for strip(): the
     common case, tested without encoding the text (check_value stays the one judge
     of anything else, and the one source of error messages)."""
-    return (len(value) <= MAX_TEXT and "\x00" not in value
+    return (len(value) <= cap and "\x00" not in value
             and (value.isascii() or _SURROGATE.search(value) is None))
 
 
@@ -118,19 +141,19 @@ def check_record(values: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     get = values.get
-    for name, attr, label, kind in _CHECKS:
+    for name, attr, label, kind, chars, items in _CHECKS:
         v = get(attr)
         t = type(v)
         if v is None:
             out[name] = [] if kind is Kind.LIST else False if kind is Kind.BOOL else None
-        elif t is str and (kind is Kind.TEXT) and _plain_text(v):
+        elif t is str and (kind is Kind.TEXT) and _plain_text(v, chars):
             out[name] = v.strip() or None
         elif ((t is int and kind is Kind.INT and 0 <= v <= MAX_INT)
               or (t is bool and kind is Kind.BOOL)
               or (t is str and kind is Kind.DATE and v in _GOOD_DATES)):
             out[name] = v  # already what check_value would return
-        elif (t is list and kind is Kind.LIST and len(v) <= MAX_LIST
-              and all(type(x) is str and _plain_text(x) for x in v)):
+        elif (t is list and kind is Kind.LIST and len(v) <= items
+              and all(type(x) is str and _plain_text(x, chars) for x in v)):
             out[name] = [x.strip() for x in v]
         else:
             checked = check_value(label, kind, v)

@@ -336,6 +336,9 @@ def apply(conn: sqlite3.Connection, clusters: Iterable[Cluster],
             others = [(i, by_id[i].score, by_id[i].reason) for i in ids if i != sid]
             result.merged += merges.merge(conn, result.run_id,
                                           merges.Planned(sid, others))
+        if not result.merged:  # nothing merged: no run to undo (cron would fill the log)
+            merges.drop_run(conn, result.run_id)
+            result.run_id = 0
     return result
 
 

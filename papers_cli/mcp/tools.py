@@ -166,7 +166,9 @@ def _int(desc: str, lo: int, hi: int, default: int) -> dict[str, Any]:
 
 ABSTRACT = _int("Cut abstracts (and AI summaries) to this many characters; 0 leaves them "
                 "out.", 0, MAX_TEXT, DEFAULT_ABSTRACT)
-PAGED = {"limit": {"maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
+PAGED = {"limit": {"maximum": MAX_LIMIT, "default": DEFAULT_LIMIT,
+                   "description": f"Results to give (default {DEFAULT_LIMIT}, at most "
+                                  f"{MAX_LIMIT})."}}
 
 
 def _trim(rec: dict[str, Any], chars: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from papers_cli.core.fields import PAPER_FIELDS
 from papers_cli.core.sanitize import for_terminal
+from papers_cli.core.words import plural
 from papers_cli.render.cells import plain, tsv_cell
 from papers_cli.render.terminal import console, is_terminal
 
@@ -80,7 +81,7 @@ _SHOW_AS: dict[str, Any] = {
     "upvotes": lambda p: _with_latest(p, "upvotes"),
     "arxiv_id": lambda p: p["arxiv_id"] and f"{p['arxiv_id']}  https://arxiv.org/abs/{p['arxiv_id']}",
     "github_repo": lambda p: p["github_repo"] and p["github_repo"] + (
-        f" ({p['github_stars']} stars)" if p.get("github_stars") is not None else ""),
+        f" ({plural(p['github_stars'], 'star')})" if p.get("github_stars") is not None else ""),
 }
 
 

@@ -38,18 +38,16 @@ def write_stats(
         ("papers with an inferred year", stats["papers_with_inferred_year"]),
         ("sightings with an inferred year", stats["sightings_with_inferred_year"]),
     ]
-    if not rich_output:
-        for k, v in summary:
-            out.write(f"{k}\t{tsv_cell(v)}\n")
-        for r in stats["per_year"]:
-            out.write(f"year {tsv_cell(r['year'])}\t{r['papers']}\n")
-        for r in stats["per_month"]:
-            out.write(f"month {tsv_cell(r['month'])}\t{r['papers']}\n")
-        for r in stats["most_listed"]:
-            out.write(f"most listed\t{r['sightings']}\t{r['id']}\t{tsv_cell(r['title'])}\n")
-        for r in stats["pages_with_inferred_year"]:
-            out.write(f"inferred page year\t{tsv_cell(r['page_date'])}\t"
-                      f"{tsv_cell(r['year_source'])}\t{tsv_cell(r['path'])}\n")
+    if not rich_output:  # TSV: a header, then a name and a value a line
+        lines = [("name", "value"), *summary,
+                 *((f"year {r['year']}", r["papers"]) for r in stats["per_year"]),
+                 *((f"month {r['month']}", r["papers"]) for r in stats["per_month"]),
+                 *((f"most listed {r['id']} {r['title']}", r["sightings"])
+                   for r in stats["most_listed"]),
+                 *((f"inferred page year {r['path']}", f"{r['page_date']} {r['year_source']}")
+                   for r in stats["pages_with_inferred_year"])]
+        for k, v in lines:
+            out.write(f"{tsv_cell(k)}\t{tsv_cell(v)}\n")
         return
     from rich.table import Table
 
@@ -120,7 +118,9 @@ def write_clusters(
     """
     out = out or sys.stdout
     total = total if total is not None else len(clusters)
-    if not rich_output:
+    if not rich_output:  # TSV, a header first
+        if start == 1:
+            out.write("cluster\tid\tpublished\twhy\ttitle\n")
         for n, c in enumerate(clusters, start):
             for k, m in enumerate(c.members):
                 why = "survivor" if k == 0 else m.reason

@@ -68,7 +68,12 @@ def fold(sightings: Sequence[Sighting], key: Callable[[str], str] = title_key) -
             continue
         assert src is not None
         values: list[Any] = [s[src] for s in sightings if _present(s.get(src))]
-        if f.rule is Rule.NEWEST:
+        if f.rule is Rule.NEWEST_ARXIV:
+            aid = out["arxiv_id"]  # folded before: the first field
+            own = [s[src] for s in sightings if aid and s.get("arxiv_id") == aid
+                   and _present(s.get(src))]
+            values = own or values
+        if f.rule is Rule.NEWEST or f.rule is Rule.NEWEST_ARXIV:
             value = values[-1] if values else None
         elif f.rule is Rule.FIRST:
             value = values[0] if values else None
@@ -233,6 +238,14 @@ def fold_next(paper: dict[str, Any], s: dict[str, Any]) -> dict[str, Any] | None
             old = None
         if rule is Rule.NEWEST:
             value = v if has else old
+        elif rule is Rule.NEWEST_ARXIV:
+            aid = out["arxiv_id"]  # folded before: the first field
+            if aid and s.get("arxiv_id") != aid and paper["arxiv_id"]:
+                value = old  # newest of the arXiv id's sightings, which hold a title each
+            elif aid and s.get("arxiv_id") != aid:
+                return None  # which older sightings carry the id is not known here
+            else:
+                value = v if has else old
         elif rule is Rule.FIRST:
             value = old if old is not None else (v if has else None)
         elif rule is Rule.MAX:

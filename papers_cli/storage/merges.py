@@ -37,6 +37,13 @@ def begin_run(conn: sqlite3.Connection, now: str, threshold: float) -> int:
     return int(cur.lastrowid or 0)
 
 
+def drop_run(conn: sqlite3.Connection, run_id: int) -> None:
+    """Forget a run that merged nothing (inside the caller's transaction)."""
+    for table in ("merge_keys", "merge_survivors"):
+        conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # names fixed here
+    conn.execute("DELETE FROM merge_runs WHERE id = ?", (run_id,))
+
+
 def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
     """Merge the planned papers into the survivor; returns how many were merged."""
     sid = plan.survivor

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from papers_cli.storage.filters import Filters
-from papers_cli.storage.sql import OBSERVED_SQL, ids_json
+from papers_cli.storage.sql import DATED_SQL, OBSERVED_SQL, ids_json
 
 SORTS = {
     "date": ("published", "DESC"),
@@ -65,7 +65,8 @@ def upvote_history(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, An
         "page_id, row_number() OVER (PARTITION BY substr(at, 1, 10) ORDER BY at DESC, "
         "page_id DESC, position DESC) AS nth FROM (SELECT " + OBSERVED_SQL + " AS at, "
         "s.upvotes, s.page_id, s.position FROM sightings s JOIN pages pg ON pg.id = "
-        "s.page_id WHERE s.paper_id = ? AND s.upvotes IS NOT NULL)) WHERE nth = 1 "
+        "s.page_id WHERE s.paper_id = ? AND s.upvotes IS NOT NULL AND " + DATED_SQL
+        + ")) WHERE nth = 1 "
         "ORDER BY at, page_id", (paper_id,)).fetchall()
     return [{"date": r[0], "upvotes": r[1], "page_id": r[2]} for r in rows]
 
@@ -74,7 +75,7 @@ def _observed(paper: str, where: str, order: str) -> str:
     """The upvotes of one observation of `paper` (a correlated subquery on the
     sightings_paper index, so each paper costs a few index reads)."""
     return (f"(SELECT s.upvotes FROM sightings s JOIN pages pg ON pg.id = s.page_id "
-            f"WHERE s.paper_id = {paper} AND s.upvotes IS NOT NULL{where} "
+            f"WHERE s.paper_id = {paper} AND s.upvotes IS NOT NULL AND {DATED_SQL}{where} "
             f"ORDER BY {OBSERVED_SQL} {order}, s.page_id {order} LIMIT 1)")
 
 

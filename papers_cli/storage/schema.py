@@ -248,8 +248,13 @@ def v9_vectors_generation(conn: sqlite3.Connection) -> None:
 def v10_personal_identity(conn: sqlite3.Connection) -> None:
     """Orphaned personal data keeps its paper's abstract, and goes back to a paper of
     the same identity by normalize.same_paper (personal.reattach), not by title alone:
-    two papers that share a title stay apart."""
+    two papers that share a title stay apart. And a paper's title is its arXiv id's
+    pages' (fields.Rule.NEWEST_ARXIV): papers with variants that lack the id are
+    folded again."""
     personal.migrate_v10(conn)
+    papers.recompute(conn, [r[0] for r in conn.execute(
+        "SELECT DISTINCT p.id FROM papers p JOIN sightings s ON s.paper_id = p.id "
+        "WHERE p.arxiv_id IS NOT NULL AND s.arxiv_id IS NULL")])
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [

@@ -23,6 +23,8 @@ WEIGHTS = (10.0, 1.0, 3.0)
 # A statement still running after this is interrupted and the query refused (a whole
 # `papers search` answers within a second: start-up and printing take ~0.15 s).
 DEADLINE_S = 0.85
+# How much of a shown row's title (and authors) and abstract its highlights read.
+SNIPPET_TITLE, SNIPPET_TEXT = 4_000, 100_000
 _ORDER = {
     "rank": "score",
     "date": "p.published IS NULL, p.published DESC, score",
@@ -118,8 +120,13 @@ def highlights(conn: sqlite3.Connection, texts: dict[int, tuple[str, str, str]],
     conn.execute("DELETE FROM temp.shown_hits")
     out: dict[int, tuple[str, str]] = {}
     try:
+        # Bounded: snippet() walks a document's tokens, and a stored abstract of
+        # megabytes (written by another tool, or before papers capped it) would take
+        # minutes; a snippet comes from the start of a long text.
         conn.executemany("INSERT INTO temp.shown_hits (rowid, title, abstract, authors) "
-                         "VALUES (?, ?, ?, ?)", [(i, *t) for i, t in texts.items()])
+                         "VALUES (?, ?, ?, ?)", [(i, t[:SNIPPET_TITLE], a[:SNIPPET_TEXT],
+                                                   au[:SNIPPET_TITLE])
+                                                  for i, (t, a, au) in texts.items()])
         with contextlib.suppress(sqlite3.OperationalError):
             for rid, title_hl, snip in conn.execute(
                     "SELECT rowid, highlight(shown_hits, 0, ?, ?), "

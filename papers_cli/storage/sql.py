@@ -16,6 +16,11 @@ SEEN_SQL = "coalesce(s.listed_on, pg.page_date, substr(pg.ingested_at, 1, 10))"
 # a bare date sorts before any time of that day).
 OBSERVED_SQL = ("CASE WHEN pg.path LIKE 'http://%' OR pg.path LIKE 'https://%' "
                 f"THEN pg.ingested_at ELSE {SEEN_SQL} END")
+# A count whose observation is dated: a fetched page (by its fetch time) or a saved
+# page that says its day. A saved search result or paper page says none: its count
+# would be put on the day it happened to be ingested, so it is left out of histories.
+DATED_SQL = ("(pg.path LIKE 'http://%' OR pg.path LIKE 'https://%' OR s.listed_on IS NOT NULL "
+             "OR pg.page_date IS NOT NULL)")
 
 
 def ids_json(ids: Iterable[int]) -> str:

@@ -61,6 +61,11 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
         page_date = parse_day(args.date) if args.date else None
     except ValueError as e:
         raise UserError(f"--date: {e}") from None
+    today = dt.datetime.now(dt.UTC).date()
+    if page_date is not None and page_date > today + dt.timedelta(days=1):
+        raise UserError(f"--date {page_date} is in the future (today is {today} UTC)")
+    if args.year is not None and args.year > today.year:
+        raise UserError(f"--year {args.year} is in the future (this year is {today.year})")
     sources = expand_paths(args.paths)
     missing = [s for s in sources if s.error == "no such file or directory"]
     if missing and len(missing) == len(sources):

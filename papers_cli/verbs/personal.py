@@ -67,8 +67,8 @@ def tag(session: Session, args: TagArgs) -> dict[int, list[str]]:
 @dataclass
 class NoteArgs:
     paper_id: str = paper_id_opt()
-    text: str | None = option(None, "The note; without it $EDITOR opens.", "--message", "-m",
-                              max_len=MAX_NOTE + 1000)
+    text: str | None = option(None, "The note's text (the command line opens $EDITOR without "
+                              "it).", "--message", "-m", max_len=MAX_NOTE + 1000)
     show: bool = option(False, "Give the paper's notes instead.", "--show")
 
 

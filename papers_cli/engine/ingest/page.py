@@ -21,8 +21,10 @@ from papers_cli.core.dates import (
     resolve,
     resolve_page_date,
 )
+from papers_cli.core.fields import Kind
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.core.normalize import title_key
+from papers_cli.core.validate import FieldError, check_value
 from papers_cli.engine.ingest.prepare import Prepared, prepare
 from papers_cli.engine.ingest.report import PageOutcome
 from papers_cli.engine.ingest.sources import Opener
@@ -133,6 +135,10 @@ def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
 def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
            choice: YearChoice, records: Iterator[Checked] | None, count: int,
            now: str) -> PageOutcome:
+    try:  # a page dated in the future would stay "newest" for ever
+        check_value("page_date", Kind.DATE, page.page_date_iso)
+    except FieldError as e:
+        raise ParseError(str(e)) from None
     try:
         res = pages.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
                                  year_source=choice.source, records=records)
