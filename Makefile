@@ -23,10 +23,9 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/vulture papers_cli vulture_whitelist.py --min-confidence 60
 
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+test: lint
 	$(BIN)/python -m pytest -q
 
 # The stateful and property tests with many more examples (minutes).

@@ -25,10 +25,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from helpers import snapshot  # noqa: E402
 from hfserver import hf_server, json_reply  # noqa: E402
-from papers_cli import storage  # noqa: E402
-from papers_cli.fetch import Target, run_fetch  # noqa: E402
-from papers_cli.http import HttpConfig  # noqa: E402
-from papers_cli.ingest import expand_paths, ingest_sources  # noqa: E402
+from papers_cli.engine.fetch.client import HttpConfig  # noqa: E402
+from papers_cli.engine.fetch.plan import Target  # noqa: E402
+from papers_cli.engine.fetch.run import run_fetch  # noqa: E402
+from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
+from papers_cli.storage.connection import connect  # noqa: E402
 
 DAILY = Path("/work/shared/hf-api/daily")
 TODAY = dt.date(2100, 1, 1)  # no recorded day counts as recent
@@ -54,13 +55,13 @@ def main() -> int:
         config = HttpConfig(base_url=server.url, rate=0, retries=0)
         for i in range(args.repeat):
             a, b = Path(tmp) / f"fetch{i}.db", Path(tmp) / f"ingest{i}.db"
-            conn = storage.connect(a)
+            conn = connect(a)
             t0 = time.perf_counter()
             report = run_fetch(conn, targets, config, today=TODAY)
             fetch_t.append(time.perf_counter() - t0)
             conn.close()
             assert not report.failed, [o.message for o in report.outcomes if o.message]
-            conn = storage.connect(b)
+            conn = connect(b)
             t0 = time.perf_counter()
             ingested = ingest_sources(conn, expand_paths([str(f) for f in files]))
             ingest_t.append(time.perf_counter() - t0)
@@ -68,7 +69,7 @@ def main() -> int:
             assert not ingested.failed
             assert snapshot(a) == snapshot(b), "fetch and ingest gave different corpora"
             # A second fetch of the same days: every one is skipped without a request.
-            conn = storage.connect(a)
+            conn = connect(a)
             t0 = time.perf_counter()
             again = run_fetch(conn, targets, config, today=TODAY)
             resume = time.perf_counter() - t0

@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papers_cli import embeddings, search, storage, vectors  # noqa: E402
-from papers_cli.ingest import expand_paths, ingest_sources  # noqa: E402
-from papers_cli.storage import Filters  # noqa: E402
+from papers_cli.engine import embeddings, search, vectors  # noqa: E402
+from papers_cli.engine.ingest import expand_paths, ingest_sources  # noqa: E402
+from papers_cli.storage.connection import connect  # noqa: E402
+from papers_cli.storage.filters import Filters  # noqa: E402
 
 DAILY = Path(os.environ.get("PAPERS_EVAL_DATA", "/work/shared/hf-api/daily"))
 
@@ -57,7 +58,7 @@ WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
 
 def build(db: Path) -> tuple[dict[int, str], dict[int, str]]:
     """Ingest the daily responses; return {paper id: ai_summary} and titles."""
-    conn = storage.connect(db)
+    conn = connect(db)
     report = ingest_sources(conn, expand_paths([str(DAILY)]))
     if report.failed:
         raise SystemExit(f"ingest failed: {report.failed}")
@@ -106,7 +107,7 @@ def main() -> None:
         summaries, titles = build(db)
         print(f"corpus: {len(titles)} papers, {len(summaries)} with a summary; built and "
               f"embedded in {time.perf_counter() - t:.1f} s")
-        conn = storage.connect(db)
+        conn = connect(db)
         items = sorted(summaries.items())[: args.limit or None]
         shorts = [(s, pid) for pid, summ in items
                   if (s := short_query(summ, titles[pid])) is not None]

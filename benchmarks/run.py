@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
 
-from papers_cli import search as search_mod  # noqa: E402
-from papers_cli import storage  # noqa: E402
+from papers_cli.engine import search as search_mod  # noqa: E402
+from papers_cli.storage.connection import connect  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PAPERS = str(BIN / "papers")
@@ -152,19 +152,19 @@ def _floor_batches(src: sqlite3.Connection, batch_records: int) -> Any:
 
 def floor_ingest(src_db: Path, db: Path, tuned: bool) -> float:
     """Seconds for plain sqlite3 executemany to write the rows `papers ingest` stored into
-    the same schema (made by storage.connect: same tables, indexes, FTS5 index and
+    the same schema (made by connect: same tables, indexes, FTS5 index and
     triggers), in the same batches. Only the writes are timed (reading the rows is not).
 
     tuned: papers' pragmas and FTS5 config, new papers indexed in one statement per batch
     (the insert trigger dropped meanwhile), as papers does. Untuned: SQLite defaults
     (WAL, synchronous=NORMAL, default cache and checkpoints, default FTS5 config) and the
     per-row insert trigger."""
-    from papers_cli import ingest
+    from papers_cli.engine import ingest
     from papers_cli.storage import fts
 
     for f in db.parent.glob(db.name + "*"):
         f.unlink()
-    storage.connect(db).close()  # the schema, exactly as papers makes it
+    connect(db).close()  # the schema, exactly as papers makes it
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -239,7 +239,7 @@ def _time(fn: Any, repeat: int) -> list[float]:
 def bench_search(n: int, db: Path) -> None:
     """In-process search against the same MATCH + bm25 + snippet query through sqlite3,
     per kind of query (adversarial input is what a user may type: papers must not fail)."""
-    conn = storage.connect(db, create=False)
+    conn = connect(db, create=False)
     raw_sql = ("SELECT p.id, p.title, bm25(papers_fts, 10.0, 1.0, 3.0) AS s, "
                "snippet(papers_fts, 1, '[', ']', '…', 24) FROM papers_fts JOIN papers p "
                "ON p.id = papers_fts.rowid WHERE papers_fts MATCH ? ORDER BY s LIMIT 20")
@@ -340,7 +340,7 @@ def main() -> None:
     # not in the user's cache directory.
     os.environ["PAPERS_CACHE_DIR"] = str(args.data / "cache")
     if args.semantic_only:
-        n = storage.connect(args.semantic_only).execute("SELECT count(*) FROM papers"
+        n = connect(args.semantic_only).execute("SELECT count(*) FROM papers"
                                                         ).fetchone()[0]
         bench_semantic(n, args.semantic_only)
         print("\n" + render_table())
@@ -400,7 +400,7 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
     clusters = json.loads(out.read_text())
     # Titles are compared folded (title_key): a paper keeps the first title it was
     # seen under, which may be a variant that ingest already recognised.
-    from papers_cli.normalize import title_key
+    from papers_cli.core.normalize import title_key
 
     truth = [json.loads(line) for line in (d / "truth.jsonl").open()]
     for t in truth:
@@ -534,11 +534,11 @@ def bench_semantic(n: int, db: Path, d: Path | None = None, repeat: int = 7) -> 
     shutil.copyfile(db, work)
     try:
         secs, peak, rc = run_child([PAPERS, "--db", str(work), "embed"])
-        papers = storage.connect(work).execute("SELECT count(*) FROM papers").fetchone()[0]
+        papers = connect(work).execute("SELECT count(*) FROM papers").fetchone()[0]
         report(n, "semantic", f"papers embed ({os.cpu_count()} cores)", papers / secs,
                "papers/s", 100_000 / 60, "100k papers a minute", True,
                f"{secs:.1f} s, {peak} MB peak" + (f", exit {rc}" if rc else ""))
-        conn = storage.connect(work)
+        conn = connect(work)
         blob = conn.execute("SELECT sum(length(ids) + length(hashes) + length(scales) + "
                             "length(vecs)) FROM paper_vector_blocks").fetchone()[0] or 0
         report(n, "semantic", "vectors bytes/paper", blob / max(papers, 1), "B", 256 * 4,

@@ -17,12 +17,12 @@ def run() -> None:
         return
     try:
         if "search" in sys.argv[1:]:
-            from papers_cli import fastpath
+            from papers_cli.cli import fastpath
 
             code = fastpath.run(sys.argv[1:])
             if code is not None:
                 sys.exit(code)
-        from papers_cli.cli import main
+        from papers_cli.cli.app import main
     except KeyboardInterrupt:  # Ctrl-C while starting up: no traceback either
         sys.stderr.write("papers: interrupted\n")
         sys.exit(130)

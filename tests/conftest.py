@@ -15,8 +15,8 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from helpers import SAMPLES, TODAY
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,7 +41,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
-    c = storage.connect(db_path)
+    c = connect(db_path)
     yield c
     c.close()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_pages"
@@ -155,3 +157,152 @@ def interruptible() -> None:
 
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def get_paper(conn: sqlite3.Connection, pid: int) -> dict | None:
+    """One paper as `papers show` reads it: the whole record, with its author names
+    (`authors` as the stored text), its pages in sighting order, upvote history and what
+    was merged into it."""
+    from papers_cli.core.fields import EXPORT_FIELDS
+    from papers_cli.storage import identity, read, records
+
+    found = records.read(conn, [pid], EXPORT_FIELDS)
+    if not found:
+        return None
+    r = found[0]
+    r["author_names"] = r["authors"]
+    r["authors"] = ", ".join(r["authors"]) or None
+    r["pages"] = sorted(r["pages"], key=lambda p: (
+        p.get("listed_on") or p.get("page_date") or p["ingested_at"][:10], p["ingested_at"]))
+    r["sightings"] = len(r["pages"])
+    r["upvote_history"] = read.upvote_history(conn, pid)
+    r["merged_from"] = identity.merged_into(conn, pid)
+    return r
+
+
+def list_papers(conn: sqlite3.Connection, filters: object = None, sort: str = "date",
+                reverse: bool = False, limit: int | None = None) -> list[dict]:
+    """Papers as `papers list` selects them (whole records, `authors` as text)."""
+    from papers_cli.core.fields import EXPORT_FIELDS
+    from papers_cli.storage import records
+    from papers_cli.storage.filters import Filters
+
+    sel = records.Selection(filters=filters or Filters(), sort=sort, reverse=reverse,
+                            limit=limit)
+    out = []
+    for r in records.records(conn, sel, EXPORT_FIELDS):
+        r["author_names"] = r["authors"]
+        r["authors"] = ", ".join(r["authors"]) or None
+        r["sightings"] = len(r["pages"])
+        out.append(r)
+    return out
+
+
+def session(conn: sqlite3.Connection) -> Any:
+    """A verb session on an open connection (as a library caller makes one)."""
+    from papers_cli.storage.connection import db_path
+    from papers_cli.verbs.common import Session
+
+    return Session(Path(db_path(conn) or ":memory:"), conn=conn)
+
+
+class library:
+    """The personal layer's verbs called as a library user calls them: a Session on an
+    open connection, the verb's Args; `now` pins the time where a test needs it."""
+
+    @staticmethod
+    def tag(conn: sqlite3.Connection, ids: list[int], add: Any = (), remove: Any = ()) -> Any:
+        from papers_cli.verbs.personal import TagArgs, tag
+
+        return tag(session(conn), TagArgs([str(i) for i in ids], list(add), list(remove)))
+
+    @staticmethod
+    def note(conn: sqlite3.Connection, pid: int, text: str, now: str | None = None) -> int:
+        from papers_cli.core.validate import check_note
+        from papers_cli.storage import personal, tx
+        from papers_cli.verbs.personal import NoteArgs, note
+
+        if now is None:
+            got = note(session(conn), NoteArgs(str(pid), text)).note_id
+            assert got is not None
+            return got
+        with tx.write(conn):
+            return personal.add_note(conn, pid, check_note(text), now)
+
+    @staticmethod
+    def mark(conn: sqlite3.Connection, ids: list[int], read: bool | None = None,
+             starred: bool | None = None) -> None:
+        from papers_cli.verbs.personal import MarkArgs, mark
+
+        mark(session(conn), MarkArgs([str(i) for i in ids], read, starred))
+
+    @staticmethod
+    def personal(conn: sqlite3.Connection, pid: int) -> dict[str, Any]:
+        from papers_cli.verbs.personal import personal_of
+
+        return personal_of(session(conn), pid)
+
+    @staticmethod
+    def personal_many(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+        from papers_cli.storage.personal import of_papers
+
+        return of_papers(conn, ids)
+
+    @staticmethod
+    def watch_add(conn: sqlite3.Connection, name: str, query: str) -> bool:
+        from papers_cli.verbs.personal import WatchAddArgs, watch_add
+
+        return watch_add(session(conn), WatchAddArgs(name, query))[1]
+
+    @staticmethod
+    def watch_list(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        from papers_cli.storage.personal import watches
+
+        return watches(conn)
+
+    @staticmethod
+    def digest(conn: sqlite3.Connection, since: str | None = "last", watch: str | None = None,
+               now: str | None = None, *, limit: int = 20, record: bool = True) -> Any:
+        from papers_cli.engine import digest
+
+        d = digest.digest(conn, since, watch, now, limit=limit)
+        if record:
+            digest.record(conn, d)
+        return d
+
+    @staticmethod
+    def orphans(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        from papers_cli.storage.personal import orphans
+
+        return orphans(conn)
+
+    from papers_cli.core.errors import UserError as LibraryError
+
+
+def render_text(page: Any) -> str:
+    """A parsed page rendered back to the text format (round-trip tests)."""
+    out = [
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "Daily Papers",
+        "byAK and the research community",
+    ]
+    if page.page_date:
+        out.append(f"{calendar.month_abbr[page.page_date.month]} {page.page_date.day}")
+    for rec in page.records:
+        out.append(rec.title)
+        out.append(rec.abstract or "")
+        if rec.shown_date is None:
+            continue
+        who = (
+            f"  • {rec.authors_count} authors"
+            if rec.organization is None
+            else f"{rec.organization_handle or rec.organization} {rec.organization}"
+        )
+        d = rec.shown_date
+        date = f"{calendar.month_abbr[d.month]} {d.day}" + (f", {d.year}" if d.year else "")
+        if rec.comments:
+            date += f" {rec.comments}"
+        out.append(f"{who}\n·\n{date}")
+    return "\n\n".join(out) + "\n"

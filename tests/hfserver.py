@@ -7,11 +7,13 @@ short, redirected, of the wrong type or huge. No test touches the network.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,11 @@ class Reply:
     truncate: bool = False  # announce the full length, send half, close
     stream_bytes: int = 0  # send this many bytes, chunked, without a length
     hang: float = 0.0  # seconds before answering at all
+    drip: float = 0.0  # seconds between single bytes of the body (a slowloris server)
+    drip_head: bool = False  # drip the status line and headers too
+    chunked: bool = False  # send the body chunked (one chunk per piece sent)
+    raw: bytes | None = None  # sent verbatim instead of a response made here, then close
+    echo: bool = False  # "{auth}" in the body and headers: the Authorization received
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -39,6 +46,31 @@ class _QuietServer(ThreadingHTTPServer):
 
 def json_reply(path: Path | str) -> Reply:
     return Reply(body=Path(path).read_bytes())
+
+
+def relisted(items: list[Any], date: str) -> list[Any]:
+    """Items of a recorded day as listed on `date`: `papers fetch` refuses a day's
+    response whose items are of another day, or published after it, so a recording
+    served for another date has its listing day (submittedOnDailyAt, else the item's
+    publishedAt) moved to `date`, and its other dates by as many days."""
+    out = json.loads(json.dumps(items))
+    for item in out:
+        paper = item["paper"]
+        listed = paper if "submittedOnDailyAt" in paper else item
+        key = "submittedOnDailyAt" if listed is paper else "publishedAt"
+        shift = dt.date.fromisoformat(date) - dt.date.fromisoformat(listed[key][:10])
+        for holder, k in ((item, "publishedAt"), (paper, "publishedAt"),
+                          (paper, "submittedOnDailyAt")):
+            if isinstance(holder.get(k), str):
+                moved = dt.date.fromisoformat(holder[k][:10]) + shift
+                holder[k] = moved.isoformat() + holder[k][10:]
+    return out
+
+
+def day_reply(path: Path | str, date: str) -> Reply:
+    """A recorded day's response served as the list of `date`."""
+    return Reply(body=json.dumps(relisted(json.loads(Path(path).read_bytes()), date),
+                                 ensure_ascii=False, indent=4).encode())
 
 
 class HFServer:
@@ -90,9 +122,17 @@ class HFServer:
         reply = self._next(h.path)
         with self._lock:
             self.requests[-1] = (h.path, {k.lower(): v for k, v in h.headers.items()})
+        if reply.echo:
+            auth = h.headers.get("Authorization", "")
+            reply = replace(reply, body=reply.body.replace(b"{auth}", auth.encode()),
+                            headers={k: v.replace("{auth}", auth)
+                                     for k, v in reply.headers.items()})
         if reply.hang:
             time.sleep(reply.hang)
         try:
+            if reply.raw is not None or reply.drip_head or reply.drip or reply.chunked:
+                self._serve_bytes(h, reply)
+                return
             h.send_response(reply.status)
             if reply.content_type:
                 h.send_header("Content-Type", reply.content_type)
@@ -125,8 +165,36 @@ class HFServer:
                     time.sleep(reply.trickle)
                 return
             h.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass  # the client gave up on purpose (size cap, timeout)
+
+    @staticmethod
+    def _serve_bytes(h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        """A reply written byte by byte where asked: raw, dripped or chunked."""
+        h.close_connection = True
+        if reply.raw is not None:
+            head, body = b"", reply.raw
+        else:
+            lines = [f"HTTP/1.1 {reply.status} X"]
+            if reply.content_type:
+                lines.append(f"Content-Type: {reply.content_type}")
+            lines += [f"{k}: {v}" for k, v in reply.headers.items()]
+            lines.append("Transfer-Encoding: chunked" if reply.chunked
+                         else f"Content-Length: {len(reply.body)}")
+            head, body = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), reply.body
+        step = 1 if reply.drip else 1024 if reply.trickle else max(1, len(body))
+        pieces = [body[i:i + step] for i in range(0, len(body), step)]
+        if reply.chunked:
+            pieces = [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces] + [b"0\r\n\r\n"]
+        if reply.drip_head:
+            pieces = [head[i:i + 1] for i in range(len(head))] + pieces
+        else:
+            h.wfile.write(head)
+        for piece in pieces:
+            h.wfile.write(piece)
+            h.wfile.flush()
+            if reply.drip or reply.trickle:
+                time.sleep(reply.drip or reply.trickle)
 
     def start(self) -> HFServer:
         self._thread.start()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from papers_cli.bibkey import bibtex_key, family_name, title_word
+from papers_cli.core.bibkey import bibtex_key, family_name, title_word
 
 HF = Path(__file__).parent / "fixtures" / "hf-api"
 

@@ -9,16 +9,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papers_cli import fields
+from papers_cli.core import fields, validate
 
 
 def reference(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields.SIGHTING_FIELDS:
-        out[f.name] = fields.check_value(f.name if f.name != "author_list" else "authors",
+        out[f.name] = validate.check_value(f.name if f.name != "author_list" else "authors",
                                          f.kind, values.get(f.record))
     if not out["title"]:
-        raise fields.FieldError("title", "missing")
+        raise validate.FieldError("title", "missing")
     for f in fields.SIGHTING_FIELDS:
         if f.kind is fields.Kind.LIST and out[f.name] is None:
             out[f.name] = []
@@ -30,7 +30,7 @@ def reference(values: dict[str, Any]) -> dict[str, Any]:
 def outcome(fn: Any, values: dict[str, Any]) -> tuple[str, Any]:
     try:
         return "ok", fn(values)
-    except fields.FieldError as e:
+    except validate.FieldError as e:
         return "error", str(e)
 
 
@@ -48,7 +48,7 @@ record = st.fixed_dictionaries({f.record: anything for f in fields.SIGHTING_FIEL
 @given(record)
 def test_check_record_is_check_value_per_field(values: dict[str, Any]) -> None:
     want = outcome(reference, values)
-    got = outcome(fields.check_record, values)
+    got = outcome(validate.check_record, values)
     assert got == want
     if got[0] == "ok":  # same types too (True is not 1 for a flag)
         assert [type(v) for v in got[1].values()] == [type(v) for v in want[1].values()]
@@ -56,7 +56,10 @@ def test_check_record_is_check_value_per_field(values: dict[str, Any]) -> None:
 
 def test_a_long_text_and_a_long_list_are_refused_as_before() -> None:
     base = {"title": "T"}
-    for values in ({**base, "abstract": "x" * (fields.MAX_TEXT + 1)},
-                   {**base, "keywords": ["k"] * (fields.MAX_LIST + 1)}):
-        assert outcome(fields.check_record, values) == outcome(reference, values)
-        assert outcome(fields.check_record, values)[0] == "error"
+    for values in ({**base, "abstract": "x" * (validate.TEXT_CAPS["abstract"] + 1)},
+                   {**base, "title": "x" * (validate.TEXT_CAPS["title"] + 1)},
+                   {**base, "project_page": "x" * (validate.MAX_TEXT + 1)},
+                   {**base, "keywords": ["k"] * (validate.MAX_LIST + 1)},
+                   {**base, "keywords": ["k" * (validate.MAX_ITEM + 1)]}):
+        assert outcome(validate.check_record, values) == outcome(reference, values)
+        assert outcome(validate.check_record, values)[0] == "error"

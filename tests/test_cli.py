@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import JAN, SAMPLES, page
-from papers_cli.cli import app
+from papers_cli.cli.app import app
+from papers_cli.core.fields import EXPORT_FIELDS
 
 
 @pytest.fixture
@@ -66,17 +67,16 @@ def test_ingest_stdin(run) -> None:
 def test_list_tsv_default_when_piped(loaded) -> None:
     result = loaded("list")
     lines = result.stdout.splitlines()
-    assert lines[0] == "id\tpublished\tupvotes\tcomments\tauthors_count\ttitle\turl"
+    assert lines[0] == "\t".join(EXPORT_FIELDS)  # a pipe gets the whole record
     assert len(lines) == 124
-    assert lines[1].split("\t")[1] == "2025-10-13"
+    assert lines[1].split("\t")[EXPORT_FIELDS.index("published")] == "2025-10-13"
     assert "\x1b[" not in result.stdout
 
 
 def test_list_json_csv_jsonl_ids(loaded) -> None:
     data = json.loads(loaded("list", "--json", "--limit", "3").stdout)
     assert [d["published"] for d in data] == ["2025-10-13", "2025-09-26", "2025-09-25"]
-    assert list(data[0]) == ["id", "published", "upvotes", "comments", "authors_count", "title",
-                             "url"]
+    assert list(data[0]) == list(EXPORT_FIELDS)
     more = json.loads(loaded("list", "--json", "-n", "3", "--fields", " organization, comments")
                       .stdout)
     assert more[1] == {"organization": "NVIDIA", "comments": 3}
@@ -171,7 +171,7 @@ def test_search_tsv_json_and_footer(loaded) -> None:
     result = loaded("search", "activation sparsity", "-n", "2")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "rank\tid\tpublished\tupvotes\tscore\tmatch\ttitle\tsnippet\turl"
+    assert lines[0] == "\t".join(["rank", "score", "match", "snippet", *EXPORT_FIELDS])
     assert len(lines) == 3
     assert "\x02" not in result.stdout
     assert result.stderr == ""  # in a pipe, a limit the user gave is no news
@@ -236,15 +236,18 @@ def test_help_lists_every_command_with_an_example() -> None:
 
 
 def test_rich_views_render(sample_conn) -> None:
-    from papers_cli import storage
-    from papers_cli.output import write_paper, write_stats
+    from helpers import get_paper
+    from papers_cli.render.paper import write_paper
+    from papers_cli.render.reports import write_stats
+    from papers_cli.storage.identity import resolve_paper_id
+    from papers_cli.storage.read import corpus_stats
 
     buf = io.StringIO()
-    pid = storage.resolve_paper_id(sample_conn, "2")
-    write_paper(storage.get_paper(sample_conn, pid), out=buf, rich_output=True, no_color=True)
+    pid = resolve_paper_id(sample_conn, "2")
+    write_paper(get_paper(sample_conn, pid), out=buf, rich_output=True, no_color=True)
     text = buf.getvalue()
     assert "Omni-Mol" in text and "Seen on 2 page(s)" in text and "Abstract" in text
     buf = io.StringIO()
-    write_stats(storage.corpus_stats(sample_conn), out=buf, rich_output=True, no_color=True)
+    write_stats(corpus_stats(sample_conn), out=buf, rich_output=True, no_color=True)
     text = buf.getvalue()
     assert "Papers per year" in text and "█" in text and "Most-listed papers" in text

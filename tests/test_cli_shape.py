@@ -24,8 +24,8 @@ from test_terminal import HOSTILE, RAW, SGR, run_in_pty
 from typer.testing import CliRunner
 
 from helpers import page
-from papers_cli.cli import app
-from papers_cli.fields import EXPORT_FIELDS
+from papers_cli.cli.app import app
+from papers_cli.core.fields import EXPORT_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
@@ -74,7 +74,7 @@ def test_same_record_from_list_search_similar_show_export(cli: Callable[..., Any
     assert {k: found[0][k] for k in f.split(",")} == exported
     assert list(found[0]) == ["rank", "id", "title", "url", "upvotes", "snippet", "score"]
     like = json.loads(cli("similar", str(exported["id"]), "--json").stdout)
-    assert list(like[0]) == ["rank", "id", "published", "upvotes", "score", "title", "url"]
+    assert list(like[0]) == ["rank", "score", *EXPORT_FIELDS]
     # show's json record is the export record plus the paper's upvote history
     assert json.loads(cli("show", "2411.02335", "--json").stdout).keys() == {
         *EXPORT_FIELDS, "upvote_history"}
@@ -254,8 +254,11 @@ def test_list_on_a_terminal_stops_at_a_screenful(tmp_path: Path) -> None:
 
 
 def test_tables_fit_60_columns(cli: Callable[..., Any]) -> None:
-    from papers_cli.output import record_columns, write_rows
-    from papers_cli.records_shape import LIST_FIELDS
+    from papers_cli.render.cells import record_columns
+    from papers_cli.render.rows import write_rows
+    from papers_cli.verbs.common import TABLE_FIELDS
+
+    LIST_FIELDS = TABLE_FIELDS["list"]
 
     rows = json.loads(cli("list", "--json").stdout)
     buf = io.StringIO()

@@ -4,15 +4,15 @@ import datetime as dt
 
 import pytest
 
-from papers_cli.dates import (
+from papers_cli.core.dates import (
     apply_year,
     end_of_period,
     infer_page_year,
     parse_iso_date,
     parse_shown_date,
 )
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import title_key
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import title_key
 
 JAN_7 = ShownDate(1, 7)
 

@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TODAY, dump, page
-from papers_cli import dedupe, storage
-from papers_cli.cli import app
-from papers_cli.ingest import ingest_bytes
+from helpers import TODAY, dump, get_paper, page
+from papers_cli.cli.app import app
+from papers_cli.engine import dedupe
+from papers_cli.engine.ingest import ingest_bytes
+from papers_cli.storage.connection import connect
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.read import counts
 
 BASE = ("We introduce a method for {topic} that learns compact representations from "
         "unlabelled data, scales to billions of tokens and improves downstream accuracy on "
@@ -51,7 +54,7 @@ def test_title_variants_cluster(conn: sqlite3.Connection, a: str, b: str) -> Non
     ia = add(conn, a, abstract, name="a")
     ib = add(conn, b, abstract + " Revised.", name="b")
     if ia == ib:  # exact once normalised: already one paper at ingest
-        assert storage.counts(conn)["papers"] == 1
+        assert counts(conn)["papers"] == 1
         return
     clusters = dedupe.find_clusters(conn)
     assert [c.ids for c in clusters] == [[ia, ib]]
@@ -63,7 +66,7 @@ def test_hard_negatives_stay_apart(conn: sqlite3.Connection, a: str, b: str,
     add(conn, a, BASE.format(topic="memory"), name="a")
     add(conn, b, BASE.format(topic="memory") if same_abstract else OTHER.format(topic="x"),
         name="b")
-    assert storage.counts(conn)["papers"] == 2
+    assert counts(conn)["papers"] == 2
     assert dedupe.find_clusters(conn) == []
 
 
@@ -87,7 +90,7 @@ def api_pair(conn: sqlite3.Connection, titles: tuple[str, str], ids: tuple[str, 
            for k, (i, t, extra) in enumerate(zip(ids, titles, ("", " v2"), strict=True), start=1)]
     out = ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
     assert out.status == "ingested", out.message
-    return [storage.resolve_paper_id(conn, i) for i in ids]
+    return [resolve_paper_id(conn, i) for i in ids]
 
 
 TYPO = ("Token Routing Revisited", "Token Routng Revisited")  # not one title key: 2 papers
@@ -101,7 +104,7 @@ def test_veto_dates_more_than_a_year_apart(conn: sqlite3.Connection, dates: tupl
                                            vetoed: bool) -> None:
     a = add(conn, TYPO[0], BASE.format(topic="t"), date=dates[0], name="a")
     b = add(conn, TYPO[1], BASE.format(topic="t") + " v2", date=dates[1], name="b")
-    assert a != b and storage.counts(conn)["papers"] == 2
+    assert a != b and counts(conn)["papers"] == 2
     clusters = dedupe.find_clusters(conn)
     assert [c.ids for c in clusters] == ([] if vetoed else [[a, b]])
 
@@ -113,7 +116,7 @@ def test_veto_dates_more_than_a_year_apart(conn: sqlite3.Connection, dates: tupl
 def test_veto_different_arxiv_ids(conn: sqlite3.Connection, ids: tuple[str, str] | None,
                                   vetoed: bool) -> None:
     a, b = api_pair(conn, ("Graph Solvers", "Graph Solvers (v2)"), ids, "g")
-    assert a != b and storage.counts(conn)["papers"] == 2
+    assert a != b and counts(conn)["papers"] == 2
     clusters = dedupe.find_clusters(conn)
     assert [c.ids for c in clusters] == ([] if vetoed else [[a, b]])
 
@@ -129,10 +132,10 @@ def test_veto_different_arxiv_ids(conn: sqlite3.Connection, ids: tuple[str, str]
 def test_veto_different_numbers_in_titles(tmp_path: Path, a: str, b: str, control: str) -> None:
     # Same abstract: without the veto "same abstract" alone would join them.
     for other, vetoed in ((b, True), (control, False)):
-        conn = storage.connect(tmp_path / f"{vetoed}.db")
+        conn = connect(tmp_path / f"{vetoed}.db")
         ia = add(conn, a, BASE.format(topic="memory"), name="a")
         ib = add(conn, other, BASE.format(topic="memory"), name="b")
-        assert ia != ib and storage.counts(conn)["papers"] == 2
+        assert ia != ib and counts(conn)["papers"] == 2
         assert [c.ids for c in dedupe.find_clusters(conn)] == ([] if vetoed else [[ia, ib]])
         conn.close()
 
@@ -144,14 +147,14 @@ def test_apply_keeps_most_complete_fields_and_undo_is_exact(conn: sqlite3.Connec
                       "publishedAt": "2024-02-20T00:00:00Z", "upvotes": 42,
                       "authors": [{"name": "Ada"}, {"name": "Bo"}]}, "numComments": 7}]
     ingest_bytes(conn, json.dumps(api).encode(), "api", today=TODAY)
-    b = storage.resolve_paper_id(conn, "2402.12345")
+    b = resolve_paper_id(conn, "2402.12345")
     before = dump(conn)
     clusters = dedupe.find_clusters(conn)
     assert [c.ids for c in clusters] == [[a, b]]
     res = dedupe.apply(conn, clusters)
     run_id, merged = res.run_id, res.merged
-    assert merged == 1 and storage.counts(conn)["papers"] == 1
-    survivor = storage.get_paper(conn, b)  # the one with the arXiv id survives
+    assert merged == 1 and counts(conn)["papers"] == 1
+    survivor = get_paper(conn, b)  # the one with the arXiv id survives
     assert survivor["upvotes"] == 42 and survivor["comments"] == 7
     assert survivor["published"] == "2024-02-20"  # the printed date (Mar 1 was inferred? no)
     assert survivor["code_links"] == ["https://github.com/x/hdt"]
@@ -172,17 +175,17 @@ def test_a_title_merged_away_stays_merged_on_later_ingests(conn: sqlite3.Connect
     b = add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.", name="b")
     res = dedupe.apply(conn, dedupe.find_clusters(conn))
     run_id, merged = res.run_id, res.merged
-    assert merged == 1 and storage.counts(conn)["papers"] == 1
+    assert merged == 1 and counts(conn)["papers"] == 1
     survivor = conn.execute("SELECT id FROM papers").fetchone()[0]
     # A later page lists the merged-away title again: one more sighting of the survivor.
     add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.",
         date="Mar 1, 2024 2", name="c")
-    assert storage.counts(conn)["papers"] == 1
-    paper = storage.get_paper(conn, survivor)
+    assert counts(conn)["papers"] == 1
+    paper = get_paper(conn, survivor)
     assert len(paper["pages"]) == 3 and paper["comments"] == 2
     # The same title over a clearly different abstract is still a different paper.
     d = add(conn, "Adaptive Retrieval Augmented Agents (v2)", OTHER.format(topic="x"), name="d")
-    assert storage.counts(conn)["papers"] == 2
+    assert counts(conn)["papers"] == 2
     assert d > max(a, b)  # a merged-away id is never given to another paper
     conn.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
     # Undone, the run no longer redirects the title: it is its own paper again.
@@ -190,8 +193,8 @@ def test_a_title_merged_away_stays_merged_on_later_ingests(conn: sqlite3.Connect
     assert {a, b} <= {r[0] for r in conn.execute("SELECT id FROM papers")}
     add(conn, "Adaptive Retrieval Augmented Agents (v2)", abstract + " Revised.",
         date="Mar 1, 2024 5", name="e")
-    assert storage.get_paper(conn, b)["comments"] == 5
-    assert storage.counts(conn)["papers"] == 3
+    assert get_paper(conn, b)["comments"] == 5
+    assert counts(conn)["papers"] == 3
 
 
 def test_distinct_is_remembered(conn: sqlite3.Connection) -> None:
@@ -214,12 +217,12 @@ def test_no_chain_across_a_veto(conn: sqlite3.Connection, with_ids: bool) -> Non
         for k, t in enumerate(titles, start=1):
             add(conn, t, BASE.format(topic="c") + f" ({k})", name=f"n{k}")
     add(conn, "Chained Sparse Routin", BASE.format(topic="c"), name="t")  # no id: matches both
-    assert storage.counts(conn)["papers"] == 3
+    assert counts(conn)["papers"] == 3
     clusters = dedupe.find_clusters(conn)
     if with_ids:
         # The id-less paper joins one of them, never both.
         assert [len(c.ids) for c in clusters] == [2]
-        ids = {storage.get_paper(conn, i)["arxiv_id"] for i in clusters[0].ids} - {None}
+        ids = {get_paper(conn, i)["arxiv_id"] for i in clusters[0].ids} - {None}
         assert len(ids) == 1
     else:
         assert [c.ids for c in clusters] == [[1, 2, 3]]
@@ -227,7 +230,7 @@ def test_no_chain_across_a_veto(conn: sqlite3.Connection, with_ids: bool) -> Non
 
 def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
     db = tmp_path / "d.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
     add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")
     conn.close()
@@ -241,10 +244,10 @@ def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
     assert "\t" in dry.stdout
     clusters = json.loads(run("--json").stdout)
     assert [[m["id"] for m in c] for c in clusters] == [[1, 2]]
-    assert storage.counts(storage.connect(db))["papers"] == 2  # dry run changed nothing
+    assert counts(connect(db))["papers"] == 2  # dry run changed nothing
     applied = run("--apply")
     assert "merged 1 paper in 1 cluster" in applied.stderr
-    assert storage.counts(storage.connect(db))["papers"] == 1
+    assert counts(connect(db))["papers"] == 1
     assert "undid merge run" in run("--undo").stderr
     assert run("--undo").exit_code == 1
     assert run("--distinct", "1", "2").exit_code == 0
@@ -253,7 +256,7 @@ def test_cli_dry_run_json_apply_undo(tmp_path: Path) -> None:
 
 def test_interactive_no_is_remembered(tmp_path: Path) -> None:
     db = tmp_path / "i.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     add(conn, "Hierarchical Diffusion Transformers", BASE.format(topic="d"), name="a")
     add(conn, "Hierarchical Diffusoin Transformers", BASE.format(topic="d") + " x", name="b")
     conn.close()
@@ -261,7 +264,7 @@ def test_interactive_no_is_remembered(tmp_path: Path) -> None:
     res = runner.invoke(app, ["--db", str(db), "dedupe", "--interactive"], input="n\n",
                         catch_exceptions=False)
     assert res.exit_code == 0
-    assert storage.counts(storage.connect(db))["papers"] == 2
+    assert counts(connect(db))["papers"] == 2
     again = runner.invoke(app, ["--db", str(db), "dedupe", "--json"], catch_exceptions=False)
     assert json.loads(again.stdout) == []
 
@@ -272,7 +275,7 @@ def test_find_clusters_reads_one_snapshot(tmp_path: Path) -> None:
     from papers_cli.storage import tx
 
     db = tmp_path / "s.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("INSERT INTO t VALUES (1), (2)")
     other = sqlite3.connect(db, isolation_level=None)

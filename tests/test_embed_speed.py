@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from papers_cli import embeddings
+from papers_cli.engine import embeddings, model
 
 
 def _texts() -> list[str]:
@@ -24,7 +24,7 @@ def test_many_texts_equal_each_text_alone() -> None:
     assert len(texts) > embeddings._FEW_TEXTS  # the float32 table path
     together = enc.encode(texts, batch=7)  # many batches: the tokenizer thread
     alone = np.vstack([enc.encode([t]) for t in texts])  # the float16 path, one batch
-    assert together.shape == (len(texts), embeddings.DIM)
+    assert together.shape == (len(texts), model.DIM)
     assert np.array_equal(together, alone)
     assert not together[5].any()  # no tokens: a zero row
     norms = np.linalg.norm(np.delete(together, 5, axis=0), axis=1)

@@ -15,16 +15,22 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY, page
-from papers_cli import export, storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.cli.app import app
+from papers_cli.core.fields import EXPORT_FIELDS
+from papers_cli.core.sanitize import neutralise_formula
+from papers_cli.engine import export
+from papers_cli.engine.formats.bibtex import KEY_FIELDS, bibtex_entry, keys_for
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.read import counts
+from papers_cli.storage.records import Selection, records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
 def rich_db(db_path: Path) -> Path:
-    conn = storage.connect(db_path)
+    conn = connect(db_path)
     ingest_sources(conn, expand_paths([str(SAMPLES), str(FIXTURES / "daily.html"),
                                        str(FIXTURES / "api_search.json")]), today=TODAY)
     hostile = page(
@@ -109,17 +115,17 @@ def test_bibtex_key_disambiguation() -> None:
     keys: dict[str, int] = {}
     recs = [{"title": "Attention is all you need", "published": "2017-06-12",
              "authors": ["Ashish Vaswani"]}] * 3
-    got = [re.match(r"@misc\{([^,]+),", export.bibtex_entry(r, keys)).group(1) for r in recs]
+    got = [re.match(r"@misc\{([^,]+),", bibtex_entry(r, keys)).group(1) for r in recs]
     assert got == ["vaswani2017attention", "vaswani2017attentiona", "vaswani2017attentionb"]
 
 
 def test_bibtex_keys_stable_across_selections(rich_db: Path) -> None:
     # Two papers with the same key base: a and b by id, whatever the export order.
-    conn = storage.connect(rich_db)
-    keys = export.bibtex_keys(conn, export.Selection())
+    conn = connect(rich_db)
+    keys = keys_for(records(conn, Selection(), KEY_FIELDS))
     assert len(set(keys.values())) == len(keys)
     ids = sorted(keys)[:20]
-    sub = export.bibtex_keys(conn, export.Selection(ids=list(reversed(ids))))
+    sub = keys_for(records(conn, Selection(ids=list(reversed(ids))), KEY_FIELDS))
     assert all(sub[i] == keys[i] or keys[i].startswith(sub[i]) for i in ids)
 
 
@@ -177,12 +183,12 @@ def test_jsonl_round_trip(rich_db: Path, tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.db"
     res = run(fresh, "ingest", str(dump))
     assert res.exit_code == 0, res.stderr
-    a, b = storage.connect(rich_db), storage.connect(fresh)
+    a, b = connect(rich_db), connect(fresh)
     sa, sb = _snapshot(a), _snapshot(b)
     for x, y in zip(sa[0], sb[0], strict=True):
         assert x == y
     assert sa == sb
-    assert storage.counts(a) == storage.counts(b)
+    assert counts(a) == counts(b)
     b.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")
     assert "1 already ingested" in run(fresh, "ingest", str(dump)).stderr
 
@@ -203,9 +209,9 @@ def test_sql_built_csv_equals_csv_of_records(rich_db: Path, raw: bool,
                                              fields: list[str] | None) -> None:
     # export_to builds CSV cells in SQLite; here csv.writer writes the same cells from the
     # JSON records (lists joined with ';', flags true/false, pages as their paths).
-    conn = storage.connect(rich_db)
+    conn = connect(rich_db)
     fast, slow = io.StringIO(), io.StringIO()
-    n = export.export_to(conn, fast, "csv", export.Selection(), fields=fields, raw_cells=raw)
+    n = export.export_to(conn, fast, "csv", Selection(), fields=fields, raw_cells=raw)
     cols = fields or list(export.EXPORT_FIELDS)
 
     def cell(value: object, name: str) -> str:
@@ -219,13 +225,13 @@ def test_sql_built_csv_equals_csv_of_records(rich_db: Path, raw: bool,
             text = ";".join(map(str, value))
         else:
             text = str(value)
-        return text if raw else export.neutralise(text)
+        return text if raw else neutralise_formula(text)
 
     writer = csv.writer(slow, lineterminator="\r\n")
     writer.writerow(cols)
-    recs = list(export.records(conn, export.Selection()))
+    recs = list(records(conn, Selection(), EXPORT_FIELDS))
     writer.writerows([[cell(r[c], c) for c in cols] for r in recs])
-    assert n == len(recs) == storage.counts(conn)["papers"]
+    assert n == len(recs) == counts(conn)["papers"]
     assert fast.getvalue() == slow.getvalue()
     assert ";" in fast.getvalue() and ("'=HYPERLINK" in fast.getvalue()) is not raw
 

@@ -1,8 +1,9 @@
-"""The search fast path (fastpath.py) is the typer command without typer.
+"""The search fast path (cli/fastpath.py) is the typer command without typer.
 
-Its option table is checked against the typer command's own parameters, so the two
-cannot drift; whole processes of both paths are compared byte for byte on the same
-lines; and a line the fast path is unsure of goes to typer (its errors and help)."""
+Its option table is generated from the same specs as the typer command and checked
+against the typer command's own parameters; whole processes of both paths are
+compared byte for byte on the same lines; and a line the fast path is unsure of goes
+to typer (its errors and help)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from papers_cli import fastpath
-from papers_cli.search_command import SearchArgs
+from papers_cli.cli import app as cli
+from papers_cli.cli import fastpath
 
 ROOT = Path(__file__).parent.parent
 
@@ -23,60 +24,39 @@ ROOT = Path(__file__).parent.parent
 def _click_search() -> Any:
     import typer.main
 
-    from papers_cli.cli import app
-
-    group = typer.main.get_command(app)
+    group = typer.main.get_command(cli.build("search"))
     return group, group.commands["search"]  # type: ignore[attr-defined]
-
-
-def _kind_of(param: Any) -> Any:
-    """The fast path's kind for a (typer-vendored) click parameter."""
-    t = param.type
-    if getattr(param, "is_flag", False):
-        return fastpath.FLAG
-    if hasattr(t, "min") and hasattr(t, "max"):  # IntRange: closed, not clamped
-        assert type(t).__name__ == "IntRange" and not (t.min_open or t.max_open or t.clamp)
-        return (t.min, t.max)
-    if hasattr(t, "choices"):
-        assert getattr(t, "case_sensitive", True), param.name
-        return tuple(str(c) for c in t.choices)
-    if "Path" in type(t).__name__:
-        return fastpath.PATH
-    assert type(t).__name__ == "StringParamType", f"{param.name}: an unknown type {t!r}"
-    return fastpath.TEXT
 
 
 def test_option_table_is_the_typer_commands() -> None:
     _, cmd = _click_search()
-    seen: dict[str, tuple[str, Any]] = {}
+    seen: dict[str, str] = {}
     for param in cmd.params:
         if param.name == "help":
             continue
         if param.param_type_name == "argument":
             assert param.name == "query" and param.nargs == 1 and param.required
-            assert _kind_of(param) == fastpath.TEXT
             continue
         assert not param.secondary_opts and not param.multiple and param.nargs == 1
         for opt in param.opts:
-            seen[opt] = (param.name, _kind_of(param))
-    assert seen == fastpath.SEARCH_OPTIONS
+            seen[opt] = param.name
+    assert seen == {flag: p.name for flag, p in fastpath.OPTIONS.items()}
 
 
-def test_defaults_and_fields_are_the_typer_commands() -> None:
+def test_defaults_are_the_typer_commands() -> None:
     _, cmd = _click_search()
-    defaults = SearchArgs()
-    names = {p.name for p in cmd.params if p.name != "help"}
-    assert names == set(vars(defaults))
     for p in cmd.params:
-        if p.name in ("help", "query"):
+        if p.param_type_name == "argument" or p.name == "help":
             continue
-        assert getattr(defaults, p.name) == p.default, p.name
+        spec = next(q for q in fastpath.OPTIONS.values() if q.name == p.name)
+        want = spec.default
+        assert (p.default.value if hasattr(p.default, "value") else p.default) == want, p.name
 
 
 def test_global_options_are_the_apps() -> None:
-    from papers_cli import cli
+    import typer.main
 
-    group, _ = _click_search()
+    group = typer.main.get_command(cli.build(None))
     flags = {}
     for p in group.params:
         if p.name in ("help", "version", "install_completion", "show_completion"):
@@ -94,13 +74,13 @@ def test_global_options_are_the_apps() -> None:
 @pytest.mark.parametrize("argv,glob,fields", [
     (["search", "x"], {}, {"query": "x"}),
     (["--db", "a.db", "-q", "search", "x y", "-n", "5", "--json"],
-     {"db": Path("a.db"), "quiet": True}, {"query": "x y", "limit": 5, "json_": True}),
+     {"db": Path("a.db"), "quiet": True}, {"query": "x y", "limit": 5, "json": True}),
     (["search", "--limit=3", "--sort", "date", "q", "--no-color", "--db=b.db"],
      {"no_color": True}, {"query": "q", "limit": 3, "sort": "date", "db": Path("b.db")}),
     (["search", "--", "-word"], {}, {"query": "-word"}),
     (["search", "--", "--help"], {}, {"query": "--help"}),
     (["search", "-", "-f", "csv", "--since", "2024", "--fields", "id,title"], {},
-     {"query": "-", "fmt": "csv", "since": "2024", "fields": "id,title"}),
+     {"query": "-", "format": "csv", "since": "2024", "fields": "id,title"}),
     (["search", "x", "--min-upvotes", "0", "--raw", "--hybrid"], {},
      {"query": "x", "min_upvotes": 0, "raw": True, "hybrid": True}),
 ])
@@ -134,15 +114,16 @@ def test_papers_db_env_is_the_global_db(monkeypatch: pytest.MonkeyPatch) -> None
 # ------------------------------------------------------------- whole processes, both paths
 
 FAST = [sys.executable, "-m", "papers_cli"]
-TYPER = [sys.executable, "-c", "from papers_cli.cli import main; main()"]
+TYPER = [sys.executable, "-c", "from papers_cli.cli.app import main; main()"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from papers_cli import ingest, storage
+    from papers_cli.engine import ingest
+    from papers_cli.storage.connection import connect
 
     db = tmp_path_factory.mktemp("fast") / "p.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     pages = sorted((ROOT / "sample_pages").glob("*.txt"))
     ingest.ingest_sources(conn, ingest.expand_paths([str(p) for p in pages]))
     conn.close()

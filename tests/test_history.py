@@ -23,11 +23,12 @@ from test_terminal import run_in_pty
 from typer.testing import CliRunner
 
 from hfserver import FIXTURES, HFServer, Reply, hf_server
-from papers_cli import storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.output import sparkline
-from papers_cli.storage.read import Filters, iter_papers, rising_sql, upvote_history
+from papers_cli.cli.app import app
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.render.paper import sparkline
+from papers_cli.storage.connection import connect
+from papers_cli.storage.read import rising_sql, upvote_history
+from papers_cli.storage.records import Selection, records
 
 DAY_FILE = FIXTURES / "2024-11-13.json"
 URL = "https://huggingface.co/api/daily_papers?date=2024-11-13"
@@ -73,7 +74,7 @@ def fetched_day(n: int) -> bytes:
 @pytest.fixture(scope="module")
 def history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("history") / "h.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     for n, when in enumerate(FETCHES):
         out = ingest_bytes(conn, fetched_day(n), URL, stored_path=URL,
                            ingested_at=when.isoformat())
@@ -84,7 +85,7 @@ def history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def hconn(history_db: Path) -> Iterator[sqlite3.Connection]:
-    c = storage.connect(history_db)
+    c = connect(history_db)
     yield c
     c.close()
 
@@ -123,7 +124,7 @@ def test_history_keeps_the_latest_observation_of_each_day(hconn: sqlite3.Connect
 
 
 def test_a_saved_page_is_dated_by_its_listing_day(tmp_path: Path) -> None:
-    conn = storage.connect(tmp_path / "s.db")
+    conn = connect(tmp_path / "s.db")
     saved = tmp_path / "2024-11-13.json"
     saved.write_bytes(DAY_FILE.read_bytes())  # the recorded response, saved on disk
     assert not ingest_sources(conn, expand_paths([str(saved)])).failed
@@ -135,10 +136,11 @@ def test_a_saved_page_is_dated_by_its_listing_day(tmp_path: Path) -> None:
 
 
 def test_fetching_a_changed_day_twice_is_one_point_for_that_day(tmp_path: Path) -> None:
-    from papers_cli.fetch import Target, run_fetch
-    from papers_cli.http import HttpConfig
+    from papers_cli.engine.fetch.client import HttpConfig
+    from papers_cli.engine.fetch.plan import Target
+    from papers_cli.engine.fetch.run import run_fetch
 
-    conn = storage.connect(tmp_path / "f.db")
+    conn = connect(tmp_path / "f.db")
     server: HFServer
     with hf_server() as server:
         cfg = HttpConfig(base_url=server.url, rate=0, timeout=2.0, retries=0)
@@ -214,7 +216,8 @@ def test_rising_order_gains_and_ties(cli: Callable[..., Any]) -> None:
     gained = {r["url"].rsplit("/", 1)[1]: r["gained"] for r in json.loads(out.stdout)}
     assert gained == {"2411.08017": 60, "2411.07975": 20, "2411.07184": 20, "2411.07461": 0,
                       "2411.07133": 0, "2411.06307": 0, "2411.05197": -6}
-    assert list(json.loads(out.stdout)[0])[:4] == ["id", "published", "upvotes", "gained"]
+    keys = list(json.loads(out.stdout)[0])
+    assert keys[keys.index("upvotes") + 1] == "gained"  # the whole record, gained beside
     assert arxiv_ids(cli("list", "--sort", "rising", "--json", "--reverse")) == RISING_7[::-1]
     assert arxiv_ids(cli("list", "--sort", "rising", "--json", "-n", "2")) == RISING_7[:2]
 
@@ -240,8 +243,10 @@ def test_rising_with_filters(cli: Callable[..., Any]) -> None:
 def test_rising_tsv_and_fields(cli: Callable[..., Any]) -> None:
     out = cli("list", "--sort", "rising", "--format", "tsv")
     lines = out.stdout.splitlines()
-    assert lines[0].split("\t")[:4] == ["id", "published", "upvotes", "gained"]
-    assert lines[1].split("\t")[2:4] == ["61", "60"]
+    head = lines[0].split("\t")
+    at = head.index("upvotes")
+    assert head[at + 1] == "gained"
+    assert lines[1].split("\t")[at:at + 2] == ["61", "60"]
     picked = cli("list", "--sort", "rising", "--fields", "gained,id", "--format", "tsv")
     assert picked.stdout.splitlines()[:2][0] == "gained\tid"
     wrong = cli("list", "--fields", "id,gained")
@@ -260,14 +265,14 @@ def test_storage_refuses_a_bad_window(hconn: sqlite3.Connection) -> None:
         rising_sql(0)
     # `now` sets the window: (now - days, now]; a count observed exactly at its start
     # is the baseline (B, 20), so 07184 gained 30 - 20
-    rows = list(iter_papers(hconn, Filters(), sort="rising", days=1,
-                            now=NOW - dt.timedelta(days=2)))
+    rows = list(records(hconn, Selection(sort="rising", days=1,
+                                         now=NOW - dt.timedelta(days=2)), ["arxiv_id", "gained"]))
     by = {r["arxiv_id"]: r["gained"] for r in rows}
     assert by["2411.07184"] == 10 and by["2411.08017"] == 11 and len(rows) == 7
 
 
 def test_mcp_list_rising_takes_days(hconn: sqlite3.Connection, history_db: Path) -> None:
-    from papers_cli.mcp_server import Context, ToolFailure, call
+    from papers_cli.mcp.tools import Context, ToolFailure, call
 
     ctx = Context(conn=hconn, path=history_db)
     two = call(ctx, "list", {"sort": "rising", "days": 2, "limit": 3})

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, TODAY
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.models import ParsedPage, ParseError
+from helpers import SAMPLES, TODAY, get_paper, list_papers
+from papers_cli.core.models import ParsedPage, ParseError
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 from papers_cli.parsers import detect_format, parse_bytes
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.read import counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORD_FIELDS = ("position", "title", "abstract", "arxiv_id", "authors", "authors_count",
@@ -243,14 +244,14 @@ def test_detection_by_content_not_name() -> None:
 
 
 def test_html_merges_with_text_page(sample_conn: sqlite3.Connection) -> None:
-    before = storage.counts(sample_conn)
+    before = counts(sample_conn)
     out = ingest_bytes(sample_conn, (FIXTURES / "daily.html").read_bytes(), "daily.html",
                        today=TODAY)
     assert (out.status, out.new_papers, out.known_papers) == ("ingested", 2, 2)
-    after = storage.counts(sample_conn)
+    after = counts(sample_conn)
     assert after["papers"] == before["papers"] + 2
-    pid = storage.resolve_paper_id(sample_conn, "2411.02335")
-    paper = storage.get_paper(sample_conn, pid)
+    pid = resolve_paper_id(sample_conn, "2411.02335")
+    paper = get_paper(sample_conn, pid)
     assert paper["title"].startswith("Sparsing Law")
     assert paper["comments"] == 1 and paper["upvotes"] == 17
     assert paper["author_names"][0] == "Yuqi Luo" and paper["authors_count"] == 7
@@ -259,7 +260,7 @@ def test_html_merges_with_text_page(sample_conn: sqlite3.Connection) -> None:
     assert paper["published"] == "2024-11-04"
     assert [p["format"] for p in paper["pages"]] == ["html", "text", "text"]  # by page date
     # Omni-Mol: the same paper; the longer (revised) abstract is kept.
-    omni = storage.get_paper(sample_conn, storage.resolve_paper_id(sample_conn, "2502.01074"))
+    omni = get_paper(sample_conn, resolve_paper_id(sample_conn, "2502.01074"))
     assert omni["abstract"].startswith("Building generalist models")
     assert omni["abstract"].endswith("“quotes”.") and len(omni["pages"]) == 3
     assert omni["project_page"] == "https://omni-mol.github.io"
@@ -268,20 +269,20 @@ def test_html_merges_with_text_page(sample_conn: sqlite3.Connection) -> None:
 def test_json_then_text_keeps_ids_and_upvotes(conn: sqlite3.Connection) -> None:
     ingest_bytes(conn, (FIXTURES / "api_daily.json").read_bytes(), "api", today=TODAY)
     ingest_sources(conn, expand_paths([str(SAMPLES / "convergent-jan.txt")]), today=TODAY)
-    pid = storage.resolve_paper_id(conn, "2411.02335")
-    paper = storage.get_paper(conn, pid)
+    pid = resolve_paper_id(conn, "2411.02335")
+    paper = get_paper(conn, pid)
     assert paper["upvotes"] == 17 and len(paper["pages"]) == 2
-    assert storage.counts(conn)["papers"] == 4 + 14 - 2
+    assert counts(conn)["papers"] == 4 + 14 - 2
 
 
 def test_author_search_and_list(sample_conn: sqlite3.Connection) -> None:
-    from papers_cli.search import search
-    from papers_cli.storage import Filters
+    from papers_cli.engine.search import search
+    from papers_cli.storage.filters import Filters
 
     ingest_bytes(sample_conn, (FIXTURES / "daily.html").read_bytes(), "d", today=TODAY)
     hits = search(sample_conn, "author:Luo sparsity")
     assert [h["title"][:12] for h in hits.hits] == ["Sparsing Law"]
-    listed = storage.list_papers(sample_conn, Filters(author="chenyang"))
+    listed = list_papers(sample_conn, Filters(author="chenyang"))
     assert [p["arxiv_id"] for p in listed] == ["2411.02335"]
 
 
@@ -299,8 +300,8 @@ def test_arxiv_id_learnt_mid_page_matches_later_records(conn: sqlite3.Connection
                         "publishedAt": "2025-01-02T00:00:00Z"}}]
     out = ingest_bytes(conn, json.dumps(items).encode(), "api.json", today=TODAY)
     assert (out.status, out.new_papers, out.known_papers) == ("ingested", 0, 2)
-    assert storage.counts(conn)["papers"] == 1
-    paper = storage.get_paper(conn, storage.resolve_paper_id(conn, "2501.00001"))
+    assert counts(conn)["papers"] == 1
+    paper = get_paper(conn, resolve_paper_id(conn, "2501.00001"))
     assert paper["abstract"] == "We study things, again." and len(paper["pages"]) == 3
 
 
@@ -315,12 +316,12 @@ def test_highest_and_latest_counts(conn: sqlite3.Connection) -> None:
 
     for n, (up, com) in enumerate([(20, 3), (12, None), (15, 1)]):
         assert ingest_bytes(conn, api_page(up, com), f"api{n}.json").status == "ingested"
-    paper = storage.get_paper(conn, storage.resolve_paper_id(conn, "2501.00002"))
+    paper = get_paper(conn, resolve_paper_id(conn, "2501.00002"))
     assert (paper["upvotes"], paper["latest_upvotes"]) == (20, 15)
     # Comments are as the newest page that shows them says (fields.Rule.NEWEST).
-    assert (paper["comments"], paper["latest_comments"]) == (1, 1)
+    assert paper["comments"] == 1  # the newest sighting's count
     assert [p["upvotes"] for p in paper["pages"]] == [20, 12, 15]  # each page as it showed
-    from papers_cli.output import write_paper
+    from papers_cli.render.paper import write_paper
 
     out = io.StringIO()
     write_paper(paper, out=out, rich_output=False)

@@ -22,9 +22,15 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, TODAY, dump, interruptible, page
-from papers_cli import dedupe, export, storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources, ingest_stream
+from helpers import SAMPLES, TODAY, dump, get_paper, interruptible, list_papers, page
+from papers_cli.engine import dedupe, export
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources, ingest_stream
+from papers_cli.storage.connection import connect, db_path
+from papers_cli.storage.doctor import health, problems
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.pages import list_pages, remove_pages
+from papers_cli.storage.read import counts
+from papers_cli.storage.records import Selection
 
 PAPERS = str(Path(sys.executable).parent / "papers")
 ABSTRACT = ("We propose a method for training sparse networks that keeps accuracy while "
@@ -70,9 +76,9 @@ def ingest(conn: sqlite3.Connection, data: bytes, name: str = "page") -> str:
 
 
 def only(conn: sqlite3.Connection) -> dict[str, Any]:
-    rows = storage.list_papers(conn, storage.Filters())
+    rows = list_papers(conn, Filters())
     assert len(rows) == 1, [r["title"] for r in rows]
-    paper = storage.get_paper(conn, rows[0]["id"])
+    paper = get_paper(conn, rows[0]["id"])
     assert paper is not None
     return paper
 
@@ -87,10 +93,10 @@ def test_restore_partial_export_then_ingest_pages_gives_every_paper(tmp_path: Pa
     assert 0 < exported < 123
     db = tmp_path / "restored.db"
     assert papers(db, "ingest", str(out)).returncode == 0
-    assert storage.counts(storage.connect(db))["papers"] == exported
+    assert counts(connect(db))["papers"] == exported
     res = papers(db, "ingest", str(SAMPLES))
     assert res.returncode == 0, res.stderr
-    got = storage.counts(storage.connect(db))
+    got = counts(connect(db))
     assert (got["papers"], got["sightings"], got["pages"]) == (123, 131, 3)
 
 
@@ -98,14 +104,14 @@ def test_no_chain_through_a_paper_without_abstract(conn: sqlite3.Connection) -> 
     ingest(conn, api(item("Gamma Networks for Vision Tasks", ABSTRACT, "2025-01-02"),
                      item("Gamma Network for Vision Tasks", None, "2025-01-02"),
                      item("Gamma Networks for Vision Task", OTHER, "2025-01-02")))
-    assert storage.counts(conn)["papers"] == 3
+    assert counts(conn)["papers"] == 3
     clusters = dedupe.find_clusters(conn)
-    abstracts = {p["id"]: p["abstract"] for p in storage.list_papers(conn, storage.Filters())}
+    abstracts = {p["id"]: p["abstract"] for p in list_papers(conn, Filters())}
     for c in clusters:
         texts = [abstracts[i] for i in c.ids if abstracts[i]]
         assert not (ABSTRACT in texts and OTHER in texts), c.ids
     res = dedupe.apply(conn, clusters)
-    kept = {p["abstract"] for p in storage.list_papers(conn, storage.Filters())}
+    kept = {p["abstract"] for p in list_papers(conn, Filters())}
     assert {ABSTRACT, OTHER} <= kept and res.merged <= 1
 
 
@@ -116,27 +122,27 @@ def test_undo_after_later_ingest_keeps_what_the_merged_paper_gained(
     clusters = dedupe.find_clusters(conn)
     assert len(clusters) == 1
     dedupe.apply(conn, clusters)
-    assert storage.counts(conn)["papers"] == 1
+    assert counts(conn)["papers"] == 1
     # Later, the merged-away title comes back with an arXiv id and more upvotes: it
     # joins the merged paper...
     ingest(conn, api(item("Sparse Trainings: A Study", ABSTRACT, "2025-02-03", 50,
                           arxiv="2501.00042")), "day2")
-    assert storage.counts(conn)["papers"] == 1
+    assert counts(conn)["papers"] == 1
     # ...and undo gives it back to the paper it would have matched without the merge.
     assert dedupe.undo(conn) is not None
-    rows = {p["title"]: p for p in storage.list_papers(conn, storage.Filters())}
+    rows = {p["title"]: p for p in list_papers(conn, Filters())}
     assert set(rows) == {"Sparse Training: A Study", "Sparse Trainings: A Study"}
     variant = rows["Sparse Trainings: A Study"]
     assert (variant["arxiv_id"], variant["upvotes"], variant["latest_upvotes"]) == \
         ("2501.00042", 50, 50)
     original = rows["Sparse Training: A Study"]
     assert (original["arxiv_id"], original["upvotes"]) == (None, 3)
-    assert storage.problems(storage.health(conn)) == []
+    assert problems(health(conn)) == []
 
 
 def test_undo_gives_back_the_corpus_as_if_never_merged(tmp_path: Path) -> None:
     def build(db: Path, merge: bool) -> list[tuple[Any, ...]]:
-        conn = storage.connect(db)
+        conn = connect(db)
         ingest(conn, api(item("Sparse Training: A Study", ABSTRACT, "2025-01-02", 3),
                          item("Sparse Trainings: A Study", ABSTRACT, "2025-01-02", 4)), "d1")
         if merge:
@@ -159,7 +165,7 @@ def test_an_older_page_never_overwrites_a_newer_one(tmp_path: Path) -> None:
     older = api(item("Counting Votes", ABSTRACT, "2025-01-02", 10, comments=2,
                      authors=("Ada Lovelace", "Alan Turing")))
     for order in ((newer, older), (older, newer)):
-        conn = storage.connect(tmp_path / f"{len(os.listdir(tmp_path))}.db")
+        conn = connect(tmp_path / f"{len(os.listdir(tmp_path))}.db")
         for i, data in enumerate(order):
             ingest(conn, data, f"p{i}")
         p = only(conn)
@@ -169,10 +175,10 @@ def test_an_older_page_never_overwrites_a_newer_one(tmp_path: Path) -> None:
         assert (p["first_seen"], p["last_seen"]) == ("2025-01-02", "2025-03-02")
     # An export made before the newer page, restored later, changes nothing either.
     old_db = tmp_path / "old.db"
-    ingest(storage.connect(old_db), older, "p0")
+    ingest(connect(old_db), older, "p0")
     dump_file = tmp_path / "old.jsonl"
     assert papers(old_db, "export", "--jsonl", "-o", str(dump_file)).returncode == 0
-    conn = storage.connect(tmp_path / "late.db")
+    conn = connect(tmp_path / "late.db")
     ingest(conn, newer, "p1")
     assert ingest_bytes(conn, dump_file.read_bytes(), "old.jsonl").status == "ingested"
     p = only(conn)
@@ -195,21 +201,21 @@ def _export_line(db: Path) -> dict[str, Any]:
 def test_bad_export_line_rejects_that_file_only(tmp_path: Path, field: str, value: Any,
                                                 needle: str) -> None:
     src = tmp_path / "src.db"
-    ingest(storage.connect(src), api(item("Counting Votes", ABSTRACT, "2025-03-02", 4)))
+    ingest(connect(src), api(item("Counting Votes", ABSTRACT, "2025-03-02", 4)))
     obj = _export_line(src)
     target = obj["pages"][0] if field in ("position", "published", "upvotes") else obj
     target[field] = value
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(obj) + "\n")
     db = tmp_path / "db.db"
-    before = dump(storage.connect(db))
+    before = dump(connect(db))
     res = papers(db, "ingest", str(bad), str(SAMPLES / "convergent-jan.txt"))
     assert res.returncode == 1 and "Traceback" not in res.stderr
     lines = [ln for ln in res.stderr.splitlines() if "bad.jsonl" in ln]
     assert len(lines) == 1 and needle in lines[0] and "bad.jsonl:1:" in lines[0], res.stderr
-    conn = storage.connect(db)
-    assert dump(conn) != before and storage.counts(conn)["papers"] == 14  # the good page
-    assert storage.problems(storage.health(conn)) == []
+    conn = connect(db)
+    assert dump(conn) != before and counts(conn)["papers"] == 14  # the good page
+    assert problems(health(conn)) == []
 
 
 def test_stored_values_always_validate_so_stats_bibtex_dedupe_work(tmp_path: Path) -> None:
@@ -241,7 +247,7 @@ def test_the_bytes_hashed_are_the_bytes_parsed(conn: sqlite3.Connection) -> None
     assert out.status == "ingested"
     stored = conn.execute("SELECT sha256 FROM pages").fetchone()[0]
     assert stored == hashlib.sha256(first).hexdigest()
-    assert [p["title"] for p in storage.list_papers(conn, storage.Filters())] == ["Paper One"]
+    assert [p["title"] for p in list_papers(conn, Filters())] == ["Paper One"]
 
 
 def test_concurrent_dedupe_and_ingest_equal_sequential(tmp_path: Path) -> None:
@@ -276,42 +282,42 @@ def test_concurrent_dedupe_and_ingest_equal_sequential(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs), outs
     assert all("Traceback" not in err for _, err in outs)
     assert final(conc) == final(seq)
-    assert storage.problems(storage.health(storage.connect(conc))) == []
+    assert problems(health(connect(conc))) == []
 
 
 def test_export_filters_apply_to_explicit_ids_and_ids_are_not_bound_one_by_one(
         sample_conn: sqlite3.Connection, tmp_path: Path) -> None:
-    db = storage.db_path(sample_conn)
+    db = db_path(sample_conn)
     res = papers(Path(db), "export", "1", "2", "3", "--since", "2100", "--jsonl")
     assert res.returncode == 1 and res.stdout == ""
     # The id list is one JSON parameter: a tiny variable limit does not matter.
     sample_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 4)
     ids = list(range(60, 0, -1))
     out = io.StringIO()
-    n = export.export_to(sample_conn, out, "jsonl", export.Selection(ids=ids))
+    n = export.export_to(sample_conn, out, "jsonl", Selection(ids=ids))
     got = [json.loads(line)["id"] for line in out.getvalue().splitlines()]
     assert n == 60 and got == ids
     out = io.StringIO()
     export.export_to(sample_conn, out, "csv",
-                     export.Selection(ids=ids, filters=storage.Filters(since="2025-06-01")))
+                     Selection(ids=ids, filters=Filters(since="2025-06-01")))
     assert 0 < len(out.getvalue().splitlines()) - 1 < 60
 
 
 def test_pages_and_rm(sample_conn: sqlite3.Connection) -> None:
-    pages = storage.list_pages(sample_conn)
+    pages = list_pages(sample_conn)
     assert [p["papers"] for p in pages] == [36, 14, 81]
     jan = next(p for p in pages if p["path"].endswith("convergent-jan.txt"))
-    before = storage.counts(sample_conn)
-    res = storage.remove_pages(sample_conn, [jan["id"]])
-    after = storage.counts(sample_conn)
+    before = counts(sample_conn)
+    res = remove_pages(sample_conn, [jan["id"]])
+    after = counts(sample_conn)
     assert res.pages == 1 and res.sightings == 14
     # Papers also on another page stay, recomputed; the others are deleted.
     assert before["papers"] - after["papers"] == res.papers_deleted > 0
     assert res.papers_changed > 0
-    assert storage.problems(storage.health(sample_conn)) == []
+    assert problems(health(sample_conn)) == []
     # Ingesting the page again brings the corpus back.
     report = ingest_sources(sample_conn, expand_paths([jan["path"]]), today=TODAY)
-    assert not report.failed and storage.counts(sample_conn) == before
+    assert not report.failed and counts(sample_conn) == before
 
 
 def test_rm_and_pages_commands(tmp_path: Path) -> None:
@@ -342,8 +348,8 @@ def test_rows_inserted_by_another_tool_are_searchable_and_joined(tmp_path: Path)
     later.write_text(page("Foreign Paper About Gardens\n\nWritten by hand into the table.\n\n"
                           "  • 2 authors\n·\nMar 1, 2024\n"))
     assert papers(db, "ingest", str(later)).returncode == 0
-    conn = storage.connect(db)
-    titles = [p["title"] for p in storage.list_papers(conn, storage.Filters())]
+    conn = connect(db)
+    titles = [p["title"] for p in list_papers(conn, Filters())]
     assert titles.count("Foreign Paper About Gardens") == 1
     assert papers(db, "doctor").returncode == 0
 
@@ -403,14 +409,14 @@ def test_ctrl_c_prints_what_was_committed(tmp_path: Path) -> None:
     assert proc.returncode == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("papers: interrupted:") or \
         "interrupted:" in err, err
-    conn = storage.connect(db)
-    assert storage.problems(storage.health(conn)) == []
+    conn = connect(db)
+    assert problems(health(conn)) == []
 
 
 def test_export_output_file_is_atomic(tmp_path: Path, sample_conn: sqlite3.Connection) -> None:
-    from papers_cli.outfile import atomic_text
+    from papers_cli.render.outfile import atomic_text
 
-    db = Path(storage.db_path(sample_conn))
+    db = Path(db_path(sample_conn))
     target = tmp_path / "real.csv"
     target.write_text("old")
     os.chmod(target, 0o640)
@@ -463,8 +469,8 @@ def test_hostile_options(tmp_path: Path, args: list[str], code: int, needle: str
 
 
 def test_author_filter_is_literal(sample_conn: sqlite3.Connection) -> None:
-    assert storage.list_papers(sample_conn, storage.Filters(author="%")) == []
-    assert storage.list_papers(sample_conn, storage.Filters(author="_")) == []
+    assert list_papers(sample_conn, Filters(author="%")) == []
+    assert list_papers(sample_conn, Filters(author="_")) == []
 
 
 def test_bad_database_paths(tmp_path: Path) -> None:
@@ -481,7 +487,7 @@ def test_streams_are_read_once(tmp_path: Path) -> None:
                          shell=True, executable="/bin/bash", capture_output=True, text=True,
                          check=False)
     assert res.returncode == 0, res.stderr
-    assert storage.counts(storage.connect(db))["papers"] == 14
+    assert counts(connect(db))["papers"] == 14
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     feeder = threading.Thread(target=lambda: fifo.write_bytes(
@@ -493,7 +499,7 @@ def test_streams_are_read_once(tmp_path: Path) -> None:
     ref = tmp_path / "ref.db"
     assert papers(ref, "ingest", str(SAMPLES / "convergent-jan.txt"),
                   str(SAMPLES / "features-oct.txt")).returncode == 0
-    assert storage.counts(storage.connect(db)) == storage.counts(storage.connect(ref))
+    assert counts(connect(db)) == counts(connect(ref))
 
 
 def test_ingest_dev_zero_is_refused_at_once(tmp_path: Path) -> None:

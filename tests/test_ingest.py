@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DEC, JAN, OCT, SAMPLES, TODAY, dump, page
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.storage import Filters
+from helpers import DEC, JAN, OCT, SAMPLES, TODAY, dump, list_papers, page
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.errors import StorageError
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.read import counts
+from papers_cli.storage.schema import VERSION as SCHEMA_VERSION
 
 
 def _ingest(conn: sqlite3.Connection, *paths: Path | str, year: int | None = None):
@@ -16,7 +19,7 @@ def _ingest(conn: sqlite3.Connection, *paths: Path | str, year: int | None = Non
 
 
 def test_sample_pages_exact_counts(sample_conn: sqlite3.Connection) -> None:
-    assert storage.counts(sample_conn) == {"papers": 123, "sightings": 131, "pages": 3}
+    assert counts(sample_conn) == {"papers": 123, "sightings": 131, "pages": 3}
     pages = {Path(r["path"]).name: (r["page_date"], r["year_source"], r["records"])
              for r in sample_conn.execute("SELECT * FROM pages")}
     assert pages == {
@@ -59,7 +62,7 @@ def test_reingest_changes_nothing(sample_conn: sqlite3.Connection) -> None:
 def test_same_page_twice_in_one_call_is_read_once(conn: sqlite3.Connection) -> None:
     report = _ingest(conn, JAN, JAN, str(SAMPLES / "convergent-j*.txt"))
     assert len(report.outcomes) == 1
-    assert storage.counts(conn)["sightings"] == 14
+    assert counts(conn)["sightings"] == 14
 
 
 def test_broken_page_rejected_whole_and_database_unchanged(
@@ -80,7 +83,7 @@ def test_broken_page_rejected_whole_and_database_unchanged(
     assert dump(sample_conn) == before
     report = _ingest(sample_conn, tmp_path)
     assert report.summary() == "2 pages: 1 ingested (1 new paper, 0 known), 1 rejected"
-    assert storage.counts(sample_conn) == {"papers": 124, "sightings": 132, "pages": 4}
+    assert counts(sample_conn) == {"papers": 124, "sightings": 132, "pages": 4}
 
 
 def test_same_title_different_abstract_is_a_different_paper(conn: sqlite3.Connection) -> None:
@@ -90,7 +93,7 @@ def test_same_title_different_abstract_is_a_different_paper(conn: sqlite3.Connec
              "maps.\n\n  • 3 authors\n·\nJun 2, 2023\n", date="Apr 2")
     ingest_bytes(conn, a.encode(), "a", today=TODAY)
     ingest_bytes(conn, b.encode(), "b", today=TODAY)
-    assert storage.counts(conn)["papers"] == 2
+    assert counts(conn)["papers"] == 2
 
 
 def test_revised_abstract_and_title_variants_are_one_paper(conn: sqlite3.Connection) -> None:
@@ -103,7 +106,7 @@ def test_revised_abstract_and_title_variants_are_one_paper(conn: sqlite3.Connect
     ingest_bytes(conn, a.encode(), "a", today=TODAY)
     ingest_bytes(conn, b.encode(), "b", today=TODAY)
     assert ingest_bytes(conn, c.encode(), "c", today=TODAY).status == "ingested"
-    papers = storage.list_papers(conn, Filters())
+    papers = list_papers(conn, Filters())
     sparse = [p for p in papers if p["title"].lower().startswith("sparse")]
     assert len(sparse) == 1
     assert sparse[0]["title"] == "SPARSE TRAINING - A STUDY"  # the newest page's title
@@ -122,11 +125,18 @@ def test_missing_trailer_record_has_no_date(sample_conn: sqlite3.Connection) -> 
 
 
 def test_year_option_overrides_inference(conn: sqlite3.Connection) -> None:
-    report = _ingest(conn, DEC, year=2030)
-    assert report.outcomes[0].page_date == "2030-12-11"
+    report = _ingest(conn, DEC, year=2019)
+    assert report.outcomes[0].page_date == "2019-12-11"
     row = conn.execute("SELECT published, published_inferred FROM papers "
                        "WHERE title LIKE 'Omni-Mol%'").fetchone()
-    assert tuple(row) == ("2030-02-03", 0)
+    assert tuple(row) == ("2019-02-03", 0)
+
+
+def test_a_year_that_puts_the_page_in_the_future_rejects_it(conn: sqlite3.Connection) -> None:
+    report = _ingest(conn, DEC, year=2099)
+    assert report.outcomes[0].status == "rejected"
+    assert "2099-12-11" in report.outcomes[0].message and "future" in report.outcomes[0].message
+    assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
 
 
 def test_corpus_rule_infers_year_from_known_paper(conn: sqlite3.Connection) -> None:
@@ -153,8 +163,8 @@ def test_missing_and_unreadable_paths_are_reported(conn: sqlite3.Connection,
 
 
 def test_bom_crlf_page_matches_plain_page(tmp_path: Path) -> None:
-    a = storage.connect(tmp_path / "a.db")
-    b = storage.connect(tmp_path / "b.db")
+    a = connect(tmp_path / "a.db")
+    b = connect(tmp_path / "b.db")
     _ingest(a, OCT)
     crlf = tmp_path / "oct-crlf.txt"
     crlf.write_bytes(b"\xef\xbb\xbf" + OCT.read_bytes().replace(b"\n", b"\r\n"))
@@ -188,56 +198,56 @@ def test_fts_index_in_sync(sample_conn: sqlite3.Connection) -> None:
 def test_storage_errors(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.db"
     bogus.write_bytes(b"this is not sqlite at all, just text" * 100)
-    with pytest.raises(storage.StorageError, match="not a papers database"):
-        storage.connect(bogus)
+    with pytest.raises(StorageError, match="not a papers database"):
+        connect(bogus)
     newer = tmp_path / "newer.db"
     c = sqlite3.connect(newer)
-    c.execute(f"PRAGMA user_version = {storage.SCHEMA_VERSION + 1}")
+    c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     c.close()
-    with pytest.raises(storage.StorageError, match="newer than this papers supports"):
-        storage.connect(newer)
+    with pytest.raises(StorageError, match="newer than this papers supports"):
+        connect(newer)
     other = tmp_path / "other.db"
     c = sqlite3.connect(other)
     c.execute("CREATE TABLE t (x)")
     c.close()
-    with pytest.raises(storage.StorageError, match="another program"):
-        storage.connect(other)
-    with pytest.raises(storage.StorageError, match="no database"):
-        storage.connect(tmp_path / "absent.db", create=False)
+    with pytest.raises(StorageError, match="another program"):
+        connect(other)
+    with pytest.raises(StorageError, match="no database"):
+        connect(tmp_path / "absent.db", create=False)
 
 
 def test_schema_version_and_wal(conn: sqlite3.Connection) -> None:
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == storage.SCHEMA_VERSION
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_list_filters_and_sorts(sample_conn: sqlite3.Connection) -> None:
-    newest = storage.list_papers(sample_conn, Filters(), limit=3)
+    newest = list_papers(sample_conn, Filters(), limit=3)
     assert [p["published"] for p in newest] == ["2025-10-13", "2025-09-26", "2025-09-25"]
-    in_2015 = storage.list_papers(sample_conn, Filters(since="2015-01-01", until="2015-12-31"))
+    in_2015 = list_papers(sample_conn, Filters(since="2015-01-01", until="2015-12-31"))
     assert [p["title"][:18] for p in in_2015] == ["Convergent Learnin"]
-    by_comments = storage.list_papers(sample_conn, Filters(min_comments=3), sort="comments")
+    by_comments = list_papers(sample_conn, Filters(min_comments=3), sort="comments")
     assert [(p["comments"], p["title"][:4]) for p in by_comments] == [(4, "Auto"), (3, "RLP:")] \
         or [p["comments"] for p in by_comments] == sorted(
             [p["comments"] for p in by_comments], reverse=True)
-    oldest = storage.list_papers(sample_conn, Filters(), reverse=True, limit=1)
+    oldest = list_papers(sample_conn, Filters(), reverse=True, limit=1)
     assert oldest[0]["published"] == "2015-11-23"
-    undated_last = storage.list_papers(sample_conn, Filters())
+    undated_last = list_papers(sample_conn, Filters())
     assert undated_last[-1]["published"] is None
 
 
 def test_parallel_and_streamed_paths_give_the_same_corpus(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers import make_pages, snapshot
-    from papers_cli import ingest
+    from papers_cli.engine.ingest import prepare
 
     pages = make_pages(tmp_path / "pages", pages=20, per_page=10)
     dbs = {}
     for mode in ("serial", "parallel", "streamed"):
         db = tmp_path / f"{mode}.db"
-        conn = storage.connect(db)
+        conn = connect(db)
         if mode == "streamed":
-            monkeypatch.setattr(ingest, "IN_MEMORY_LIMIT", 0)  # re-read every page
+            monkeypatch.setattr(prepare, "IN_MEMORY_LIMIT", 0)  # re-read every page
         report = ingest_sources(conn, expand_paths([str(pages), str(SAMPLES)]), today=TODAY,
                                 parallel=mode == "parallel")
         assert not report.failed

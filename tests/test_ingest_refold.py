@@ -1,6 +1,6 @@
 """Ingest folds a re-listed paper from its stored row and the new sighting when it
-can (storage.papers.fold_next): whatever order the pages come in, every stored paper
-must be exactly what folding all its sightings gives (storage.papers.drifted)."""
+can (storage_papers.fold_next): whatever order the pages come in, every stored paper
+must be exactly what folding all its sightings gives (storage_papers.drifted)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
 from papers_cli.storage.papers import drifted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -26,7 +26,7 @@ def test_relisted_papers_fold_as_from_all_sightings(tmp_path: Path, order: str) 
         pages.reverse()
     elif order == "shuffled":
         random.Random(7).shuffle(pages)
-    conn = storage.connect(tmp_path / "papers.db")
+    conn = connect(tmp_path / "papers.db")
     report = ingest_sources(conn, expand_paths([str(p) for p in pages]), parallel=False,
                             batch_records=200)
     assert not report.failed

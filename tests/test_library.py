@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TODAY
-from papers_cli import dedupe, library, storage
-from papers_cli.cli import app
-from papers_cli.ingest import ingest_bytes
+from helpers import TODAY, library
+from papers_cli.cli.app import app
+from papers_cli.engine import dedupe
+from papers_cli.engine.ingest import ingest_bytes
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.pages import remove_pages
 
 ABSTRACT = ("We introduce a method for {topic} that learns compact representations from "
             "unlabelled data, scales to billions of tokens and improves downstream accuracy on "
@@ -36,7 +38,7 @@ def put(conn: sqlite3.Connection, items: list[dict], name: str,
 
 
 def pid(conn: sqlite3.Connection, aid: str) -> int:
-    got = storage.resolve_paper_id(conn, aid)
+    got = resolve_paper_id(conn, aid)
     assert got is not None
     return got
 
@@ -75,7 +77,7 @@ def test_cli_tag_note_mark_list_search(lib: sqlite3.Connection, db_path: Path) -
     assert res.exit_code == 0 and f"{a}\tefficiency" in res.stdout
     assert r.invoke(app, ["tag", str(a), "+bad tag!", *db]).exit_code == 2
     res = r.invoke(app, ["tag", "424242", "+x", *db])
-    assert res.exit_code == 1 and "unknown paper id: 424242" in res.stderr
+    assert res.exit_code == 1 and "no paper with id '424242'" in res.stderr
     assert r.invoke(app, ["note", str(a), "-m", "baseline is dense attention", *db]).exit_code == 0
     res = r.invoke(app, ["note", str(a), "-m", "   \n", *db])
     assert res.exit_code == 2 and "empty note" in res.stderr
@@ -175,8 +177,8 @@ def test_page_removal_keeps_data_and_reingest_brings_it_back(lib: sqlite3.Connec
     library.note(lib, t, "my thoughts")
     library.mark(lib, [t], starred=True)
     page_id = lib.execute("SELECT page_id FROM sightings WHERE paper_id = ?", (t,)).fetchone()[0]
-    storage.remove_pages(lib, [page_id])
-    assert storage.resolve_paper_id(lib, "2503.00009") is None
+    remove_pages(lib, [page_id])
+    assert resolve_paper_id(lib, "2503.00009") is None
     (orphan,) = library.orphans(lib)
     assert orphan["origin_id"] == t and orphan["arxiv_id"] == "2503.00009"
     assert orphan["tags"] == ["keep"] and orphan["notes"] == 1 and orphan["starred"]

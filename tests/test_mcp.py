@@ -17,16 +17,20 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, dump, page
+from helpers import SAMPLES, dump, get_paper, list_papers, page
 from hfserver import hf_server, json_reply
-from papers_cli import search as search_mod
-from papers_cli import storage
+from papers_cli.engine import search as search_mod
+from papers_cli.storage.connection import connect
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.read import corpus_stats
 
 anyio = pytest.importorskip("anyio")
 pytest.importorskip("mcp")
 
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API_DAY = FIXTURES / "api_daily.json"
@@ -113,19 +117,22 @@ def test_read_only_server_lists_read_tools_and_refuses_writes(corpus: Path) -> N
         for name in ("fetch", "tag", "note", "mark"):
             msg = await err(s, name, ids=["1"])
             assert "read-only" in msg and "--allow-write" in msg
-        assert "unknown tool" in await err(s, "drop_everything")
+        # An unknown tool is a protocol error (-32602), not a tool result (MCP tools spec).
+        with pytest.raises(McpError, match="unknown tool") as caught:
+            await s.call_tool("drop_everything", {})
+        assert caught.value.error.code == -32602
 
     run(corpus, body)
     assert dump(sqlite3.connect(corpus)) == before
 
 
 def test_read_only_connection_cannot_write(corpus: Path) -> None:
-    from papers_cli.mcp_server import open_database
+    from papers_cli.mcp.server import open_database
 
     conn = open_database(corpus, allow_write=False)
     assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] > 0
     # papers_fold is registered: the author filter works on this connection.
-    assert list(storage.iter_papers(conn, storage.Filters(author="LUO"), limit=1))
+    assert list(list_papers(conn, Filters(author="LUO"), limit=1))
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM papers")
     conn.close()
@@ -148,17 +155,17 @@ def test_other_commands_do_not_import_the_sdk(corpus: Path) -> None:
     assert r.returncode == 0
     modules = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
                if line.startswith("import time:")}
-    assert "papers_cli.cli" in modules
+    assert "papers_cli.cli.app" in modules
     assert not {m for m in modules if m.split(".")[0] in ("mcp", "pydantic", "starlette",
-                                                        "papers_cli.mcp_server")}
-    assert "papers_cli.mcp_server" not in modules
+                                                        "papers_cli.mcp.tools")}
+    assert "papers_cli.mcp.tools" not in modules
 
 
 # ---------------------------------------------------------------- read tools
 
 
 def test_search_pages_through_every_hit(corpus: Path) -> None:
-    conn = storage.connect(corpus)
+    conn = connect(corpus)
     expected = [h["id"] for h in search_mod.search(conn, "learning", limit=1000).hits]
     conn.close()
     assert len(expected) > 7
@@ -207,7 +214,7 @@ def test_search_filters_modes_and_abstract_length(corpus: Path) -> None:
         by_votes = await ok(s, "search", query="model", sort="upvotes", limit=20)
         votes = [h["upvotes"] or 0 for h in by_votes["results"]]
         assert votes == sorted(votes, reverse=True)
-        raw = await ok(s, "search", query="title : sparsity", mode="raw")
+        raw = await ok(s, "search", query="title : sparsity", raw=True)
         assert raw["total"] >= 1
         none = await ok(s, "search", query="sparsty")
         assert none["total"] == 0 and "sparsity" in none["did_you_mean"]["sparsty"]
@@ -226,7 +233,7 @@ def test_bad_arguments_give_the_cli_message_and_the_server_goes_on(corpus: Path)
         assert await err(s, "list", since="garbage") == bad_date
         assert await err(s, "show", id="99999") == missing
         assert await err(s, "similar", id=99999) == missing
-        assert await err(s, "search", query="AND AND", mode="raw") == bad_raw
+        assert await err(s, "search", query="AND AND", raw=True) == bad_raw
         # Arguments the schema refuses: wrong types, unknown names, out of range, missing.
         for name, args in (("search", {}), ("search", {"query": ""}),
                            ("search", {"query": "x", "limit": 0}),
@@ -241,9 +248,9 @@ def test_bad_arguments_give_the_cli_message_and_the_server_goes_on(corpus: Path)
 
 
 def test_show_by_id_arxiv_id_and_url(corpus: Path) -> None:
-    conn = storage.connect(corpus)
-    pid = storage.resolve_paper_id(conn, "2411.02335")
-    full = storage.get_paper(conn, pid) if pid else None
+    conn = connect(corpus)
+    pid = resolve_paper_id(conn, "2411.02335")
+    full = get_paper(conn, pid) if pid else None
     conn.close()
     assert full is not None
 
@@ -255,7 +262,7 @@ def test_show_by_id_arxiv_id_and_url(corpus: Path) -> None:
         paper = await ok(s, "show", id=pid, abstract_chars=40, max_pages=0)
         assert len(paper["abstract"]) <= 41 and paper["truncated"] is True
         assert paper["pages"] == [] and paper["pages_total"] == len(full["pages"])
-        assert paper["author_names"] == full["author_names"]
+        assert paper["authors"] == full["author_names"]
         whole = await ok(s, "show", id=pid)
         assert whole["abstract"] == full["abstract"] and "truncated" not in whole
 
@@ -263,18 +270,17 @@ def test_show_by_id_arxiv_id_and_url(corpus: Path) -> None:
 
 
 def test_similar_and_list(corpus: Path) -> None:
-    conn = storage.connect(corpus)
-    newest = [r["id"] for r in storage.iter_papers(conn, storage.Filters(), limit=12)]
-    oldest = [r["id"] for r in storage.iter_papers(conn, storage.Filters(), reverse=True,
+    conn = connect(corpus)
+    newest = [r["id"] for r in list_papers(conn, Filters(), limit=12)]
+    oldest = [r["id"] for r in list_papers(conn, Filters(), reverse=True,
                                                     limit=4)]
     sim = [h["id"] for h in search_mod.similar(conn, newest[0], limit=5).hits]
-    stats = storage.corpus_stats(conn)
+    stats = corpus_stats(conn)
     conn.close()
 
     async def body(s: ClientSession) -> None:
         res = await ok(s, "similar", id=newest[0], limit=5)
         assert [h["id"] for h in res["results"]] == sim and newest[0] not in sim
-        assert res["paper_id"] == newest[0]
         first = await ok(s, "list", limit=5)
         second = await ok(s, "list", limit=5, offset=5)
         assert [r["id"] for r in first["results"] + second["results"]] == newest[:10]
@@ -358,20 +364,12 @@ def test_allow_write_fetches_from_the_site(corpus: Path) -> None:
 # ---------------------------------------------------------------- personal layer (issue 17)
 
 
-def _library(name: str) -> Any:
-    library = pytest.importorskip("papers_cli.library")
-    if not hasattr(library, name):
-        pytest.skip(f"papers_cli.library.{name} has not landed yet")
-    return library
-
-
 @pytest.mark.parametrize("name,args", [
     ("tag", {"ids": ["2411.02335"], "add": ["sparsity"]}),
     ("note", {"id": "2411.02335", "text": "read section 3"}),
     ("mark", {"ids": ["2411.02335"], "read": True}),
 ])
 def test_personal_write_tools(corpus: Path, name: str, args: dict[str, Any]) -> None:
-    _library(name)
     before = dump(sqlite3.connect(corpus))
 
     async def read_only(s: ClientSession) -> None:
@@ -391,8 +389,6 @@ def test_personal_write_tools(corpus: Path, name: str, args: dict[str, Any]) -> 
 
 
 def test_digest_tool(corpus: Path) -> None:
-    _library("digest")
-
     async def empty(s: ClientSession) -> None:
         assert "digest" in {t.name for t in (await s.list_tools()).tools}
         res = await s.call_tool("digest", {"since": "2020-01-01"})
@@ -411,11 +407,7 @@ def test_digest_tool(corpus: Path) -> None:
 
 
 def test_rising_sort() -> None:
-    from papers_cli.storage.read import SORTS
-
-    if "rising" not in SORTS:
-        pytest.skip("list --sort rising has not landed yet")
-    from papers_cli.mcp_server import TOOLS
+    from papers_cli.mcp.tools import TOOLS
 
     spec = next(t for t in TOOLS if t.name == "list")
     assert "rising" in spec.input_schema()["properties"]["sort"]["enum"]

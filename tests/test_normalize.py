@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from papers_cli.normalize import abstracts_agree, extract_code_links, title_key
+from papers_cli.core.normalize import abstracts_agree, extract_code_links, title_key
 
 ABSTRACT = ("We study how sparse activations emerge in large language models and show that "
             "sparsity grows with training data, which we measure on six model families.")

@@ -19,25 +19,21 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from helpers import ROOT, TODAY, page
-from papers_cli import export, storage
-from papers_cli.ingest import expand_paths, ingest_sources
-from papers_cli.output import (
-    Column,
-    ask,
-    cluster_title,
-    highlighted,
-    message,
-    paged,
-    paper_columns,
-    progress,
-    want_progress,
-    write_clusters,
-    write_paper,
-    write_rows,
-    write_stats,
-)
-from papers_cli.sanitize import BIDI
+from helpers import ROOT, TODAY, get_paper, list_papers, page
+from papers_cli.core.sanitize import BIDI, braces_balanced, neutralise_formula
+from papers_cli.engine.formats.bibtex import bibtex_entry
+from papers_cli.engine.formats.markdown import markdown_item
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.render.cells import Column, highlighted, record_columns
+from papers_cli.render.paper import write_paper
+from papers_cli.render.progress import ask, progress, want_progress
+from papers_cli.render.reports import cluster_title, write_clusters, write_stats
+from papers_cli.render.rows import write_rows
+from papers_cli.render.terminal import message, paged
+from papers_cli.storage.connection import connect
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.read import corpus_stats, counts
+from papers_cli.verbs.common import TABLE_FIELDS
 
 HOSTILE = (
     "Evil \x1b]52;c;cHduZWQ=\x07 \x1b]8;;https://e.vil\x1b\\click\x1b]8;;\x1b\\ "
@@ -83,14 +79,14 @@ def hostile(tmp_path: Path) -> tuple[sqlite3.Connection, Path]:
     name.write_text(page(body))
     (folder / "again.txt").write_text(page(body, date="Mar 6"))  # listed twice: most-listed
     (folder / "api.json").write_text(json.dumps(_api_record()))
-    conn = storage.connect(tmp_path / "h.db")
+    conn = connect(tmp_path / "h.db")
     report = ingest_sources(conn, expand_paths([str(folder)]), today=TODAY)
     assert not report.failed, [o.message for o in report.outcomes]
     return conn, name
 
 
 def _rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return list(storage.iter_papers(conn, storage.Filters()))
+    return list(list_papers(conn, Filters()))
 
 
 def test_stored_text_is_really_hostile(hostile: tuple[sqlite3.Connection, Path]) -> None:
@@ -100,14 +96,15 @@ def test_stored_text_is_really_hostile(hostile: tuple[sqlite3.Connection, Path])
 
 def test_table_escapes_every_control(hostile: tuple[sqlite3.Connection, Path]) -> None:
     buf = io.StringIO()
-    assert write_rows(_rows(hostile[0]), paper_columns(), "table", out=buf, width=400) == 2
+    cols = record_columns(TABLE_FIELDS["list"])
+    assert write_rows(_rows(hostile[0]), cols, "table", out=buf, width=400) == 2
     assert_inert(buf.getvalue())
     assert_visible(buf.getvalue())
 
 
 def test_tsv_escapes_and_round_trips(hostile: tuple[sqlite3.Connection, Path]) -> None:
     buf = io.StringIO()
-    write_rows(_rows(hostile[0]), paper_columns(), "tsv", out=buf)
+    write_rows(_rows(hostile[0]), record_columns(TABLE_FIELDS["list"]), "tsv", out=buf)
     out = buf.getvalue()
     assert_inert(out.replace("\t", "").replace("\n", ""))
     lines = out.splitlines()
@@ -119,7 +116,7 @@ def test_csv_exact_in_a_file_and_escaped_on_a_terminal(
         hostile: tuple[sqlite3.Connection, Path]) -> None:
     rows = _rows(hostile[0])
     buf = io.StringIO()
-    write_rows(rows, paper_columns(), "csv", out=buf)
+    write_rows(rows, record_columns(TABLE_FIELDS["list"]), "csv", out=buf)
     read = list(csv.DictReader(io.StringIO(buf.getvalue())))
     assert sorted(r["title"] for r in read) == sorted(r["title"] for r in rows)  # exact data
 
@@ -128,7 +125,7 @@ def test_csv_exact_in_a_file_and_escaped_on_a_terminal(
             return True
 
     tty = Tty()
-    write_rows(rows, paper_columns(), "csv", out=tty)
+    write_rows(rows, record_columns(TABLE_FIELDS["list"]), "csv", out=tty)
     assert_inert(tty.getvalue().replace("\r\n", ""))
     assert_visible(tty.getvalue())
 
@@ -137,7 +134,7 @@ def test_json_and_jsonl_are_exact_and_inert(hostile: tuple[sqlite3.Connection, P
     rows = _rows(hostile[0])
     for fmt in ("json", "jsonl"):
         buf = io.StringIO()
-        write_rows(rows, paper_columns(), fmt, out=buf)
+        write_rows(rows, record_columns(TABLE_FIELDS["list"]), fmt, out=buf)
         assert_inert(buf.getvalue().replace("\n", ""))
         back = (json.loads(buf.getvalue()) if fmt == "json"
                 else [json.loads(ln) for ln in buf.getvalue().splitlines()])
@@ -147,7 +144,7 @@ def test_json_and_jsonl_are_exact_and_inert(hostile: tuple[sqlite3.Connection, P
 def test_show_rich_and_plain(hostile: tuple[sqlite3.Connection, Path]) -> None:
     conn, _ = hostile
     for pid in (1, 2):
-        paper = storage.get_paper(conn, pid)
+        paper = get_paper(conn, pid)
         assert paper is not None
         for rich_output in (True, False):
             buf = io.StringIO()
@@ -157,17 +154,17 @@ def test_show_rich_and_plain(hostile: tuple[sqlite3.Connection, Path]) -> None:
             assert_visible(out)
     ids = {r["title"][:3]: r["id"] for r in _rows(conn)}
     text = io.StringIO()
-    write_paper(storage.get_paper(conn, ids["Evi"]) or {}, out=text, rich_output=False)
+    write_paper(get_paper(conn, ids["Evi"]) or {}, out=text, rich_output=False)
     # The abstract keeps its lines; its controls are escaped; the page's file name too.
     assert "Abstract \\x1b[1mbold\\x1b[0m and \\u202e second line." in text.getvalue()
     assert "page \\x1b[31m\\u202e.txt" in text.getvalue()
     api = io.StringIO()
-    write_paper(storage.get_paper(conn, ids["API"]) or {}, out=api, rich_output=False)
+    write_paper(get_paper(conn, ids["API"]) or {}, out=api, rich_output=False)
     assert "Mallory \\x1b[31m\\u202eEvil, [bold]Eve[/bold]" in api.getvalue()
 
 
 def test_stats_rich_and_plain(hostile: tuple[sqlite3.Connection, Path]) -> None:
-    data = storage.corpus_stats(hostile[0])
+    data = corpus_stats(hostile[0])
     assert any("\x1b" in r["title"] for r in data["most_listed"])
     for rich_output in (True, False):
         buf = io.StringIO()
@@ -179,13 +176,13 @@ def test_stats_rich_and_plain(hostile: tuple[sqlite3.Connection, Path]) -> None:
 
 def test_search_hits_highlight_without_raw_controls(
         hostile: tuple[sqlite3.Connection, Path]) -> None:
-    from papers_cli import search as search_mod
-    from papers_cli.output import hit_columns
-
+    from papers_cli.engine import search as search_mod
     result = search_mod.search(hostile[0], "evil", limit=5)
     assert result.hits
     buf = io.StringIO()
-    write_rows(result.hits, hit_columns(), "table", out=buf, width=600)
+    rows = [{**h, "title": h["title_hl"]} for h in result.hits]
+    write_rows(rows, record_columns(TABLE_FIELDS["search"], marked=True), "table", out=buf,
+               width=600)
     assert_inert(buf.getvalue())
     assert "\\x1b]52" in buf.getvalue()
     text = highlighted("\x02Evil\x03 \x1b[2J [red]x[/red]")
@@ -205,7 +202,7 @@ def test_ingest_messages_and_list_through_the_cli(tmp_path: Path,
                                                  hostile: tuple[sqlite3.Connection, Path]) -> None:
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     folder = hostile[1].parent
     runner = CliRunner()
@@ -249,8 +246,8 @@ def test_csv_and_tsv_are_formula_safe_numbers_stay() -> None:
 
 
 def test_export_csv_numbers_stay_numbers() -> None:
-    assert export.neutralise("-3") == "-3"
-    assert export.neutralise("－1+cmd") == "'－1+cmd"
+    assert neutralise_formula("-3") == "-3"
+    assert neutralise_formula("－1+cmd") == "'－1+cmd"
 
 
 # ------------------------------------------------------------------ BibTeX
@@ -290,20 +287,20 @@ def test_bibtex_cannot_be_injected_and_month_is_a_macro() -> None:
            "authors": ["A}, note={x", "B {C"], "arxiv_id": None,
            "code_links": ["https://github.com/a/b}, note = {pwned", "javascript:x"],
            "abstract": "line one\n  note = {x},\n\x1b[2J", "keywords": ["k}", "{"]}
-    entry = export.bibtex_entry(rec, {})
+    entry = bibtex_entry(rec, {})
     fields = _bib_fields(entry)
     assert set(fields) == {"title", "author", "year", "month", "url", "abstract", "keywords"}
     assert fields["month"] == "nov" and re.search(r"^  month = nov,$", entry, re.M)
     assert fields["year"] == "2024"
     assert fields["url"] == "https://github.com/a/b%7D,%20note%20=%20%7Bpwned"
     assert "\x1b" not in entry and "note = {" not in entry.replace("  note = {x}", "")
-    assert export.braces_balanced(entry)
+    assert braces_balanced(entry)
 
 
 def test_bibtex_keeps_math_and_escapes_text() -> None:
     rec = {"title": "Scaling $\\times$ 10 & 50% of {GPUs} #1 a_b $x^{2}$ and $}$",
            "published": "2025-01-02", "arxiv_id": "2501.00001"}
-    fields = _bib_fields(export.bibtex_entry(rec, {}))
+    fields = _bib_fields(bibtex_entry(rec, {}))
     title = fields["title"]
     assert "$\\times$" in title and "$x^{2}$" in title
     assert "\\& 50\\% of \\textbraceleft{}GPUs\\textbraceright{} \\#1 a\\_b" in title
@@ -326,19 +323,19 @@ def test_markdown_links_only_http_and_titles_cannot_open_anything() -> None:
              " <https://e.vil> &lt;b&gt; *em* `code` \x1b[2J\nnext")
     bad = {"title": title, "published": "2024-01-01", "code_links": ["javascript:alert(1)"],
            "authors": ["[x](javascript:y)"], "upvotes": 3, "abstract": "<script>x</script>"}
-    md = export.markdown_item(bad, abstracts=True)
+    md = markdown_item(bad, abstracts=True)
     html = _html(md)
     assert "<a " not in html and "<img" not in html and "<script" not in html
     assert "<em>" not in html and "<code>" not in html and "&amp;lt;b&amp;gt;" in html
     assert "\x1b" not in md and "javascript:alert(1)" in html  # shown as text only
-    ok = export.markdown_item({"title": title, "published": None, "arxiv_id": "2411.02335",
+    ok = markdown_item({"title": title, "published": None, "arxiv_id": "2411.02335",
                                "upvotes": None}, abstracts=False)
     links = re.findall(r'href="([^"]*)"', _html(ok))
     assert links == ["https://arxiv.org/abs/2411.02335"]
-    data = export.markdown_item({"title": "x", "published": None,
+    data = markdown_item({"title": "x", "published": None,
                                  "code_links": ["data:text/html,<b>"]}, abstracts=False)
     assert "href" not in _html(data)
-    paren = export.markdown_item({"title": "x", "published": None,
+    paren = markdown_item({"title": "x", "published": None,
                                   "code_links": ["https://e.vil/a) [y](javascript:z"]}, False)
     assert re.findall(r'href="([^"]*)"', _html(paren)) == [
         "https://e.vil/a%29%20%5By%5D%28javascript:z"]
@@ -349,13 +346,13 @@ def test_markdown_links_only_http_and_titles_cannot_open_anything() -> None:
 
 def test_table_at_60_columns_drops_empty_then_minor_columns(sample_conn: sqlite3.Connection
                                                             ) -> None:
-    rows = list(storage.iter_papers(sample_conn, storage.Filters(), limit=10))
+    rows = list(list_papers(sample_conn, Filters(), limit=10))
     assert all(r["upvotes"] is None for r in rows)  # text pages: the ▲ column is empty
     wide = io.StringIO()
-    write_rows(rows, paper_columns(), "table", out=wide, width=160)
+    write_rows(rows, record_columns(TABLE_FIELDS["list"]), "table", out=wide, width=160)
     assert "comments" in wide.getvalue() and "▲" in wide.getvalue()
     narrow = io.StringIO()
-    write_rows(rows, paper_columns(), "table", out=narrow, width=60)
+    write_rows(rows, record_columns(TABLE_FIELDS["list"]), "table", out=narrow, width=60)
     lines = narrow.getvalue().splitlines()
     assert all(cell_len(ln) <= 60 for ln in lines)
     header = next(ln for ln in lines if "title" in ln)
@@ -374,9 +371,11 @@ def test_narrow_table_keeps_columns_with_values() -> None:
     rows = [{"id": 1, "published": "2024-01-01", "upvotes": 7, "comments": 2,
              "authors_count": 3, "sightings": 1, "title": "A title " * 6}]
     buf = io.StringIO()
-    write_rows(rows, paper_columns(), "table", out=buf, width=60)
+    write_rows(rows, record_columns(TABLE_FIELDS["list"]), "table", out=buf, width=60)
     header = next(ln for ln in buf.getvalue().splitlines() if "title" in ln)
-    assert "▲" in header and "comments" not in header
+    # The minor columns go, the highest rank first (url, comments); id, date, title stay.
+    assert "id" in header and "published" in header and "comments" not in header
+    assert "url" not in header
     assert all(cell_len(ln) <= 60 for ln in buf.getvalue().splitlines())
 
 
@@ -384,7 +383,7 @@ def test_narrow_table_keeps_columns_with_values() -> None:
 
 
 def test_clusters_numbered_of_total_and_escaped() -> None:
-    from papers_cli.dedupe import Cluster, Member
+    from papers_cli.engine.dedupe import Cluster, Member
 
     c = Cluster([Member(1, HOSTILE, "2024-01-01", 100.0, "survivor"),
                  Member(2, HOSTILE + "x", None, 95.0, "title 95")])
@@ -396,7 +395,8 @@ def test_clusters_numbered_of_total_and_escaped() -> None:
     plain = io.StringIO()
     write_clusters([c], out=plain, rich_output=False)
     assert_inert(plain.getvalue().replace("\t", "").replace("\n", ""))
-    assert plain.getvalue().splitlines()[0].split("\t")[:4] == ["1", "1", "2024-01-01", "survivor"]
+    assert plain.getvalue().splitlines()[0] == "cluster\tid\tpublished\twhy\ttitle"
+    assert plain.getvalue().splitlines()[1].split("\t")[:4] == ["1", "1", "2024-01-01", "survivor"]
     assert cluster_title(3, 12) == "cluster 3 of 12"
 
 
@@ -421,10 +421,10 @@ def test_ask_answers_default_eof_and_ctrl_c() -> None:
 def test_interactive_dedupe_prompts_on_stderr_and_keeps_answers_at_eof(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     db = tmp_path / "d.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     pages = tmp_path / "p"
     pages.mkdir()
     for i, (a, b) in enumerate((("Hierarchical Diffusion Transformers",
@@ -443,7 +443,7 @@ def test_interactive_dedupe_prompts_on_stderr_and_keeps_answers_at_eof(tmp_path:
     assert "cluster 1 of 2" in res.stderr and "merge cluster 1 of 2? [y/N]" in res.stderr
     assert "merge cluster 2 of 2?" in res.stderr  # asked, then input ended
     assert "[y/N]" not in res.stdout
-    assert storage.counts(storage.connect(db))["papers"] == 3  # the "yes" was applied
+    assert counts(connect(db))["papers"] == 3  # the "yes" was applied
 
 
 # ------------------------------------------------------------------ progress, pager

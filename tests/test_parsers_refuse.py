@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import SAMPLES, TODAY
-from papers_cli import storage
-from papers_cli.cli import app
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
-from papers_cli.models import ParseError
+from papers_cli.cli.app import app
+from papers_cli.core.models import ParseError
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
 from papers_cli.parsers import decode, decoded_lines, parse_bytes
 from papers_cli.parsers.export_jsonl import is_export, parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
+from papers_cli.storage.connection import connect
+from papers_cli.storage.read import counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HF = FIXTURES / "hf-api" / "2024-07-09.json"
@@ -111,7 +112,7 @@ def test_non_listing_stores_nothing(conn: sqlite3.Connection, data: bytes) -> No
     out = ingest_bytes(conn, data, "thing.txt", today=TODAY)
     assert out.status == "rejected"
     assert "not a Daily Papers page" in (out.message or "")
-    assert storage.counts(conn)["papers"] == 0
+    assert counts(conn)["papers"] == 0
 
 
 def test_streamed_text_reader_refuses_too() -> None:
@@ -145,14 +146,15 @@ def test_no_real_page_refused() -> None:
 
 def test_own_jsonl_export_still_recognised(tmp_path: Path) -> None:
     db = tmp_path / "e.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     ingest_sources(conn, expand_paths([str(SAMPLES), str(HF)]), today=TODAY)
-    papers = storage.counts(conn)["papers"]
+    papers = counts(conn)["papers"]
     conn.close()
     out = CliRunner().invoke(app, ["--db", str(db), "export", "--jsonl"],
                              catch_exceptions=False).stdout
     assert is_export(out)
-    _, exported = parse_export(out)
+    _, exported, refused = parse_export(out)
+    assert refused == []
     assert len(exported) == papers
 
 
@@ -195,7 +197,7 @@ def test_truncated_card_page_refused_whole(conn: sqlite3.Connection) -> None:
     cut = text[: text.rindex("</article>") - 10]  # inside the last card
     assert "truncated" in _refused(cut.encode()).message
     out = ingest_bytes(conn, cut.encode(), "cards.html", today=TODAY)
-    assert out.status == "rejected" and storage.counts(conn)["papers"] == 0
+    assert out.status == "rejected" and counts(conn)["papers"] == 0
 
 
 # --- 7. encodings and hostile JSON ---------------------------------------------------------

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from helpers import SAMPLES, TODAY, snapshot
-from papers_cli import dedupe, library, storage
-from papers_cli.cli import app
-from papers_cli.export import braces_balanced
-from papers_cli.ingest import expand_paths, ingest_bytes, ingest_sources
+from helpers import SAMPLES, TODAY, library, snapshot
+from papers_cli.cli.app import app
+from papers_cli.core.sanitize import braces_balanced
+from papers_cli.engine import dedupe
+from papers_cli.engine.ingest import expand_paths, ingest_bytes, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.identity import resolve_paper_id
 
 ABSTRACT = "We study {topic} at scale and report results on twelve benchmarks."
 MERGE_PAGE = ("new\n\nDaily Papers\n\nApr 2\n\n{title}\n\n" + ABSTRACT.format(topic="diffusion")
@@ -31,7 +33,7 @@ def run(db: Path, *args: str) -> Any:
 
 
 def pid(conn: sqlite3.Connection, ident: str) -> int:
-    got = storage.resolve_paper_id(conn, ident)
+    got = resolve_paper_id(conn, ident)
     assert got is not None
     return got
 
@@ -44,7 +46,7 @@ def corpus(conn: sqlite3.Connection) -> None:
 def personal_db(db_path: Path) -> Path:
     """The sample corpus plus personal data, including a merge (a note written for
     the paper merged away) and a hostile note."""
-    conn = storage.connect(db_path)
+    conn = connect(db_path)
     corpus(conn)
     for name, title in (("a", "Hierarchical Diffusion Transformers"),
                         ("b", "Hierarchical Diffusion Transformers (v2)")):
@@ -69,7 +71,7 @@ def personal_db(db_path: Path) -> Path:
 def personal_by_identity(db: Path) -> dict[str, dict[str, Any]]:
     """Every paper's personal data keyed by title key (ids differ between databases),
     `from` as "self" or "otherN" (another paper, numbered in order of appearance)."""
-    conn = storage.connect(db)
+    conn = connect(db)
     ids = [r[0] for r in conn.execute("SELECT id FROM papers")]
     titles = dict(conn.execute("SELECT id, title_key FROM papers").fetchall())
     out: dict[str, dict[str, Any]] = {}
@@ -104,7 +106,7 @@ def test_round_trip_into_a_fresh_db(personal_db: Path, tmp_path: Path) -> None:
     assert personal_by_identity(fresh) == before
     assert snapshot(fresh) == snapshot(personal_db)
     # The note written for the merged-away paper got an id no paper will ever take.
-    conn = storage.connect(fresh)
+    conn = connect(fresh)
     foreign = conn.execute("SELECT origin_id FROM personal WHERE origin_id != paper_id") \
         .fetchall()
     assert len(foreign) == 1
@@ -131,7 +133,7 @@ def test_restore_twice_adds_nothing(personal_db: Path, tmp_path: Path) -> None:
     res = run(fresh, "ingest", str(dump))
     assert res.exit_code == 0 and "1 already ingested" in res.stderr
     assert personal_by_identity(fresh) == once
-    conn = storage.connect(fresh)
+    conn = connect(fresh)
     assert conn.execute("SELECT count(*) FROM personal_notes").fetchone()[0] == 3
     conn.close()
 
@@ -139,7 +141,7 @@ def test_restore_twice_adds_nothing(personal_db: Path, tmp_path: Path) -> None:
 def test_restore_into_a_db_that_has_the_papers(personal_db: Path, tmp_path: Path) -> None:
     dump = export_jsonl(personal_db, tmp_path)
     other = tmp_path / "other.db"
-    conn = storage.connect(other)
+    conn = connect(other)
     corpus(conn)
     conv = pid(conn, "1")
     library.tag(conn, [conv], add=["mine"])
@@ -155,7 +157,7 @@ def test_restore_into_a_db_that_has_the_papers(personal_db: Path, tmp_path: Path
     assert got[title]["notes"] == [("already here", "2024-01-01T00:00:00+00:00", "self"),
                                    *want[title]["notes"]]
     assert got[title]["read"] and got[title]["starred"]
-    conn = storage.connect(other)
+    conn = connect(other)
     assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] >= papers_before
     conn.close()
     # Only personal data was new: a second run changes nothing and says so.
@@ -194,7 +196,7 @@ def test_csv_has_tags_and_marks(personal_db: Path) -> None:
 
 
 def test_bibtex_keywords_and_escaped_note(personal_db: Path) -> None:
-    conn = storage.connect(personal_db)
+    conn = connect(personal_db)
     conv = pid(conn, "1")
     conn.execute("UPDATE papers SET keywords = ? WHERE id = ?",
                  (json.dumps(["Neural Networks", "Efficiency"]), conv))
@@ -238,7 +240,7 @@ def test_show_prints_personal_data(personal_db: Path) -> None:
     rec = json.loads(run(personal_db, "show", "1", "--json").stdout)
     assert rec["tags"] == ["efficiency"] and rec["read"] is True and rec["starred"] is True
     assert [n["text"] for n in rec["notes"]] == [HOSTILE]
-    conn = storage.connect(personal_db)
+    conn = connect(personal_db)
     merged = conn.execute("SELECT id FROM papers WHERE title LIKE 'Hier%'").fetchone()[0]
     conn.close()
     table = run(personal_db, "show", str(merged), "--format", "table").stdout

@@ -88,7 +88,7 @@ def test_readme_console_examples_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["search", "export", "dedupe", "fetch"])
 def test_help_examples_are_verbatim(command: str) -> None:
     """Help keeps example lines as written (click's \\b), not reflowed into a paragraph."""
-    from papers_cli.cli import app
+    from papers_cli.cli.app import app
 
     source = next(c.help for c in app.registered_commands if c.callback and
                   c.callback.__name__ == command)
@@ -105,7 +105,7 @@ def test_help_examples_are_verbatim(command: str) -> None:
 
 def test_readme_field_rules_are_the_field_table() -> None:
     """The README's table of field rules says what papers_cli.fields says."""
-    from papers_cli import fields
+    from papers_cli.core import fields
 
     text = README.read_text(encoding="utf-8")
     block = text.split("<!-- field rules: start -->")[1].split("<!-- field rules: end -->")[0]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from papers_cli.models import PaperRecord
+from papers_cli.core.models import PaperRecord
 from papers_cli.parsers import parse_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf-api"

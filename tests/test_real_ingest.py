@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from helpers import ROOT
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
+from helpers import ROOT, get_paper
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.identity import resolve_paper_id
+from papers_cli.storage.read import counts
 
 SHARED = ROOT.parent / "shared" / "hf-api"
 FIXTURES = ROOT / "tests" / "fixtures" / "hf-api"
@@ -63,17 +65,17 @@ def _files() -> list[Path]:
 @pytest.mark.slow
 def test_every_recorded_response_ingests_field_by_field(tmp_path: Path) -> None:
     files = _files()
-    conn = storage.connect(tmp_path / "real.db")
+    conn = connect(tmp_path / "real.db")
     report = ingest_sources(conn, expand_paths([str(f) for f in files]))
     assert not report.failed, [o.message for o in report.outcomes if o.status == "rejected"]
     items = [it for f in files for it in json.loads(f.read_text(encoding="utf-8"))]
-    assert storage.counts(conn)["papers"] == len({it["paper"]["id"] for it in items})
+    assert counts(conn)["papers"] == len({it["paper"]["id"] for it in items})
     mismatches: list[str] = []
     for item in items:
         want = _expected(item)
-        pid = storage.resolve_paper_id(conn, want["arxiv_id"])
+        pid = resolve_paper_id(conn, want["arxiv_id"])
         assert pid is not None, want["arxiv_id"]
-        got = storage.get_paper(conn, pid)
+        got = get_paper(conn, pid)
         assert got is not None
         got = {**got, "authors": got["author_names"]}
         for key, value in want.items():
@@ -87,9 +89,9 @@ def test_a_hidden_author_is_an_author(tmp_path: Path) -> None:
     item = next(it for it in json.loads(day.read_text()) if it["paper"]["id"] == "2407.14561")
     hidden = [a["name"] for a in item["paper"]["authors"] if a.get("hidden")]
     assert hidden
-    conn = storage.connect(tmp_path / "h.db")
+    conn = connect(tmp_path / "h.db")
     ingest_sources(conn, expand_paths([str(day)]))
-    names = storage.get_paper(conn, storage.resolve_paper_id(conn, "2407.14561"))["author_names"]
+    names = get_paper(conn, resolve_paper_id(conn, "2407.14561"))["author_names"]
     assert names == [a["name"] for a in item["paper"]["authors"]] and hidden[0] in names
     hits = conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?",
                         (f'authors:"{hidden[0]}"',)).fetchone()[0]

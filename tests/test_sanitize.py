@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from papers_cli.sanitize import (
+from papers_cli.core.sanitize import (
     BIDI,
     dumps,
     for_terminal,

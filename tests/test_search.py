@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from papers_cli import storage
-from papers_cli.search import QueryError, parse_query, search, similar
-from papers_cli.storage import Filters
+from papers_cli.engine.search import QueryError, parse_query, search, similar
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.read import counts
 
 
 def titles(result) -> list[str]:
@@ -26,13 +26,13 @@ def test_activation_sparsity_top_two(sample_conn: sqlite3.Connection) -> None:
     assert [h["match"] for h in result.hits] == ["all"] * 12 + ["some"] * 8
     assert [h["rank"] for h in result.hits] == list(range(1, 21))
     scores = [h["score"] for h in result.hits[:12]]
-    assert scores == sorted(scores)  # bm25: lower is better
+    assert scores == sorted(scores, reverse=True)  # higher is better
 
 
 def test_highlight_and_snippet_marks(sample_conn: sqlite3.Connection) -> None:
     hit = search(sample_conn, "activation sparsity", limit=1).hits[0]
     assert "\x02Activation\x03 \x02Sparsity\x03" in hit["title_hl"]
-    assert hit["snippet"].startswith("\x02Activation\x03 \x02sparsity\x03")
+    assert hit["snippet_hl"].startswith("\x02Activation\x03 \x02sparsity\x03")
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_hostile_queries_never_crash(sample_conn: sqlite3.Connection, query: str
     except QueryError:
         return
     assert result.total >= 0
-    assert storage.counts(sample_conn)["papers"] == 123
+    assert counts(sample_conn)["papers"] == 123
 
 
 def test_raw_fts_and_its_errors(sample_conn: sqlite3.Connection) -> None:

@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, TODAY
-from papers_cli import search as search_mod
-from papers_cli import storage
-from papers_cli.ingest import expand_paths, ingest_sources
-from papers_cli.search import MAX_TERMS, MIN_PREFIX, QueryError, search
+from papers_cli.engine import search as search_mod
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.engine.search import QueryError, lexical, search
+from papers_cli.engine.search import suggest as suggest_mod
+from papers_cli.engine.search.query import MAX_TERMS, MIN_PREFIX
+from papers_cli.storage import search as index
+from papers_cli.storage.connection import connect
+from papers_cli.storage.filters import Filters
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate
@@ -26,7 +30,7 @@ def gen_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("gen")
     generate.generate(d / "corpus", 400, seed=7)
     db = d / "gen.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     report = ingest_sources(conn, expand_paths([str(d / "corpus" / "pages")]), today=TODAY)
     assert not report.failed
     conn.close()
@@ -37,7 +41,7 @@ def gen_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def gen(gen_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ) -> Iterator[sqlite3.Connection]:
     monkeypatch.setenv("PAPERS_CACHE_DIR", str(tmp_path / "cache"))
-    conn = storage.connect(gen_db)
+    conn = connect(gen_db)
     yield conn
     conn.close()
 
@@ -86,7 +90,7 @@ def test_snippets_only_for_shown_rows_match_the_index(gen: sqlite3.Connection) -
             "SELECT highlight(papers_fts, 0, ?, ?), snippet(papers_fts, 1, ?, ?, '…', 24) "
             "FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?",
             ("\x02", "\x03", "\x02", "\x03", result.expression, h["id"])).fetchone()
-        assert (h["title_hl"], h["snippet"]) == (title_hl, snip)
+        assert (h["title_hl"], h["snippet_hl"]) == (title_hl, snip)
 
 
 def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
@@ -94,7 +98,7 @@ def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
     """With a tiny postings budget only the rarest word ranks the partial matches;
     the exact (all-words) part is unchanged."""
     full = search(gen, "sparse experts grokking zzzunknown", limit=10)
-    monkeypatch.setattr(search_mod, "ANY_WORD_POSTINGS", 1)
+    monkeypatch.setattr(lexical, "ANY_WORD_POSTINGS", 1)
     small = search(gen, "sparse experts grokking zzzunknown", limit=10)
     assert full.total == small.total == 0
     assert 0 < small.partial < full.partial
@@ -103,7 +107,7 @@ def test_plain_query_bounded_by_postings(gen: sqlite3.Connection,
 
 def test_deadline_refuses_with_message(gen: sqlite3.Connection,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_mod, "DEADLINE_S", 0.0)
+    monkeypatch.setattr(index, "DEADLINE_S", 0.0)
     with pytest.raises(QueryError, match="would take more than"):
         search(gen, "sparse OR experts OR models")
 
@@ -112,12 +116,12 @@ def test_a_query_matching_too_many_papers_is_refused_at_once(
         gen: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     """Refused on its count, before any ranking, and the message says by how much; a
     query under the limit is ranked as before."""
-    n = search_mod.count(gen, '"models"', search_mod.Filters())
+    n = index.count_matches(gen, '"models"', Filters())
     assert n > 2
-    monkeypatch.setattr(search_mod, "MAX_RANKED", n - 1)
+    monkeypatch.setattr(lexical, "MAX_RANKED", n - 1)
     with pytest.raises(QueryError, match=f"{n:,} papers match it, too many to rank"):
         search(gen, "models")
-    monkeypatch.setattr(search_mod, "MAX_RANKED", n)
+    monkeypatch.setattr(lexical, "MAX_RANKED", n)
     assert search(gen, "models", limit=3).total == n
 
 
@@ -125,21 +129,21 @@ def test_did_you_mean_bounded_and_cached(gen: sqlite3.Connection, tmp_path: Path
     unknown = " ".join(f"qqzz{i}x" for i in range(60)) + " sparsx"
     result = search(gen, unknown)
     assert result.total == 0
-    assert len(result.suggestions) <= search_mod.SUGGEST_WORDS
+    assert len(result.suggestions) <= suggest_mod.SUGGEST_WORDS
     typo = search(gen, "expers")
     assert "experts" in typo.suggestions["expers"]
     cache = list((tmp_path / "cache").glob("vocab-*.tsv"))
     assert len(cache) == 1
-    version = search_mod.index_version(gen)
+    version = index.index_version(gen)
     assert cache[0].read_text().splitlines()[0] == version
     # A cached vocabulary is used as is while the index is unchanged ...
     lines = cache[0].read_text().splitlines()
     cache[0].write_text("\n".join([version, "expertz\t99", *lines[1:]]) + "\n")
-    assert ("expertz", 99) in search_mod.cached_vocabulary(gen)
+    assert ("expertz", 99) in suggest_mod.cached_vocabulary(gen)
     # ... and rebuilt once the index changes.
     gen.execute("UPDATE papers SET title = title || ' Zebra' WHERE id = 1")
-    assert search_mod.index_version(gen) != version
-    assert ("expertz", 99) not in search_mod.cached_vocabulary(gen)
+    assert index.index_version(gen) != version
+    assert ("expertz", 99) not in suggest_mod.cached_vocabulary(gen)
 
 
 def test_export_selection_stays_exact(gen: sqlite3.Connection) -> None:

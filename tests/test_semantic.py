@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from papers_cli import embeddings, search, vectors
-from papers_cli.search import QueryError
+from papers_cli.engine import embeddings, search, vectors
+from papers_cli.engine.search import QueryError
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_filters_apply_to_semantic(embedded: sqlite3.Connection) -> None:
 
 
 def test_cli_start_imports_no_numpy_or_model() -> None:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import papers_cli.cli"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import papers_cli.cli.app"],
                          capture_output=True, text=True, check=True).stderr
     modules = {line.split("|")[-1].strip().split(".")[0] for line in out.splitlines()[1:]}
     assert "papers_cli" in modules
@@ -132,8 +132,8 @@ def test_scores_are_higher_is_better_in_every_mode(embedded: sqlite3.Connection,
 
     from typer.testing import CliRunner
 
-    from papers_cli.cli import app
-    from papers_cli.storage import db_path
+    from papers_cli.cli.app import app
+    from papers_cli.storage.connection import db_path
 
     db = db_path(embedded)
     for mode, query in (("--semantic", "wardrobe apparel footwear"),
@@ -150,7 +150,8 @@ def test_hybrid_runs_in_order_when_no_second_connection_can_be_opened(
         embedded: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     """The reads that run ahead in threads need a read-only connection of their own;
     without one (a database that cannot be opened so) they run on the caller's."""
-    from papers_cli import storage
+
+    from papers_cli.engine.search import hybrid
 
     query = "sparse activations in language models"
     ahead = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
@@ -158,7 +159,7 @@ def test_hybrid_runs_in_order_when_no_second_connection_can_be_opened(
     def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(storage, "connect_readonly", refuse)
+    monkeypatch.setattr(hybrid, "connect_readonly", refuse)
     in_order = [h["id"] for h in search.search(embedded, query, mode="hybrid", limit=10).hits]
     assert in_order == ahead and len(ahead) == 10
 
@@ -169,14 +170,15 @@ def test_reads_ahead_stop_when_the_search_is_interrupted(tmp_path: object) -> No
     import time
     from pathlib import Path
 
-    from papers_cli import storage
+    from papers_cli.engine.search import hybrid
+    from papers_cli.storage.connection import connect
 
     db = Path(str(tmp_path)) / "p.db"
-    conn = storage.connect(db)
+    conn = connect(db)
     slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
             "WHERE i < 300000000) SELECT count(*) FROM n")
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt), search._Ahead(conn) as ahead:
+    with pytest.raises(KeyboardInterrupt), hybrid._Ahead(conn) as ahead:
         pending = ahead.run(lambda c: c.execute(slow).fetchone())
         time.sleep(0.1)
         raise KeyboardInterrupt

@@ -32,9 +32,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from papers_cli import dedupe, export, storage
-from papers_cli.ingest import ingest_bytes
-from papers_cli.normalize import title_key
+from papers_cli.core.normalize import title_key
+from papers_cli.engine import dedupe, export
+from papers_cli.engine.ingest import ingest_bytes
+from papers_cli.storage.connection import connect
+from papers_cli.storage.doctor import health, problems
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.pages import page_by_sha, remove_pages
+from papers_cli.storage.records import Selection
 
 LONG = bool(os.environ.get("PAPERS_LONG"))
 
@@ -100,6 +105,9 @@ class Model:
 
     pages: set[int] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)  # every tag a person added
+    # Whose each tag is: the paper (by name) it was given to; given to a merged paper,
+    # the survivor's (B). It follows that identity through merge, undo, rm, re-ingest.
+    owner: dict[str, str] = field(default_factory=dict)
     runs: list[bool] = field(default_factory=list)  # merge runs in force: merged B+B2?
     frozen: bool = False  # merged, and the merge survived an export/restore (no undo)
 
@@ -132,7 +140,7 @@ class Corpus(RuleBasedStateMachine):
 
     def _fresh(self) -> sqlite3.Connection:
         self.generation += 1
-        return storage.connect(self.dir / f"corpus-{self.generation}.db")
+        return connect(self.dir / f"corpus-{self.generation}.db")
 
     def teardown(self) -> None:
         self.conn.close()
@@ -151,13 +159,18 @@ class Corpus(RuleBasedStateMachine):
     def remove_page(self, data: st.DataObject) -> None:
         i = data.draw(st.sampled_from(sorted(self.model.pages)))
         sha = __import__("hashlib").sha256(page_bytes(i)).hexdigest()
-        page = storage.page_by_sha(self.conn, sha)
+        page = page_by_sha(self.conn, sha)
         assert page is not None
-        storage.remove_pages(self.conn, [page.id])
+        remove_pages(self.conn, [page.id])
         self.model.pages.discard(i)
         if not (self.model.present("B") and self.model.present("B2")):
             # A restored merge has no merge log: it is carried by the merged paper's
             # sightings, and holds while a page under each title remains.
+            if self.model.frozen:
+                left = [n for n in ("B", "B2") if self.model.present(n)]
+                for tag, who in list(self.model.owner.items()):
+                    if who == "B+B2":  # the paper lives on under the title left, if any
+                        self.model.owner[tag] = left[0] if left else "gone"
             self.model.frozen = False
 
     def _holder(self, name: str) -> int:
@@ -173,13 +186,20 @@ class Corpus(RuleBasedStateMachine):
     @precondition(lambda self: self.model.pages)
     @rule(data=st.data())
     def tag(self, data: st.DataObject) -> None:
-        from papers_cli import library
+        from helpers import library
 
         names = sorted({n for i in self.model.pages for n in POOL[i]})
         name = data.draw(st.sampled_from(names))
         tag = f"t-{name.lower()}-{len(self.model.tags)}"
         library.tag(self.conn, [self._holder(name)], add=[tag])
         self.model.tags.add(tag)
+        # A restored merge is one paper with both titles: a tag given to it is that
+        # paper's, whichever of its titles is left (see remove_page).
+        # Given to a dedupe survivor: it stays with whichever of B and B2 survived.
+        self.model.owner[tag] = ("B+B2" if self.model.frozen and self.model.group(name) == "B"
+                                 else "survivor" if self.model.group(name) != name
+                                 or (name == "B" and self.model.merged)
+                                 else self.model.group(name))
 
     @rule()
     def dedupe_apply(self) -> None:
@@ -189,7 +209,8 @@ class Corpus(RuleBasedStateMachine):
         assert len(clusters) == int(expect), [c.ids for c in clusters]
         result = dedupe.apply(self.conn, clusters)
         assert result.merged == int(expect) and not result.changes
-        self.model.runs.append(expect)
+        if expect:  # a run that merges nothing is not recorded (nothing to undo)
+            self.model.runs.append(expect)
 
     @rule()
     def undo(self) -> None:
@@ -197,6 +218,10 @@ class Corpus(RuleBasedStateMachine):
         assert (done is None) == (not self.model.runs)
         if self.model.runs:
             self.model.runs.pop()
+        if not self.model.merged:  # the survivor is B's or B2's paper again
+            for tag, who in list(self.model.owner.items()):
+                if who == "survivor":
+                    self.model.owner[tag] = "B or B2"
 
     @rule(since=st.sampled_from([None, None, "2024-12-15", "2024-12-08"]))
     def export_and_restore(self, since: str | None) -> None:
@@ -204,7 +229,8 @@ class Corpus(RuleBasedStateMachine):
         database; after a partial export ingest every page again: the restored part must
         not hide the rest. A merge survives only if the merged paper was exported."""
         out = io.StringIO()
-        sel = export.Selection(filters=storage.Filters(since=since) if since else None)
+        was_merged = self.model.merged
+        sel = Selection(filters=Filters(since=since) if since else Filters())
         kept = self._tags_by_title(exported_only=since)
         export.export_to(self.conn, out, "jsonl", sel)
         self.conn.close()
@@ -215,13 +241,24 @@ class Corpus(RuleBasedStateMachine):
         if since:  # a partial export: the pages themselves bring back the rest
             for i in sorted(self.model.pages):
                 ingest_bytes(self.conn, page_bytes(i), f"page-{i}.json")
-        self.model.frozen = self.model.merged and (
-            since is None or PAPERS["B"].published >= since)
+        # The merge lives on in the merged paper's sightings: both titles exported.
+        self.model.frozen = (self.model.merged and self.model.present("B")
+                             and self.model.present("B2")
+                             and (since is None or PAPERS["B"].published >= since))
         self.model.runs = []
         # Personal data of the exported papers comes back exactly; what was kept for
         # removed papers (or papers not exported) stays in the old database.
         assert self._tags_by_title(exported_only=None) >= kept
         self.model.tags = {t for _, t in self._tags_by_title(exported_only=None)}
+        # A restore gives a merged paper's tags to the paper the line became.
+        left = [n for n in ("B", "B2") if self.model.present(n)]
+        # The exported merged paper comes back as one paper: the pair's, when both its
+        # titles are there; else the paper of the title left.
+        pair = {"B+B2", "survivor"} | ({"B", "B2"} if was_merged else set())
+        self.model.owner = {
+            t: (("B+B2" if self.model.frozen else left[0] if len(left) == 1 else o)
+                if o in pair else o)
+            for t, o in self.model.owner.items() if t in self.model.tags}
 
     def _tags_by_title(self, exported_only: str | None) -> set[tuple[str, str]]:
         """(paper title, tag) for the papers present (published since a day)."""
@@ -269,14 +306,37 @@ class Corpus(RuleBasedStateMachine):
         assert self.model.tags <= held, self.model.tags - held
         # A paper shows the tags of everything merged into it, each once.
         for (pid,) in self.conn.execute("SELECT id FROM papers"):
-            from papers_cli import library
+            from helpers import library
 
             tags = library.personal(self.conn, pid)["tags"]
             assert len(tags) == len(set(tags))
 
     @invariant()
+    def tags_belong_to_the_identity_they_were_given_to(self) -> None:
+        """Whatever happened since (merge, undo, rm, re-ingest), a present paper shows
+        exactly the tags given to its identity (and to papers merged into it)."""
+        from helpers import library
+
+        shown: dict[str, set[str]] = {}
+        for name in PAPERS:
+            if not self.model.present(name) or self.model.group(name) != name:
+                continue
+            shown[name] = set(library.personal(self.conn, self._holder(name))["tags"])
+        for tag, who in self.model.owner.items():
+            on = {n for n, tags in shown.items() if tag in tags}
+            if who in ("B+B2", "survivor"):
+                assert on <= {"B"} and (on or not self.model.present("B")), (tag, on)
+            elif who == "B or B2":  # which of them survived the merge
+                assert on <= {"B", "B2"} and len(on) <= 1, (tag, on)
+            elif who != "gone":
+                g = self.model.group(who)
+                pair = self.model.merged and who in ("B", "B2")  # one paper: B's row
+                held = g in shown if not pair else "B" in shown
+                assert on == ({g} if held else set()), (tag, who, on)
+
+    @invariant()
     def doctor_is_clean(self) -> None:
-        assert storage.problems(storage.health(self.conn)) == []
+        assert problems(health(self.conn)) == []
 
 
 Corpus.TestCase.settings = settings(

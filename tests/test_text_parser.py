@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import DEC, HEADER, JAN, OCT, page
-from papers_cli.models import ParseError
+from papers_cli.core.models import ParseError
 from papers_cli.parsers import parse_bytes
 from papers_cli.parsers.text import parse_text
 

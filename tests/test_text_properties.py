@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from helpers import render_text
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.parsers import parse_bytes
-from papers_cli.parsers.text import parse_text, render_text
+from papers_cli.parsers.text import parse_text
 
 _WORD = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp", "Zs")),

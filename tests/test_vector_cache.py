@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLES, TODAY
-from papers_cli import cache, embeddings, search, storage, vectors
-from papers_cli.ingest import expand_paths, ingest_sources
+from papers_cli.engine import cache, model, search, vectors
+from papers_cli.engine.ingest import expand_paths, ingest_sources
+from papers_cli.storage.connection import connect
+from papers_cli.storage.vectors import generation
 
-M, D = embeddings.MODEL_ID, embeddings.DIM
+M, D = model.MODEL_ID, model.DIM
 
 
 def _files() -> list[Path]:
@@ -25,7 +27,7 @@ def _files() -> list[Path]:
 
 
 def _corpus(path: Path, pages: list[Path]) -> sqlite3.Connection:
-    conn = storage.connect(path)
+    conn = connect(path)
     report = ingest_sources(conn, expand_paths([str(p) for p in pages]), today=TODAY)
     assert not report.failed
     vectors.embed(conn)
@@ -50,19 +52,19 @@ def test_embed_writes_the_cache_and_it_equals_the_database(
     conn = _corpus(tmp_path / "p.db", [SAMPLES])
     assert len(_files()) == 1
     cached, gen = vectors.from_cache(conn, M, D)
-    assert cached is not None and gen == vectors.generation(conn)
+    assert cached is not None and gen == generation(conn)
     assert _same(cached, vectors.load(conn, M, D))
 
 
 def test_any_write_to_the_blocks_retires_the_cache(tmp_path: Path, fresh_cache: Path) -> None:
     conn = _corpus(tmp_path / "p.db", [SAMPLES])
-    before = vectors.generation(conn)
+    before = generation(conn)
     # Another tool deletes the vectors behind papers' back: the trigger moves the token.
     other = sqlite3.connect(tmp_path / "p.db")
     other.execute("DELETE FROM paper_vector_blocks")
     other.commit()
     other.close()
-    assert vectors.generation(conn) != before
+    assert generation(conn) != before
     assert vectors.from_cache(conn, M, D)[0] is None
     with pytest.raises(search.QueryError, match="papers embed"):
         search.search(conn, "activation sparsity", mode="semantic")
@@ -93,7 +95,7 @@ def test_another_database_at_the_same_path_never_reads_its_cache(
     for f in tmp_path.glob("p.db*"):
         f.unlink()
     shutil.copyfile(tmp_path / "q.db", path)
-    b = storage.connect(path)
+    b = connect(path)
     store = vectors.current(b, M, D)
     assert set(store.ids.tolist()) == {r[0] for r in b.execute("SELECT id FROM papers")}
     assert _same(store, vectors.load(b, M, D)) and set(store.ids.tolist()) != ids_a

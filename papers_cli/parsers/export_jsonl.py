@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.models import PageOrigin, PaperRecord, ParsedPage, ParseError
-from papers_cli.parsers.json_api import json_lines
+from papers_cli.core import fields
+from papers_cli.core.errors import UserError
+from papers_cli.core.models import PageOrigin, PaperRecord, ParsedPage, ParseError
+from papers_cli.core.validate import (
+    MAX_NOTE,
+    FieldError,
+    check_record,
+    check_timestamp,
+    check_value,
+    normalize_tag,
+)
+from papers_cli.parsers.json_api import load_json
 
 MARK = "papers_export"
 VERSIONS = (1, 2)
@@ -26,42 +35,65 @@ def is_export(text: str) -> bool:
     return first.startswith("{") and f'"{MARK}"' in first.split("\n", 1)[0]
 
 
-def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]]]:
-    """The pages of an export, in their original ingest order, and its papers."""
+def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]], list[ParseError]]:
+    """The pages of an export, in their original ingest order, its papers, and the
+    lines refused: one line is one paper, and a damaged line costs only that paper
+    (its error names the line; the other lines are read as usual)."""
     papers: list[dict[str, Any]] = []
     pages: dict[str, ParsedPage] = {}
-    for n, obj in json_lines(text.split("\n")):
-        if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
-            raise ParseError("not a line of a papers export (version 1 or 2)", n)
-        if not isinstance(obj.get("title"), str) or not obj["title"].strip():
-            raise ParseError("title: missing", n)
-        _check_paper_values(obj, n)
-        papers.append({**obj, **personal_fields(obj, n)})
-        sightings = obj.get("pages")
-        if not isinstance(sightings, list):
-            raise ParseError("pages: not a list", n)
-        for s in sightings:
-            if not isinstance(s, dict):
-                raise ParseError("pages: an item is not an object", n)
-            page = pages.get(_text(s, "sha256", n))
+    errors: list[ParseError] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = load_json(line, n)
+            paper, found = _line(obj, n, len(papers))
+        except ParseError as e:
+            errors.append(e if e.line is not None else ParseError(e.message, n))
+            continue
+        papers.append(paper)
+        for origin, fmt, page_date, query, rec in found:
+            page = pages.get(origin.sha256)
             if page is None:
-                records = s.get("records")
-                origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
-                                    _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
-                                    records if isinstance(records, int) and not
-                                    isinstance(records, bool) and records > 0 else None)
-                page = ParsedPage(format=_text(s, "format", n), records=[],
-                                  page_date_iso=_date(s, "page_date", n),
-                                  query=_opt_text(s, "query", n), origin=origin)
-                pages[origin.sha256] = page
-            page.records.append(_record(obj, s, len(papers) - 1, n))
+                page = pages[origin.sha256] = ParsedPage(
+                    format=fmt, records=[], page_date_iso=page_date, query=query,
+                    origin=origin)
+            page.records.append(rec)
     if not papers:
+        if errors:
+            raise errors[0]
         raise ParseError("empty papers export", 1)
     ordered = sorted(pages.values(), key=lambda p: (p.origin.ingested_at, p.origin.path)
                      if p.origin else ("", ""))
     for p in ordered:
         p.records.sort(key=lambda r: r.position)
-    return ordered, papers
+    return ordered, papers, errors
+
+
+def _line(obj: Any, n: int, index: int) -> tuple[dict[str, Any], list[Any]]:
+    """One line's paper and its sightings, each (origin, format, page date, query,
+    record); ParseError when anything on the line is wrong."""
+    if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
+        raise ParseError("not a line of a papers export (version 1 or 2)", n)
+    if not isinstance(obj.get("title"), str) or not obj["title"].strip():
+        raise ParseError("title: missing", n)
+    _check_paper_values(obj, n)
+    paper = {**obj, **personal_fields(obj, n)}
+    sightings = obj.get("pages")
+    if not isinstance(sightings, list):
+        raise ParseError("pages: not a list", n)
+    found = []
+    for s in sightings:
+        if not isinstance(s, dict):
+            raise ParseError("pages: an item is not an object", n)
+        records = s.get("records")
+        origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
+                            _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
+                            records if isinstance(records, int) and not
+                            isinstance(records, bool) and records > 0 else None)
+        found.append((origin, _text(s, "format", n), _date(s, "page_date", n),
+                      _opt_text(s, "query", n), _record(obj, s, index, n)))
+    return paper, found
 
 
 def _check_paper_values(obj: dict[str, Any], line: int) -> None:
@@ -70,14 +102,14 @@ def _check_paper_values(obj: dict[str, Any], line: int) -> None:
     for f in fields.PAPER_FIELDS:
         if f.name in obj and f.name != "authors":
             try:
-                fields.check_value(f.name, f.kind, obj[f.name])
-            except fields.FieldError as e:
+                check_value(f.name, f.kind, obj[f.name])
+            except FieldError as e:
                 raise ParseError(str(e), line) from None
     authors = obj.get("authors")
     if authors is not None:
         try:
-            fields.check_value("authors", fields.Kind.LIST, authors)
-        except fields.FieldError as e:
+            check_value("authors", fields.Kind.LIST, authors)
+        except FieldError as e:
             raise ParseError(str(e), line) from None
 
 
@@ -97,8 +129,8 @@ def _opt_text(obj: dict[str, Any], key: str, line: int) -> str | None:
 
 def _date(obj: dict[str, Any], key: str, line: int) -> str | None:
     try:
-        return fields.check_value(key, fields.Kind.DATE, obj.get(key))
-    except fields.FieldError as e:
+        return check_value(key, fields.Kind.DATE, obj.get(key))
+    except FieldError as e:
         raise ParseError(f"pages: {e}", line) from None
 
 
@@ -125,8 +157,8 @@ def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> 
         if getattr(rec, attr) is None:
             setattr(rec, attr, [])
     try:  # checked here so that an error names the line of the export
-        fields.check_record(vars(rec))
-    except fields.FieldError as e:
+        check_record(vars(rec))
+    except FieldError as e:
         raise ParseError(str(e), line) from None
     original = s.get("line")
     rec.line = original if isinstance(original, int) and not isinstance(original, bool) else 0
@@ -138,8 +170,6 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
 
     Notes are {text, created_at, from}: `from` is the exported id of the paper the
     note was written for (the line's own id unless a merged-in paper's)."""
-    from papers_cli.library import MAX_NOTE, LibraryError, normalize_tag
-
     tags = obj.get("tags") or []
     notes = obj.get("notes") or []
     if not isinstance(tags, list):
@@ -150,7 +180,7 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
         raise ParseError("tags: an item is not text", line)
     try:
         tags = sorted({normalize_tag(t) for t in tags})
-    except LibraryError as e:
+    except UserError as e:
         raise ParseError(f"tags: {e}", line) from None
     out_notes = []
     for note in notes:
@@ -160,7 +190,7 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE \
                 or "\x00" in text or not _utf8(text):
             raise ParseError("notes: text: missing, too long or not text", line)
-        if not isinstance(created, str) or not _timestamp(created):
+        if not isinstance(created, str) or not check_timestamp(created):
             raise ParseError(f"notes: created_at: not a timestamp ({created!r:.40})", line)
         if origin is not None and (isinstance(origin, bool) or not isinstance(origin, int)):
             raise ParseError(f"notes: from: not a paper id ({origin!r:.40})", line)
@@ -172,16 +202,6 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
             raise ParseError(f"{key}: not true or false ({value!r:.40})", line)
         flags[key] = value
     return {"tags": tags, "notes": out_notes, **flags}
-
-
-def _timestamp(text: str) -> bool:
-    import datetime as dt
-
-    try:
-        dt.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) <= 40
 
 
 def _utf8(text: str) -> bool:

@@ -11,12 +11,17 @@ in `h3 > a[href^="/papers/"]`.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import extract_code_links, fold_whitespace
+from bs4 import BeautifulSoup, SoupStrainer, XMLParsedAsHTMLWarning
+
+from papers_cli.core.dates import MONTHS
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import extract_code_links, fold_whitespace
 from papers_cli.parsers.items import arxiv_id, looks_like_item, parse_iso_datetime
 from papers_cli.parsers.json_api import items_of, load_json, page_from_props
+from papers_cli.parsers.sniff import describe_html, not_a_page
 
 _AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
 # Signs of a huggingface.co page: its paper links, hydration targets or name.
@@ -28,10 +33,6 @@ _DATE_RE = re.compile(r"\b([A-Z][a-z]{2,8})\.?\s+(\d{1,2})(?:,\s*(\d{4}))?\b")
 
 
 def _soup(text: str, only: dict[str, Any]) -> Any:
-    import warnings
-
-    from bs4 import BeautifulSoup, SoupStrainer, XMLParsedAsHTMLWarning
-
     with warnings.catch_warnings():
         # An XML feed handed in by mistake is refused with one line, not a warning.
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
@@ -68,7 +69,6 @@ def parse_html(text: str) -> ParsedPage:
     page = _parse_cards(text)
     if not page.records:
         if not _HF_MARK.search(text):
-            from papers_cli.parsers.sniff import describe_html, not_a_page
 
             e = not_a_page(describe_html(text))
             raise ParseError(e.message + "; no papers found", 1)
@@ -107,8 +107,6 @@ def _cut_props(text: str) -> ParseError | None:
 
 
 def _parse_cards(text: str) -> ParsedPage:
-    from papers_cli.dates import MONTHS
-
     page = ParsedPage(format="html", records=[])
     # The page's own date: the header's <time datetime=...>, before the first card.
     first_card = text.find("<article")

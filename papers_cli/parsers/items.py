@@ -14,9 +14,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from papers_cli.fields import FieldError, Kind, check_value
-from papers_cli.models import PaperRecord, ParseError, ShownDate
-from papers_cli.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.fields import Kind
+from papers_cli.core.models import PaperRecord, ParseError, ShownDate
+from papers_cli.core.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.validate import FieldError, check_value
 
 _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
 
@@ -46,16 +47,20 @@ def _int(value: Any, name: str) -> int | None:
     return check_value(name, Kind.INT, value)
 
 
-def _str(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+def _str(value: Any, name: str | None = None) -> str | None:
+    """Text, stripped; absent or blank is None. With `name`, a value that is there but
+    is not text is an error naming the field (it rejects the page, never silently)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is not None and name is not None:
+        raise FieldError(name, f"not text ({type(value).__name__})")
     return None
 
 
-def _url(value: Any) -> str | None:
+def _url(value: Any, name: str) -> str | None:
     """A link as submitted, without the whitespace a form let in (real data has
     'https://github.com/user/\nrepo'): a URL never contains any."""
-    text = _str(value)
+    text = _str(value, name)
     return "".join(text.split()) if text else None
 
 
@@ -68,6 +73,14 @@ def parse_iso_datetime(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
+
+
+def _date(value: Any, name: str) -> dt.date | None:
+    """parse_iso_datetime, but a value that is there and is no date rejects the page."""
+    day = parse_iso_datetime(value)
+    if day is None and value not in (None, ""):
+        raise FieldError(name, f"not a date ({str(value)[:40]!r})")
+    return day
 
 
 def arxiv_id(value: Any) -> str | None:
@@ -105,15 +118,15 @@ def _listed_on(item: dict[str, Any], paper: dict[str, Any], listing: bool) -> st
     listing item's own ``publishedAt`` (2024 items: the time it was put on the list;
     ``paper.publishedAt`` is the arXiv time). A flat paper object or a search result
     carries no listing time of its own."""
-    day = parse_iso_datetime(paper.get("submittedOnDailyAt")) or parse_iso_datetime(
-        item.get("submittedOnDailyAt"))
+    day = _date(paper.get("submittedOnDailyAt"), "listed_on") or _date(
+        item.get("submittedOnDailyAt"), "listed_on")
     if day is None and listing and paper is not item:
-        day = parse_iso_datetime(item.get("publishedAt"))
+        day = _date(item.get("publishedAt"), "listed_on")
     return day.isoformat() if day else None
 
 
-def _folded(value: Any) -> str | None:
-    text = _str(value)
+def _folded(value: Any, name: str) -> str | None:
+    text = _str(value, name)
     return fold_whitespace(text) if text else None
 
 
@@ -124,25 +137,31 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0,
     `listing` is False for search results, whose items were not listed that day.
     """
     paper: dict[str, Any] = item["paper"] if isinstance(item.get("paper"), dict) else item
-    title = pick_title(_str(item.get("title")) if paper is not item else None,
-                       _str(paper.get("title")))
+    title = pick_title(_str(item.get("title"), "title") if paper is not item else None,
+                       _str(paper.get("title"), "title"))
     if not title:
         return None
-    abstract = _str(paper.get("summary")) or _str(item.get("summary"))
+    abstract = _str(paper.get("summary"), "abstract") or _str(item.get("summary"), "abstract")
     rec = PaperRecord(title=title, abstract=fold_whitespace(abstract) if abstract else None,
                       line=line, position=position)
     rec.arxiv_id = arxiv_id(paper.get("id")) or arxiv_id(item.get("id"))
-    authors: list[Any] = paper["authors"] if isinstance(paper.get("authors"), list) else []
+    if rec.arxiv_id is None and paper.get("id") not in (None, ""):
+        raise FieldError("arxiv_id", f"not an arXiv id ({str(paper.get('id'))[:40]!r})")
+    authors = paper.get("authors")
+    if authors is not None and not isinstance(authors, list):
+        raise FieldError("authors", f"not a list ({type(authors).__name__})")
     # Every author in order: "hidden" marks a hidden HF account, not an author to drop.
     names = []
-    for a in authors:
-        name = _str(a.get("name")) if isinstance(a, dict) else _str(a)
+    for a in authors or []:
+        if not isinstance(a, dict | str):
+            raise FieldError("authors", f"an author is not a name ({type(a).__name__})")
+        name = _str(a.get("name"), "authors") if isinstance(a, dict) else _str(a, "authors")
         if name:
             names.append(fold_whitespace(name))
     rec.authors = names
     rec.authors_count = len(names) or None
-    published = parse_iso_datetime(paper.get("publishedAt")) or parse_iso_datetime(
-        item.get("publishedAt"))
+    published = _date(paper.get("publishedAt"), "published") or _date(
+        item.get("publishedAt"), "published")
     if published:
         rec.shown_date = ShownDate(published.month, published.day, published.year)
         rec.date_text = published.isoformat()
@@ -153,25 +172,30 @@ def record_from_item(item: dict[str, Any], position: int, line: int = 0,
     rec.comments = _int(item.get("numComments"), "comments")
     if rec.comments is None:
         rec.comments = _int(paper.get("numComments"), "comments")
-    rec.github_repo = _url(paper.get("githubRepo")) or _url(item.get("githubRepo"))
+    rec.github_repo = (_url(paper.get("githubRepo"), "github_repo")
+                       or _url(item.get("githubRepo"), "github_repo"))
     rec.github_stars = _int(paper.get("githubStars"), "github_stars")
     if rec.github_stars is None:
         rec.github_stars = _int(item.get("githubStars"), "github_stars")
-    rec.project_page = _url(paper.get("projectPage")) or _url(item.get("projectPage"))
-    rec.ai_summary = _folded(paper.get("ai_summary")) or _folded(item.get("ai_summary"))
+    rec.project_page = (_url(paper.get("projectPage"), "project_page")
+                        or _url(item.get("projectPage"), "project_page"))
+    rec.ai_summary = (_folded(paper.get("ai_summary"), "ai_summary")
+                      or _folded(item.get("ai_summary"), "ai_summary"))
     kws = paper.get("ai_keywords")
-    if not isinstance(kws, list):
+    if kws is None:
         kws = item.get("ai_keywords")
-    rec.keywords = [fold_whitespace(k) for k in kws if isinstance(k, str) and k.strip()] \
-        if isinstance(kws, list) else []
+    if kws is not None and not isinstance(kws, list):
+        raise FieldError("keywords", f"not a list ({type(kws).__name__})")
+    rec.keywords = [fold_whitespace(k) for k in kws or [] if _str(k, "keywords")]
     org = paper.get("organization")
     if not isinstance(org, dict):
         org = item.get("organization")
     if isinstance(org, dict):
         # fullname can carry stray spaces ("shanghai ailab ").
-        rec.organization = _folded(org.get("fullname")) or _folded(org.get("name"))
-        rec.organization_handle = _str(org.get("name"))
-    rec.thumbnail = _str(item.get("thumbnail"))
+        rec.organization = (_folded(org.get("fullname"), "organization")
+                            or _folded(org.get("name"), "organization"))
+        rec.organization_handle = _str(org.get("name"), "organization_handle")
+    rec.thumbnail = _str(item.get("thumbnail"), "thumbnail")
     links = extract_code_links(abstract)
     if rec.github_repo and rec.github_repo not in links:
         links.insert(0, rec.github_repo)

@@ -14,14 +14,15 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from papers_cli.fields import FieldError
-from papers_cli.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError
+from papers_cli.core.validate import FieldError
 from papers_cli.parsers.items import (
     looks_like_item,
     parse_iso_datetime,
     record_from_item,
     records_from_items,
 )
+from papers_cli.parsers.sniff import describe_json, not_a_page
 
 LIST_KEYS = ("searchResults", "dailyPapers", "papers", "items", "results", "data")
 # Real pages wrap their items in one or two objects; deeper is not a listing, and the
@@ -209,7 +210,6 @@ def parse_json(text: str) -> ParsedPage:
         items, _ = items_of(obj)
         if items:
             raise ParseError("no papers in this JSON (its items have no title)", 1)
-        from papers_cli.parsers.sniff import describe_json, not_a_page
 
         e = not_a_page(describe_json(obj))
         raise ParseError(e.message + "; no papers in this JSON (expected the site's list of "
@@ -234,7 +234,6 @@ def _parse_jsonl(lines: list[str]) -> ParsedPage:
         items, _ = items_of(obj)
         if not items:
             if not page.records:
-                from papers_cli.parsers.sniff import describe_json, not_a_page
 
                 raise not_a_page(f"JSON Lines of {describe_json(obj)}", n)
             raise ParseError("this line holds no paper", n)

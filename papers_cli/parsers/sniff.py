@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from papers_cli.models import ParseError
+from papers_cli.core.models import ParseError
 
 _MAKE_RULE = re.compile(r"^[A-Za-z0-9_.%/$() -]+:([^=]|$)")
 _MAKE_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*[:?+]?=")

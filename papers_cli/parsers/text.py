@@ -14,14 +14,14 @@ missing altogether.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from papers_cli.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
-from papers_cli.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.normalize import extract_code_links, fold_whitespace
+from papers_cli.core.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import extract_code_links, fold_whitespace
+from papers_cli.parsers.sniff import describe_text, not_a_page
 
 HEADER_LINES = {
     "new",
@@ -63,11 +63,6 @@ def iter_blocks(lines: Iterable[str]) -> Iterator[Block]:
             current = None
     if current is not None:
         yield current
-
-
-def split_blocks(text: str) -> list[Block]:
-    """Split text (LF line ends) into blocks separated by blank lines."""
-    return list(iter_blocks(text.split("\n")))
 
 
 def _is_header(block: Block) -> bool:
@@ -128,7 +123,6 @@ class TextPageReader:
         return block
 
     def _refusal(self) -> ParseError:
-        from papers_cli.parsers.sniff import describe_text, not_a_page
 
         return not_a_page(describe_text(self._head))
 
@@ -242,32 +236,3 @@ def _apply_trailer(rec: PaperRecord, trailer: Block) -> None:
     rec.shown_date = shown
     rec.date_text = after[0][: len(after[0]) - len(rest)].strip() if rest else after[0]
     rec.date_line = date_line_no
-
-
-def render_text(page: ParsedPage) -> str:
-    """Render a page back to the text format (used by tests and benchmarks)."""
-    out = [
-        "new",
-        "Get trending papers in your email inbox!",
-        "Subscribe",
-        "Daily Papers",
-        "byAK and the research community",
-    ]
-    if page.page_date:
-        out.append(f"{calendar.month_abbr[page.page_date.month]} {page.page_date.day}")
-    for rec in page.records:
-        out.append(rec.title)
-        out.append(rec.abstract or "")
-        if rec.shown_date is None:
-            continue
-        who = (
-            f"  • {rec.authors_count} authors"
-            if rec.organization is None
-            else f"{rec.organization_handle or rec.organization} {rec.organization}"
-        )
-        d = rec.shown_date
-        date = f"{calendar.month_abbr[d.month]} {d.day}" + (f", {d.year}" if d.year else "")
-        if rec.comments:
-            date += f" {rec.comments}"
-        out.append(f"{who}\n·\n{date}")
-    return "\n\n".join(out) + "\n"

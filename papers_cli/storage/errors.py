@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
+
+from papers_cli.storage.busy import BUSY_TIMEOUT_MS
+from papers_cli.storage.fts import OBJECTS
 
 EXIT_USAGE = 2
 
@@ -17,9 +22,12 @@ class StorageError(Exception):
 
 # sqlite_errorname prefixes -> (kind, what to tell the user)
 _KINDS: tuple[tuple[str, str, str], ...] = (
-    ("SQLITE_BUSY", "busy", "the database is busy (another papers is writing); try again"),
-    ("SQLITE_LOCKED", "busy", "the database is busy (another papers is writing); try again"),
-    ("SQLITE_READONLY", "read-only", "the database is read-only"),
+    ("SQLITE_BUSY", "busy", "the database stayed locked by another program (another papers, "
+                            f"or any program using it) for {BUSY_TIMEOUT_MS // 1000} s; try "
+                            "again when it is done"),
+    ("SQLITE_LOCKED", "busy", "the database is locked by another statement; try again"),
+    ("SQLITE_READONLY", "read-only", "the database is read-only (its file, folder or disk "
+                                     "cannot be written); nothing was changed"),
     ("SQLITE_NOTADB", "not a database", "the file is not a SQLite database"),
     ("SQLITE_CORRUPT", "damaged", "the database is damaged; run 'papers doctor'"),
     ("SQLITE_FULL", "disk", "disk full: nothing was written; free some space and try again"),
@@ -44,9 +52,10 @@ def explain(e: sqlite3.Error, db: object = None) -> str:
     """What to tell the user about an error a command met. A plain SQLITE_ERROR is
     settled by asking the database (is the search index missing?), not by its text."""
     err = classify(e)
+    if err.kind == "read-only" and db is not None and _disk_full(Path(str(db))):
+        # Opened read-only because the full disk refused even the -shm file.
+        return "disk full: nothing was written; free some space and try again"
     if err.kind == "error" and db is not None:
-        from papers_cli.storage.fts import OBJECTS
-
         try:
             probe = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             try:
@@ -58,3 +67,10 @@ def explain(e: sqlite3.Error, db: object = None) -> str:
         if "papers" in names and any(n not in names for n in OBJECTS):
             return "the search index is missing or damaged; run 'papers doctor --fix'"
     return str(err)
+
+
+def _disk_full(db: Path) -> bool:
+    try:
+        return os.statvfs(db.parent).f_bavail == 0
+    except OSError:
+        return False

@@ -37,6 +37,13 @@ def begin_run(conn: sqlite3.Connection, now: str, threshold: float) -> int:
     return int(cur.lastrowid or 0)
 
 
+def drop_run(conn: sqlite3.Connection, run_id: int) -> None:
+    """Forget a run that merged nothing (inside the caller's transaction)."""
+    for table in ("merge_keys", "merge_survivors"):
+        conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # names fixed here
+    conn.execute("DELETE FROM merge_runs WHERE id = ?", (run_id,))
+
+
 def merge(conn: sqlite3.Connection, run_id: int, plan: Planned) -> int:
     """Merge the planned papers into the survivor; returns how many were merged."""
     sid = plan.survivor
@@ -74,39 +81,6 @@ def _record_keys(conn: sqlite3.Connection, run_id: int, pid: int) -> None:
     conn.execute("INSERT OR IGNORE INTO merge_keys (run_id, paper_id, title_key) SELECT DISTINCT "
                  "?, paper_id, title_key FROM sightings WHERE paper_id = ? AND title_key IS NOT "
                  "NULL", (run_id, pid))
-
-
-def merged_keys(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[int]]:
-    """For title keys that merges in force know: the paper each leads to now (the end
-    of its chain of survivors, which may have no row left: see identity_of)."""
-    out: dict[str, list[int]] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        for key, pid in conn.execute(
-                "SELECT DISTINCT k.title_key, k.paper_id FROM merge_keys k JOIN merge_runs r ON "
-                "r.id = k.run_id AND r.undone_at IS NULL WHERE k.title_key IN "
-                f"({','.join('?' * len(chunk))}) ORDER BY k.run_id", chunk):
-            end = identity_of(conn, pid)
-            if end not in out.setdefault(key, []):
-                out[key].append(end)
-    return out
-
-
-def identity_of(conn: sqlite3.Connection, paper_id: int) -> int:
-    """The paper an id lives on in after the merges in force (itself if none), whether
-    or not that paper has a row now (all its pages may have been removed)."""
-    seen: set[int] = set()
-    current = paper_id
-    while current not in seen:
-        seen.add(current)
-        row = conn.execute(
-            "SELECT m.survivor_id FROM merges m JOIN merge_runs r ON r.id = m.run_id WHERE "
-            "m.merged_id = ? AND r.undone_at IS NULL ORDER BY m.run_id DESC LIMIT 1",
-            (current,)).fetchone()
-        if row is None:
-            break
-        current = row[0]
-    return current
 
 
 def _authors(conn: sqlite3.Connection, pid: int) -> list[str]:
@@ -178,27 +152,6 @@ def _rematch_later(conn: sqlite3.Connection, run_id: int, restored: dict[int, in
                     conn.execute("UPDATE sightings SET paper_id = ? WHERE page_id = ? AND "
                                  "position = ?", (mid, page_id, pos))
                     break
-
-
-def merged_into(conn: sqlite3.Connection, paper_id: int) -> list[dict[str, Any]]:
-    """Papers merged into this one by dedupe runs still in force (provenance)."""
-    return [
-        {"id": r[0], "title": json.loads(r[1])["title"], "reason": r[2], "score": r[3],
-         "run": r[4]}
-        for r in conn.execute(
-            "SELECT m.merged_id, m.merged_row, m.reason, m.score, m.run_id FROM merges m "
-            "JOIN merge_runs r ON r.id = m.run_id WHERE m.survivor_id = ? AND r.undone_at IS "
-            "NULL ORDER BY m.merged_id", (paper_id,))
-    ]
-
-
-def survivor_of(conn: sqlite3.Connection, paper_id: int) -> int | None:
-    """The paper a merged-away id lives on in (following later merges), if any."""
-    current = identity_of(conn, paper_id)
-    if current == paper_id:
-        return None
-    exists = conn.execute("SELECT 1 FROM papers WHERE id = ?", (current,)).fetchone()
-    return current if exists else None
 
 
 def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:

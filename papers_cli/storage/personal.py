@@ -7,11 +7,14 @@ are never reused). `personal.paper_id` is the origin's current owner:
 - dedupe merge moves the merged paper's origins to the survivor (logged in
   personal_moves), so the survivor shows the union; undo moves them back;
 - a paper deleted by page removal leaves its origins with paper_id NULL and the
-  paper's arXiv id and title key (trigger `personal_orphan`); a paper with that
-  identity ingested later takes them back (trigger `personal_reattach`);
+  paper's arXiv id, title key and abstract (trigger `personal_orphan`); a paper
+  with that identity inserted later takes them back (`reattach`, called where papers
+  rows are inserted: the same arXiv id, or the same title key and an abstract that
+  agrees, by normalize.same_paper, so two papers sharing a title stay apart);
 - a paper's effective read/starred is "any of its origins", its tags the union.
 
-The DDL below is frozen as it shipped in schema step 6; change it by a new step.
+The DDL below is frozen as it shipped in schema step 6; step 10 (V10 below) added
+the abstract and replaced the reattach trigger by `reattach`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from papers_cli.core.normalize import same_paper
+from papers_cli.storage.ids import next_ids, note_max_paper_id
 
 DDL = """
 CREATE TABLE personal (
@@ -84,12 +90,36 @@ WHEN EXISTS (SELECT 1 FROM personal WHERE paper_id IS NULL) BEGIN
 END;
 """
 
-TRIGGERS = ("personal_orphan", "personal_reattach")
+# Schema step 10: origins keep their paper's abstract (identity: same_paper), and
+# reattaching moves from a trigger (title key only) to `reattach`.
+V10 = """
+ALTER TABLE personal ADD COLUMN abstract TEXT;
+UPDATE personal SET abstract = (SELECT p.abstract FROM papers p WHERE p.id = personal.paper_id)
+    WHERE paper_id IS NOT NULL;
+DROP TRIGGER IF EXISTS personal_reattach;
+DROP TRIGGER IF EXISTS personal_orphan;
+"""
+ORPHAN_TRIGGER = """
+CREATE TRIGGER personal_orphan AFTER DELETE ON papers
+WHEN EXISTS (SELECT 1 FROM personal WHERE paper_id = OLD.id) BEGIN
+    UPDATE personal SET paper_id = NULL, arxiv_id = coalesce(arxiv_id, OLD.arxiv_id),
+        title_key = coalesce(title_key, OLD.title_key),
+        abstract = coalesce(abstract, OLD.abstract) WHERE paper_id = OLD.id;
+END;
+"""
+# An origin keeps the identity of the paper it was made for (recorded when it was
+# made): the row deleted may be a survivor holding another paper's sightings by then.
+TRIGGERS = ("personal_orphan",)
 
 
 def create(conn: sqlite3.Connection) -> None:
+    _run_script(conn, DDL)
+
+
+def _run_script(conn: sqlite3.Connection, sql: str) -> None:
+    # Statement by statement: executescript would commit the caller's transaction.
     buf = ""
-    for line in DDL.splitlines(keepends=True):
+    for line in sql.splitlines(keepends=True):
         buf += line
         if sqlite3.complete_statement(buf):
             conn.execute(buf)
@@ -102,20 +132,48 @@ def missing_triggers(conn: sqlite3.Connection) -> list[str]:
     return [t for t in TRIGGERS if t not in have]
 
 
+def migrate_v10(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V10)
+    _run_script(conn, ORPHAN_TRIGGER)
+
+
+def recreate_triggers(conn: sqlite3.Connection) -> None:
+    """The personal layer's triggers, as they are now."""
+    for name in TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    _run_script(conn, ORPHAN_TRIGGER)
+
+
+def reattach(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> None:
+    """Give papers just inserted the personal data orphaned by a paper of the same
+    identity: the same arXiv id, or the same title key and an abstract that agrees."""
+    if not paper_ids or conn.execute(
+            "SELECT 1 FROM personal WHERE paper_id IS NULL LIMIT 1").fetchone() is None:
+        return
+    found = conn.execute(
+        "SELECT o.origin_id, o.arxiv_id, o.abstract, p.id, p.arxiv_id, p.abstract, "
+        "o.arxiv_id = p.arxiv_id FROM json_each(?) j JOIN papers p ON p.id = j.value "
+        "JOIN personal o ON o.paper_id IS NULL AND (o.arxiv_id = p.arxiv_id OR "
+        "o.title_key = p.title_key) ORDER BY o.origin_id, p.id", (_ids(paper_ids),)).fetchall()
+    taken: set[int] = set()
+    for origin, o_arxiv, o_abstract, pid, p_arxiv, p_abstract, by_arxiv in found:
+        if origin in taken:
+            continue
+        if by_arxiv or same_paper({"arxiv_id": o_arxiv, "abstract": o_abstract},
+                                  {"arxiv_id": p_arxiv, "abstract": p_abstract}):
+            conn.execute("UPDATE personal SET paper_id = ? WHERE origin_id = ?", (pid, origin))
+            taken.add(origin)
+
+
 def _ids(ids: Iterable[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-def existing(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    return {r[0] for r in conn.execute(
-        "SELECT id FROM papers WHERE id IN (SELECT value FROM json_each(?))", (_ids(ids),))}
-
-
 def own_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """The paper's own origin row (made on first use); returns its id."""
-    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
-                 "SELECT id, id, arxiv_id, title_key, ? FROM papers WHERE id = ? "
-                 "ON CONFLICT(origin_id) DO NOTHING", (now, paper_id))
+    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, abstract, "
+                 "created_at) SELECT id, id, arxiv_id, title_key, abstract, ? FROM papers "
+                 "WHERE id = ? ON CONFLICT(origin_id) DO NOTHING", (now, paper_id))
     return paper_id
 
 
@@ -219,17 +277,13 @@ def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
 
 def _foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """A new origin owned by `paper_id`, under a paper id no paper will ever get."""
-    from papers_cli.storage.papers import next_ids
-
     origin = max(next(next_ids(conn)),
                  int(conn.execute("SELECT coalesce(max(origin_id), 0) + 1 FROM personal")
                      .fetchone()[0]))
-    conn.execute("INSERT INTO settings (key, value) VALUES ('max_paper_id', ?) ON CONFLICT(key) "
-                 "DO UPDATE SET value = max(coalesce(CAST(value AS INTEGER), 0), "
-                 "excluded.value)", (origin,))
-    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, created_at) "
-                 "SELECT ?, id, arxiv_id, title_key, ? FROM papers WHERE id = ?",
-                 (origin, now, paper_id))
+    note_max_paper_id(conn, origin)
+    conn.execute("INSERT INTO personal (origin_id, paper_id, arxiv_id, title_key, abstract, "
+                 "created_at) SELECT ?, id, arxiv_id, title_key, abstract, ? FROM papers "
+                 "WHERE id = ?", (origin, now, paper_id))
     return origin
 
 
@@ -242,10 +296,16 @@ def on_merge(conn: sqlite3.Connection, run_id: int, survivor: int, merged: int) 
 
 
 def on_undo(conn: sqlite3.Connection, run_id: int) -> None:
-    """After a run's papers are restored: each gets back exactly the origins it had."""
+    """After a run's papers are restored: each gets back exactly the origins it had. A
+    merged paper with no row now (all its pages were removed while merged) gets them
+    as orphans, kept under its own identity: ingesting it again gives them back, as
+    for any removed paper (trigger personal_reattach)."""
     conn.execute("UPDATE personal SET paper_id = m.merged_id FROM personal_moves m WHERE "
                  "m.run_id = ? AND m.origin_id = personal.origin_id AND "
                  "m.merged_id IN (SELECT id FROM papers)", (run_id,))
+    conn.execute("UPDATE personal SET paper_id = NULL FROM personal_moves m WHERE "
+                 "m.run_id = ? AND m.origin_id = personal.origin_id AND "
+                 "m.merged_id NOT IN (SELECT id FROM papers)", (run_id,))
     conn.execute("DELETE FROM personal_moves WHERE run_id = ?", (run_id,))
 
 
@@ -259,30 +319,6 @@ def orphans(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [{"origin_id": r[0], "arxiv_id": r[1], "title_key": r[2], "read": bool(r[3]),
              "starred": bool(r[4]), "tags": json.loads(r[5]), "notes": r[6]} for r in rows]
 
-
-# ---------------------------------------------------------------- filter SQL
-
-def tag_condition(alias: str = "p") -> str:
-    """Paper has the tag (one ? parameter)."""
-    return (f"EXISTS (SELECT 1 FROM personal o JOIN personal_tags t ON t.origin_id = "
-            f"o.origin_id WHERE o.paper_id = {alias}.id AND t.tag = ?)")
-
-
-def note_condition(alias: str = "p") -> str:
-    """A note of the paper contains the text, case folded (one ? parameter)."""
-    return (f"EXISTS (SELECT 1 FROM personal o JOIN personal_notes n ON n.origin_id = "
-            f"o.origin_id WHERE o.paper_id = {alias}.id AND instr(papers_fold(n.text), ?) > 0)")
-
-
-def mark_condition(column: str, value: bool, alias: str = "p") -> str:
-    if column not in ("read", "starred"):
-        raise ValueError(column)
-    has = (f"EXISTS (SELECT 1 FROM personal o WHERE o.paper_id = {alias}.id AND "
-           f"o.{column} = 1)")
-    return has if value else f"NOT {has}"
-
-
-# ---------------------------------------------------------------- watches, digests
 
 def watch_add(conn: sqlite3.Connection, name: str, query: str, now: str) -> bool:
     """Save a search; True if new, False if an existing one's query was replaced."""
@@ -327,8 +363,3 @@ def record_digest(conn: sqlite3.Connection, now: str, since: str | None, watch: 
 def seen_upvotes(conn: sqlite3.Connection, watch: str) -> dict[int, int | None]:
     return {r[0]: r[1] for r in conn.execute(
         "SELECT paper_id, upvotes FROM digest_seen WHERE watch = ?", (watch,))}
-
-
-FIRST_INGESTED_SQL = (
-    "(SELECT min(pg.ingested_at) FROM sightings s JOIN pages pg ON pg.id = s.page_id "
-    "WHERE s.paper_id = {alias}.id)")

@@ -1,15 +1,47 @@
-"""Whole paper records for export, streamed and built by SQLite (json_object and
-CSV cells), their columns generated from the field table."""
+"""Whole paper records, streamed and built by SQLite (json_object and CSV cells), their
+columns generated from the field table: the one record every command prints."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from papers_cli import fields
-from papers_cli.fields import Kind
-from papers_cli.storage.read import Filters, ids_json, order_by
+from papers_cli.core import fields
+from papers_cli.core.fields import Kind
+from papers_cli.storage.filters import Filters
+from papers_cli.storage.read import RISING_DAYS, order_by, rising_sql
+from papers_cli.storage.search import WEIGHTS
+from papers_cli.storage.sql import ids_json
+
+# Personal data (storage/personal.py): a paper shows the union over its origins.
+_ORIGINS = "SELECT origin_id FROM personal o WHERE o.paper_id = p.id"
+_NOTES = (f"FROM personal_notes n WHERE n.origin_id IN ({_ORIGINS}) "
+          "ORDER BY n.created_at, n.id")
+# The SQL of each derived field (core/fields.DERIVED): TEXT as text, LIST as a JSON
+# array, BOOL as 0/1; and a CSV cell where the kind's default form does not fit.
+DERIVED_SQL: dict[str, str] = {
+    # The site has no page for old-style ids such as hep-th/9901001: arXiv's then.
+    "url": ("CASE WHEN p.arxiv_id IS NULL OR p.arxiv_id = '' THEN NULL "
+            "WHEN p.arxiv_id GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9]*' "
+            f"THEN '{fields.SITE}/papers/' || p.arxiv_id "
+            "ELSE 'https://arxiv.org/abs/' || p.arxiv_id END"),
+    # Sorted and distinct: the same tag on two merged origins is one tag.
+    "tags": ("(SELECT json_group_array(tag) FROM (SELECT DISTINCT t.tag FROM personal_tags t "
+             f"WHERE t.origin_id IN ({_ORIGINS}) ORDER BY t.tag))"),
+    # `from` is the paper each note was written for (see personal.py), which restoring
+    # an export uses to keep a merged-in paper's notes apart.
+    "notes": ("(SELECT json_group_array(json(obj)) FROM (SELECT json_object('text', n.text, "
+              f"'created_at', n.created_at, 'from', n.origin_id) AS obj {_NOTES}))"),
+    "read": f"EXISTS ({_ORIGINS} AND o.read = 1)",
+    "starred": f"EXISTS ({_ORIGINS} AND o.starred = 1)",
+}
+# A blank line between notes: a CSV cell holds newlines (quoted).
+DERIVED_CELL = {"notes": f"(SELECT group_concat(text, char(10, 10)) FROM (SELECT n.text "
+                         f"{_NOTES}))"}
 
 _AUTHORS = ("(SELECT json_group_array(name) FROM (SELECT name FROM authors a WHERE "
             "a.paper_id = p.id ORDER BY position))")
@@ -44,8 +76,7 @@ def json_sql(name: str) -> str:
     if name == "pages":
         return f"json({PAGES_JSON})"
     if name in fields.DERIVED:
-        d = fields.DERIVED[name]
-        return _json_value(d.sql, d.kind)
+        return _json_value(DERIVED_SQL[name], fields.DERIVED[name].kind)
     return _json_value("p." + name, fields.PAPER[name].kind)
 
 
@@ -61,8 +92,8 @@ def cell_sql(name: str) -> str:
                 "pages pg ON pg.id = s.page_id WHERE s.paper_id = p.id "
                 "ORDER BY pg.page_date, pg.id, s.position))")
     if name in fields.DERIVED:
-        d = fields.DERIVED[name]
-        return d.cell or _cell_value(d.sql, d.kind)
+        return DERIVED_CELL.get(name) or _cell_value(DERIVED_SQL[name],
+                                                     fields.DERIVED[name].kind)
     return _cell_value("p." + name, fields.PAPER[name].kind)
 
 
@@ -74,39 +105,93 @@ def _cell_value(expr: str, kind: Kind) -> str:
     return expr
 
 
-def iter_rows(conn: sqlite3.Connection, *, ids: Iterable[int] | None = None,
-              filters: Filters | None = None, sort: str = "date", limit: int | None = None,
-              json_fields: Sequence[str] | None = None, json_mark: tuple[str, int] | None = None,
-              cell_fields: Sequence[str] | None = None,
-              match: str | None = None) -> Iterator[Any]:
-    """Whole papers, streamed: with `json_fields` one JSON object per paper as text;
-    with `cell_fields` a tuple of CSV cell values. Explicit `ids` keep their order
-    and are still filtered; `match` (an FTS5 expression) selects the papers it matches,
-    best first, streamed."""
-    if json_fields is not None:
-        parts = [f"'{json_mark[0]}', {int(json_mark[1])}"] if json_mark else []
-        parts += [f"'{f}', {json_sql(f)}" for f in json_fields]  # names from the field table
-        columns = f"json_object({', '.join(parts)}) AS line"
-        pick: Callable[[sqlite3.Row], Any] = lambda r: r[0]  # noqa: E731
-    elif cell_fields is not None:
-        columns = ", ".join(f"{cell_sql(f)} AS {f}" for f in cell_fields)
-        pick = tuple
-    else:
-        raise ValueError("json_fields or cell_fields")
-    conds, params = (filters or Filters()).where()
-    if match is not None:
-        sql = (f"SELECT {columns} FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid")
-        conds, params = ["papers_fts MATCH ?", *conds], [match, *params]
-        order = " ORDER BY bm25(papers_fts, 10.0, 1.0, 3.0), p.id"
-    elif ids is not None:
+@dataclass(frozen=True)
+class Selection:
+    """Which papers, in which order: explicit `ids` (in that order), the papers an FTS5
+    expression `match`es (best first; with `ids`: those of them that match), or all
+    (by `sort`); always under `filters`, up to `limit`. `days`: the window of the
+    `gained` field (upvotes gained over the days before now)."""
+
+    ids: Sequence[int] | None = None
+    match: str | None = None
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "date"
+    reverse: bool = False
+    limit: int | None = None
+    days: int = RISING_DAYS
+    now: dt.datetime | None = None
+
+
+def _query(sel: Selection, columns: str, column_params: list[Any]) -> tuple[str, list[Any]]:
+    where, params = sel.filters.where()
+    if sel.ids is not None:
         sql = f"SELECT {columns} FROM json_each(?) j JOIN papers p ON p.id = j.value"
-        params = [ids_json(ids), *params]
+        params = [ids_json(sel.ids), *params]
         order = " ORDER BY j.key"
+        if sel.match is not None:
+            where = ["p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)", *where]
+            params = [params[0], sel.match, *params[1:]]
+    elif sel.match is not None:
+        sql = f"SELECT {columns} FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid"
+        where, params = ["papers_fts MATCH ?", *where], [sel.match, *params]
+        order = f" ORDER BY bm25(papers_fts, {', '.join(map(str, WEIGHTS))}), p.id"
     else:
-        sql, order = f"SELECT {columns} FROM papers p", order_by(sort)
-    sql += (" WHERE " + " AND ".join(conds) if conds else "") + order
-    if limit is not None:
+        sql = f"SELECT {columns} FROM papers p"
+        order = order_by(sel.sort, sel.reverse)
+    sql += (" WHERE " + " AND ".join(where) if where else "") + order
+    params = [*column_params, *params]
+    if sel.limit is not None:
         sql += " LIMIT ?"
-        params.append(limit)
+        params.append(sel.limit)
+    return sql, params
+
+
+def _gained(sel: Selection, names: Sequence[str]) -> tuple[str, list[Any]]:
+    """The `gained` column (SQL and params) when asked for or sorted by, else ''."""
+    if "gained" not in names and sel.sort != "rising":
+        return "", []
+    sql, params = rising_sql(sel.days, sel.now)
+    return f", {sql} AS gained", params
+
+
+def json_lines(conn: sqlite3.Connection, sel: Selection, names: Sequence[str],
+               mark: tuple[str, int] | None = None) -> Iterator[str]:
+    """One JSON object per paper, as text, with export fields `names`; `mark` first
+    when given (papers' export marks its own lines)."""
+    parts = [f"'{mark[0]}', {int(mark[1])}"] if mark else []
+    parts += [f"'{n}', {json_sql(n)}" for n in names]  # names from the field table
+    gained, gparams = _gained(sel, ())
+    sql, params = _query(sel, f"json_object({', '.join(parts)}) AS line{gained}", gparams)
     for row in conn.execute(sql, params):
-        yield pick(row)
+        yield row[0]
+
+
+def cells(conn: sqlite3.Connection, sel: Selection,
+          names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """One tuple of CSV cell values per paper, fields `names` (export fields, `gained`)."""
+    gained, gparams = _gained(sel, names)
+    columns = ", ".join("NULL" if n == "gained" else cell_sql(n) for n in names) + gained
+    sql, params = _query(sel, columns, gparams)
+    at = names.index("gained") if "gained" in names else -1
+    for row in conn.execute(sql, params):
+        out = tuple(row[:len(names)])
+        yield out if at < 0 else (*out[:at], row["gained"], *out[at + 1:])
+
+
+def records(conn: sqlite3.Connection, sel: Selection,
+            names: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Records as Python values, streamed: export fields `names`, and `gained`."""
+    stored = [n for n in names if n != "gained"]
+    gained, gparams = _gained(sel, names)
+    parts = ", ".join(f"'{n}', {json_sql(n)}" for n in stored)
+    sql, params = _query(sel, f"json_object({parts}) AS line{gained}", gparams)
+    for row in conn.execute(sql, params):
+        rec = json.loads(row[0])
+        yield rec if not gained else {n: row["gained"] if n == "gained" else rec[n]
+                                      for n in names}
+
+
+def read(conn: sqlite3.Connection, ids: Sequence[int],
+         names: Sequence[str]) -> list[dict[str, Any]]:
+    """The records of papers `ids` (those that exist), in that order."""
+    return list(records(conn, Selection(ids=ids), names))

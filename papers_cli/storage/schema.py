@@ -10,12 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from papers_cli import fields
-from papers_cli.storage import fts
-
-# The order of a paper's sightings, oldest first: the day the listing showed it (else
-# the page's date, else the day it was ingested), then ingest order.
-SEEN_SQL = "coalesce(s.listed_on, pg.page_date, substr(pg.ingested_at, 1, 10))"
+from papers_cli.core import fields
+from papers_cli.storage import fts, papers, personal
 
 _V1_TABLES = """
 CREATE TABLE papers (
@@ -148,7 +144,7 @@ def v5_sightings_carry_values(conn: sqlite3.Connection) -> None:
     papers merged away by a run still in force get that paper's own values back.
     `title_key` becomes nullable so other tools can insert papers rows.
     """
-    import sqlite_utils
+    import sqlite_utils  # heavy: only a migration needs it
 
     db = sqlite_utils.Database(conn, execute_plugins=False)
     sightings = db.table("sightings")
@@ -189,8 +185,6 @@ def v5_sightings_carry_values(conn: sqlite3.Connection) -> None:
                  "(SELECT max(coalesce((SELECT max(id) FROM papers), 0), "
                  "coalesce((SELECT max(merged_id) FROM merges), 0))))")
     conn.execute("ALTER TABLE merge_runs ADD COLUMN last_page_id INTEGER")
-    from papers_cli.storage import papers
-
     papers.recompute(conn, [r[0] for r in conn.execute("SELECT id FROM papers")])
 
 
@@ -199,8 +193,6 @@ def v6_personal(conn: sqlite3.Connection) -> None:
 
     See storage/personal.py for why rows are keyed by the paper they were made for.
     """
-    from papers_cli.storage import personal
-
     personal.create(conn)
 
 
@@ -209,7 +201,7 @@ def v7_merge_keys(conn: sqlite3.Connection) -> None:
     """Every title key each side of a merge had, so that a merge stays in force after
     the pages that showed those titles are removed (a page listing one of them again
     joins the merged paper), and undo knows which titles were whose."""
-    import sqlite_utils
+    import sqlite_utils  # heavy: only a migration needs it
 
     db = sqlite_utils.Database(conn, execute_plugins=False)
     db.table("merge_keys").create({"run_id": int, "paper_id": int, "title_key": str},
@@ -227,7 +219,7 @@ def v8_vectors(conn: sqlite3.Connection) -> None:
     """Embeddings for search by meaning (papers_cli/vectors.py): blocks of 4,096 papers
     (ids, text hashes, scales, int8 vectors as packed arrays), and per model the search
     index version at which every vector was last found current."""
-    import sqlite_utils
+    import sqlite_utils  # heavy: only a migration needs it
 
     db = sqlite_utils.Database(conn, execute_plugins=False)
     if not db.table("paper_vector_blocks").exists():
@@ -253,12 +245,25 @@ def v9_vectors_generation(conn: sqlite3.Connection) -> None:
                      "lower(hex(randomblob(8))) WHERE key = 'vectors_generation'; END")
 
 
+def v10_personal_identity(conn: sqlite3.Connection) -> None:
+    """Orphaned personal data keeps its paper's abstract, and goes back to a paper of
+    the same identity by normalize.same_paper (personal.reattach), not by title alone:
+    two papers that share a title stay apart. And a paper's title is its arXiv id's
+    pages' (fields.Rule.NEWEST_ARXIV): papers with variants that lack the id are
+    folded again."""
+    personal.migrate_v10(conn)
+    papers.recompute(conn, [r[0] for r in conn.execute(
+        "SELECT DISTINCT p.id FROM papers p JOIN sightings s ON s.paper_id = p.id "
+        "WHERE p.arxiv_id IS NOT NULL AND s.arxiv_id IS NULL")])
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
     v7_merge_keys,
     v8_vectors,
     v9_vectors_generation,
+    v10_personal_identity,
 ]
 VERSION = len(STEPS)
 

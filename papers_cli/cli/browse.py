@@ -1,0 +1,44 @@
+"""How stats, open and where speak on the command line."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+from papers_cli.cli.outputs import ReportOutput
+from papers_cli.cli.runtime import STATE, screen, session
+from papers_cli.core.errors import EXIT_OK
+from papers_cli.core.sanitize import dumps
+from papers_cli.render.reports import write_stats
+from papers_cli.verbs import browse
+
+
+def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
+    fmt = out.chosen()
+    data = browse.stats(session(db), args)
+    with screen():
+        if fmt == "json":
+            print(dumps(data, indent=2))
+        else:
+            write_stats(data, rich_output=fmt == "table", no_color=STATE.no_color)
+    return EXIT_OK
+
+
+def present_open(db: Path | None, args: browse.OpenArgs, out: Any) -> int:
+    url = browse.url_of(session(db), args)
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(url)  # no browser: the URL for the user to follow
+    return EXIT_OK
+
+
+def present_where(db: Path | None, args: browse.WhereArgs, out: Any) -> int:
+    print(browse.where(session(db), args))
+    return EXIT_OK
+
+
+PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where}

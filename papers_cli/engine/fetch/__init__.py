@@ -1,0 +1,4 @@
+"""Fetch: the targets and URLs a fetch asks for (plan.py), the HTTP client (client.py:
+httpx, imported only when a fetch runs; deadline.py bounds each attempt), whether an
+answer is about what was asked (trust.py), HF_TOKEN kept in check (secret.py), and
+running targets into the corpus (run.py)."""

@@ -1,0 +1,216 @@
+"""Storing one page: the year of a page that shows none, the records resolved and
+stored in one transaction (storage.pages.store_page), and papers' own export
+restored with its pages, sightings and personal data. Bad input never raises:
+it is a rejected outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from papers_cli.core.dates import (
+    YearChoice,
+    apply_year,
+    infer_page_year,
+    infer_year,
+    resolve,
+    resolve_page_date,
+)
+from papers_cli.core.fields import Kind
+from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
+from papers_cli.core.normalize import title_key
+from papers_cli.core.validate import FieldError, check_value
+from papers_cli.engine.ingest.prepare import Prepared, prepare
+from papers_cli.engine.ingest.report import PageOutcome
+from papers_cli.engine.ingest.sources import Opener
+from papers_cli.parsers import decode, decoded_lines, parse_bytes
+from papers_cli.parsers.export_jsonl import parse_export
+from papers_cli.parsers.text import TextPageReader, iter_blocks
+from papers_cli.storage import pages, personal, tx
+from papers_cli.storage.read import known_full_dates
+from papers_cli.storage.rows import Checked, check, set_dates
+
+
+@dataclass
+class Options:
+    """What the user said about pages that do not say it themselves."""
+
+    year: int | None = None
+    date: dt.date | None = None  # --date: the page date of pages that show none
+    today: dt.date | None = None
+
+
+def ingest_bytes(conn: sqlite3.Connection, data: bytes, name: str, *,
+                 stored_path: str | None = None, year: int | None = None,
+                 date: dt.date | None = None, today: dt.date | None = None,
+                 ingested_at: str | None = None) -> PageOutcome:
+    """Parse and store one page given as bytes; never raises for bad input."""
+    return ingest_stream(conn, lambda: contextlib.nullcontext(io.BytesIO(data)), name,
+                         stored_path=stored_path, options=Options(year, date, today),
+                         ingested_at=ingested_at)
+
+
+def ingest_stream(conn: sqlite3.Connection, open_stream: Opener, name: str, *,
+                  stored_path: str | None = None, options: Options | None = None,
+                  prepared: Prepared | None = None,
+                  ingested_at: str | None = None) -> PageOutcome:
+    """Parse and store one page from a stream (read once). Never raises for bad input."""
+    opts = options or Options()
+    pre = prepared or prepare(open_stream, lambda sha: pages.is_known(conn, sha))
+    try:
+        return _ingest_prepared(conn, pre, name, stored_path or name, opts,
+                                ingested_at or now_utc())
+    except ParseError as e:
+        return PageOutcome(name, "rejected", e.located(name))
+    finally:
+        pre.body.discard()
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _ingest_prepared(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+                     opts: Options, now: str) -> PageOutcome:
+    if pre.error is not None:
+        raise ParseError(*pre.error)
+    if pre.kind == "known" or pages.is_known(conn, pre.sha):
+        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    if pre.kind == "empty":
+        raise ParseError("empty file", 1)
+    if pre.kind == "export":
+        with pre.body.open() as f:
+            return _ingest_export(conn, f.read(), name)
+    if pre.kind == "text":
+        return _ingest_text(conn, pre, name, stored, opts, now)
+    with pre.body.open() as f:
+        data = f.read()
+    page = parse_bytes(data)
+    if opts.date and not page.page_date_iso:
+        page.page_date_iso = opts.date.isoformat()
+    choice = infer_page_year(page, opts.year or (opts.date.year if opts.date else None),
+                             lambda keys: known_full_dates(conn, keys), title_key,
+                             opts.today)
+    apply_year(page, choice)
+    return _store(conn, page, name, pre.sha, stored, choice, None, len(page.records), now)
+
+
+def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+                 opts: Options, now: str) -> PageOutcome:
+    scan = pre.scan
+    assert scan is not None
+    page_date = scan.page_date
+    if page_date is None and opts.date is not None:
+        page_date = ShownDate(opts.date.month, opts.date.day, opts.date.year)
+    page = ParsedPage(format="text", records=[], page_date=page_date)
+    choice = infer_year(page_date, None, scan.shown,
+                        opts.year or (opts.date.year if opts.date else None),
+                        lambda keys: known_full_dates(conn, keys), opts.today)
+    resolve_page_date(page, choice)
+
+    def records() -> Iterator[Checked]:
+        if scan.records is not None:
+            source: Iterable[Checked] = scan.records
+        else:  # a large page: read the spooled copy again rather than hold it
+            source = (check(rec, dates_later=True) for rec in _reread(pre.body.open))
+        for c in source:
+            if c.shown is not None:  # as dates.resolve_record
+                set_dates(c, resolve(c.shown, choice.year, c.date_text or "", c.date_line),
+                          c.shown.year is None and choice.inferred)
+            yield c
+
+    return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count, now)
+
+
+def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
+    with open_stream() as f:
+        yield from TextPageReader(iter_blocks(decoded_lines(f))).records()
+
+
+def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
+           choice: YearChoice, records: Iterator[Checked] | None, count: int,
+           now: str) -> PageOutcome:
+    try:  # a page dated in the future would stay "newest" for ever
+        check_value("page_date", Kind.DATE, page.page_date_iso)
+    except FieldError as e:
+        raise ParseError(str(e)) from None
+    try:
+        res = pages.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
+                                 year_source=choice.source, records=records)
+    except pages.PageExists:  # another process stored the same page meanwhile
+        return PageOutcome(name, "skipped", "already ingested, nothing changed")
+    return PageOutcome(name, "ingested", records=res.records, new_papers=res.new_papers,
+                       known_papers=res.known_papers, page_date=page.page_date_iso,
+                       year_source=choice.source, format=page.format,
+                       notes=list(page.notes))
+
+
+def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutcome:
+    """Restore papers' own JSONL export: its pages and sightings; the papers are folded
+    from them, each exported paper's sightings kept together. A damaged line is
+    refused alone (named in `errors`); every other line is restored."""
+    exported, papers, refused = parse_export(decode(data))
+    assigned: dict[int, int] = {}
+    out = PageOutcome(name, "ingested", format="papers export",
+                      errors=[e.located(name) for e in refused])
+    restored = 0
+    with tx.write(conn):  # the whole export lands, or none of it
+        for page in exported:
+            origin = page.origin
+            assert origin is not None
+            if pages.is_known(conn, origin.sha256):
+                known = pages.page_by_sha(conn, origin.sha256)
+                if known is not None and origin.records and known.records < origin.records:
+                    pass  # fall through: complete it below
+                else:
+                    for rec in page.records:  # its papers are still this export's papers
+                        _assign_known(conn, origin.sha256, rec, assigned)
+                    continue
+            res = pages.store_page(conn, page, path=origin.path, sha256=origin.sha256,
+                                     ingested_at=origin.ingested_at,
+                                     year_source=origin.year_source, assigned=assigned,
+                                     page_records=origin.records)
+            restored += 1
+            out.records += res.records
+            out.new_papers += res.new_papers
+            out.known_papers += res.known_papers
+        personal = _restore_personal(conn, papers, assigned)
+    if restored == 0 and personal == 0:
+        return PageOutcome(name, "skipped", "already ingested, nothing changed",
+                           errors=out.errors)
+    if restored:
+        out.notes.append(f"restored {restored} page(s) and {len(papers)} paper(s) from a "
+                         "papers export")
+    if personal:
+        out.notes.append(f"restored {personal} tag(s), note(s) and mark(s)")
+    return out
+
+
+def _restore_personal(conn: sqlite3.Connection, papers: list[dict[str, Any]],
+                      assigned: dict[int, int]) -> int:
+    """Each line's tags, notes and marks onto the paper it became (not sighting data,
+    so not folded); what the database has already is kept and not added twice."""
+    now = now_utc()
+    foreign: dict[int, int] = {}
+    added = 0
+    for index, obj in enumerate(papers):
+        pid = assigned.get(index)
+        if pid is None or not (obj["tags"] or obj["notes"] or obj["read"] or obj["starred"]):
+            continue
+        own = obj.get("id") if type(obj.get("id")) is int else None
+        added += personal.restore(conn, pid, own, obj, now, foreign)
+    return added
+
+
+def _assign_known(conn: sqlite3.Connection, sha: str, rec: PaperRecord,
+                  assigned: dict[int, int]) -> None:
+    if rec.source_index is None or rec.source_index in assigned:
+        return
+    pid = pages.paper_at(conn, sha, rec.position)
+    if pid is not None:
+        assigned[rec.source_index] = pid

@@ -1,0 +1,334 @@
+"""Building and keeping the corpus: ingest, fetch, pages, rm, doctor, embed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from papers_cli.core.dates import parse_day
+from papers_cli.core.errors import NotFound, UserError
+from papers_cli.core.fields import SITE
+from papers_cli.core.options import CLI, check, option
+from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
+from papers_cli.engine.fetch.plan import today_utc as fetch_today
+from papers_cli.engine.fetch.secret import token_from
+from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
+from papers_cli.engine.model import ModelUnavailable
+from papers_cli.storage import doctor as checks
+from papers_cli.storage import pages
+from papers_cli.storage.errors import StorageError
+from papers_cli.storage.pages import Removal
+from papers_cli.storage.personal import orphans
+from papers_cli.storage.recover import recover
+from papers_cli.verbs.common import Interrupted, Session
+
+CLI_ONLY = frozenset((CLI,))
+
+
+@dataclass
+class IngestArgs:
+    paths: list[str] = option(..., "Files, folders (recursive), globs, or - for stdin.",
+                              metavar="PATH...", fronts=CLI_ONLY)
+    year: int | None = option(None, "Year of pages whose date shows none.", "--year",
+                              lo=1990, hi=2100, fronts=CLI_ONLY)
+    date: str | None = option(None, "Page date of pages that show none (also sets their "
+                              "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
+                              max_len=10)
+
+
+@dataclass
+class Ingested:
+    report: IngestReport
+    sources: list[Source]
+
+    @property
+    def code(self) -> int:
+        """0 ok, 1 when a page was rejected, 2 when no input could be read at all."""
+        if self.sources and all(s.error for s in self.sources):
+            return 2
+        return 1 if self.report.failed else 0
+
+
+def ingest(session: Session, args: IngestArgs) -> Ingested:
+    """Read listing pages into the corpus; safe to re-run. Each page is one transaction.
+    Ctrl-C raises engine.ingest.Interrupted with what was committed."""
+    check(args)
+    try:
+        page_date = parse_day(args.date) if args.date else None
+    except ValueError as e:
+        raise UserError(f"--date: {e}") from None
+    today = dt.datetime.now(dt.UTC).date()
+    if page_date is not None and page_date > today + dt.timedelta(days=1):
+        raise UserError(f"--date {page_date} is in the future (today is {today} UTC)")
+    if args.year is not None and args.year > today.year:
+        raise UserError(f"--year {args.year} is in the future (this year is {today.year})")
+    sources = expand_paths(args.paths)
+    missing = [s for s in sources if s.error == "no such file or directory"]
+    if missing and len(missing) == len(sources):
+        raise UserError(f"{missing[0].name}: no such file or directory")
+    conn = session.open(create=True)
+    with session.events.progress(len(sources), "files", "ingesting") as bar:
+        report = ingest_sources(conn, sources, year=args.year, date=page_date,
+                                on_page=session.events.done, on_progress=bar.advance)
+    return Ingested(report, sources)
+
+
+@dataclass
+class FetchArgs:
+    ids: list[str] = option([], "Papers to fetch by arXiv id (/api/papers/ID).",
+                            metavar="[ARXIV_ID]...", max_len=100)
+    date: str | None = option(None, "One day, YYYY-MM-DD.", "--date", max_len=10)
+    since: str | None = option(None, "First day, YYYY-MM-DD.", "--since", max_len=10)
+    until: str | None = option(None, "Last day (default today).", "--until", max_len=10)
+    week: str | None = option(None, "ISO week, YYYY-Www.", "--week", max_len=8)
+    month: str | None = option(None, "Month, YYYY-MM.", "--month", max_len=7)
+    search: str | None = option(None, "The site's search.", "--search", max_len=500)
+    refresh: bool = option(False, "Fetch days already fetched.", "--refresh")
+    base_url: str = option(SITE, "The site (env PAPERS_HF_URL).", "--base-url",
+                           envvar="PAPERS_HF_URL", fronts=CLI_ONLY)
+    limit: int | None = option(None, "Items per request (lists: 100; pages follow).",
+                               "--limit", lo=1, hi=100, fronts=CLI_ONLY)
+    dry_run: bool = option(False, "Print the URLs; fetch nothing.", "--dry-run",
+                           fronts=CLI_ONLY)
+    rate: float = option(2.0, "Requests per second at most.", "--rate", lo=0.01, hi=50,
+                         fronts=CLI_ONLY)
+    timeout: float = option(30.0, "Seconds one request may take in all (connecting and "
+                            "the whole answer); a URL gives up after timeout x (retries + "
+                            "1), waits included: 150 s by default.", "--timeout", lo=0.01,
+                            hi=3600, fronts=CLI_ONLY)
+    retries: int = option(4, "Retries of a failed request.", "--retries", lo=0, hi=20,
+                          fronts=CLI_ONLY)
+    backoff: float = option(1.0, "First retry's wait, seconds.", "--backoff", lo=0, hi=600,
+                            hidden=True, fronts=CLI_ONLY)
+
+
+FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
+
+\b
+  papers fetch                              today's list (UTC)
+  papers fetch --date 2026-08-13            one day
+  papers fetch --since 2026-08-01 [--until 2026-08-19]   every day in the range
+  papers fetch --week 2026-W33 | --month 2026-08         the site's week or month list
+  papers fetch --search "activation sparsity"            the site's search
+  papers fetch 2407.21783 2604.01234        single papers
+
+Each response is stored as a page whose path is its URL, exactly as 'papers
+ingest' stores a saved copy. A range resumes: days already fetched are skipped
+(except the last 2 days, whose upvotes still move) unless --refresh.
+
+Nothing is stored that is not about what was asked: a paper must be the id asked
+for, a day's list must list that day (or the evening before), a week's or month's
+list that period; otherwise that target is rejected whole and the others go on.
+HF_TOKEN, if set, is sent as a bearer token and never printed or stored; one that
+holds a line end, a space or a non-ASCII character is refused before any request
+(exit 2). Exit 1 when a response was rejected, a paper is not on the site, or the
+site cannot be reached; 130 when interrupted (what was committed stays).
+"""
+
+
+@dataclass
+class Fetched:
+    targets: list[Target]
+    report: Any = None  # engine.fetch.run.FetchReport
+    urls: list[str] = field(default_factory=list)  # a dry run's
+    unreachable: str | None = None  # the site could not be reached: why
+
+    @property
+    def code(self) -> int:
+        if self.unreachable is not None:
+            return 1
+        if self.report is None:
+            return 0
+        nothing = all(o.target.kind == "search" and o.status == "empty"
+                      for o in self.report.outcomes)
+        return 1 if self.report.failed or (nothing and self.report.outcomes) else 0
+
+
+def fetch(session: Session, args: FetchArgs, *, max_targets: int | None = None) -> Fetched:
+    """Fetch from the site's API. Ctrl-C lets KeyboardInterrupt through: what was
+    committed stays, and `session.events.done` has seen every finished target."""
+    check(args)
+    base = normalize_base_url(args.base_url)
+    token = token_from(os.environ)  # refused before anything is asked, even in a dry run
+    targets = plan(date=args.date, since=args.since, until=args.until, week=args.week,
+                   month=args.month, search=args.search, ids=args.ids or None)
+    if max_targets is not None and len(targets) > max_targets:
+        raise UserError(f"{len(targets)} targets: at most {max_targets} a call (split the "
+                        "range, or run 'papers fetch' in a terminal)")
+    if args.dry_run:
+        conn = session.open() if session.db.exists() else None
+        today = fetch_today()
+        return Fetched(targets, urls=[
+            page_url(base, t, 0, args.limit) for t in targets
+            if not is_done(conn, t, base, refresh=args.refresh, today=today, limit=args.limit)])
+    from papers_cli.engine.fetch import client, run  # httpx: only when fetching
+
+    config = client.HttpConfig(base_url=base, rate=args.rate, timeout=args.timeout,
+                               retries=args.retries, backoff=args.backoff,
+                               token=token)
+    out = Fetched(targets, run.FetchReport())
+    conn = session.open(create=True)
+    with session.events.progress(len(targets), "targets", "fetching") as bar:
+        def done(o: Any) -> None:
+            session.events.done(o)
+            bar.advance()
+
+        try:
+            run.run_fetch(conn, targets, config, limit=args.limit, refresh=args.refresh,
+                          report=out.report, on_target=done)
+        except client.Unreachable as e:
+            out.unreachable = f"cannot reach {client.host_of(base)}: {e.reason}"
+        except KeyboardInterrupt:
+            raise Interrupted(out) from None
+    return out
+
+
+@dataclass
+class PagesArgs:
+    pass
+
+
+def list_pages(session: Session, args: PagesArgs) -> list[dict[str, Any]]:
+    """Every ingested page: id, page date, format, papers, ingested at, sha256, source."""
+    return pages.list_pages(session.open())
+
+
+@dataclass
+class RmArgs:
+    pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
+                              "the path or URL they were ingested from, or a file whose "
+                              "content is an ingested page.", metavar="PAGE...",
+                              fronts=CLI_ONLY)
+
+
+@dataclass
+class Removed:
+    pages: list[dict[str, Any]]
+    removal: Removal
+
+
+def rm(session: Session, args: RmArgs) -> Removed:
+    """Remove pages and their sightings in one transaction; papers they touched are
+    computed again from their other sightings, those left with none are deleted."""
+    check(args)
+    conn = session.open()
+    known = pages.list_pages(conn)
+    chosen: dict[int, dict[str, Any]] = {}
+    for ident in args.pages:
+        for p in _pages_named(ident, known):
+            chosen[p["id"]] = p
+    removal = pages.remove_pages(conn, sorted(chosen))
+    return Removed(list(chosen.values()), removal)
+
+
+def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pages one identifier names: a page id, a sha256 prefix (6+ characters, one
+    page), the path or URL as ingested (every page ingested from it), or a file whose
+    content hash is an ingested page's."""
+    t = ident.strip()
+    low = t.lower()
+    if low.isascii() and low.isdigit() and len(low) <= 18:
+        hits = [p for p in known if p["id"] == int(low)]
+        if hits:
+            return hits
+    if len(low) >= 6 and all(c in "0123456789abcdef" for c in low):
+        hits = [p for p in known if p["sha256"].startswith(low)]
+        if len(hits) > 1:
+            raise UserError(f"{t}: matches several pages (see 'papers pages')")
+        if hits:
+            return hits
+    paths = {t, os.path.abspath(t)} if t else set()
+    hits = [p for p in known if p["path"] in paths]
+    if hits:
+        return hits
+    sha = _file_sha(t)
+    hits = [p for p in known if sha is not None and p["sha256"] == sha]
+    if hits:
+        return hits
+    raise NotFound(f"{t}: no such page (see 'papers pages')")
+
+
+def _file_sha(path: str) -> str | None:
+    try:
+        if not Path(path).is_file():
+            return None
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass
+class DoctorArgs:
+    fix: bool = option(False, "Repair what can be repaired.", "--fix", fronts=CLI_ONLY)
+    full: bool = option(False, "Run the full integrity check even when the quick one finds "
+                        "damage (slower; names more of what is damaged).", "--full",
+                        fronts=CLI_ONLY)
+    recover: str | None = option(None, "Copy every readable row of a damaged database into "
+                                 "the new database OUT.db, and say what was lost.",
+                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096)
+
+
+@dataclass
+class Checkup:
+    report: dict[str, Any]
+    problems: list[str]
+    fixed: list[str]
+    personal_orphans: int
+    damaged: bool = False  # pages cannot be read: --fix cannot help, --recover can
+    recovery: Any = None  # storage.recover.Recovery, with --recover
+
+
+def doctor(session: Session, args: DoctorArgs) -> Checkup:
+    """Check the corpus: integrity, search index, orphans, schema, personal triggers; on
+    a damaged database, what is damaged and how to get the data out (--recover)."""
+    check(args)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    if args.recover is not None:
+        try:
+            done = recover(session.db, Path(args.recover), now)
+        except StorageError as e:
+            raise UserError(str(e)) from None
+        return Checkup({}, done.problems, [], 0, recovery=done)
+    conn = session.open(damaged_ok=True)
+    try:
+        found = checks.damage(session.db, conn, full=args.full)
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    if found is not None:
+        report, problems = found
+        report["problems"] = problems
+        return Checkup(report, problems, [], 0, damaged=True)
+    fixed: list[str] = []
+    if args.fix:
+        fixed = checks.repair(conn, now)
+    report = checks.health(conn)
+    problems = checks.problems(report)
+    report["problems"] = problems
+    return Checkup(report, problems, fixed, len(orphans(conn)))
+
+
+@dataclass
+class EmbedArgs:
+    rebuild: bool = option(False, "Recompute every paper's.", "--rebuild", fronts=CLI_ONLY)
+
+
+def embed(session: Session, args: EmbedArgs) -> Any:
+    """Compute embeddings of papers that lack one or whose text changed (offline, a small
+    model installed with papers); --rebuild recomputes all. Returns vectors.EmbedReport."""
+    from papers_cli.engine import vectors  # numpy and the model
+
+    conn = session.open()
+    with session.events.progress(None, "papers", "embedding") as bar:
+        try:
+            return vectors.embed(conn, rebuild=args.rebuild,
+                                 progress=lambda done, total: bar.update(done, total))
+        except ModelUnavailable as e:
+            raise UserError(str(e)) from None
