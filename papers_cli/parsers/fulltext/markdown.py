@@ -61,11 +61,16 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EM = re.compile(
     r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"
 )
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# A backslash escape or an entity, read in one pass: "\\&amp;" is the text "&amp;".
+_ESCAPE = re.compile(
+    r"\\([!-/:-@\[-`{-~])|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
 
 
 def inline(text: str, alts: list[str] | None = None) -> str:
     """Markdown inline syntax to plain text; math stays as $TeX$. Image alts go to `alts`."""
+    if "`" not in text and "$" not in text:
+        return fold(_plain(text, alts))
     out: list[str] = []
     pos = 0
     for m in _PROTECT.finditer(text):
@@ -77,17 +82,22 @@ def inline(text: str, alts: list[str] | None = None) -> str:
 
 
 def _plain(text: str, alts: list[str] | None) -> str:
-    if alts is not None:
-        alts.extend(fold(a) for a in _IMAGE.findall(text))
-    text = _IMAGE.sub(" ", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _TAG.sub(" ", text)
-    text = _STRONG.sub(r"\2", text)
-    text = _EM.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _ESCAPE.sub(r"\1", text)
-    return html.unescape(text) if "&" in text else text
+    # Each pattern only where its first character occurs: most lines are plain prose.
+    if "[" in text:
+        if alts is not None and "![" in text:
+            alts.extend(fold(a) for a in _IMAGE.findall(text))
+        text = _IMAGE.sub(" ", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _AUTOLINK.sub(r"\1", text)
+        text = _TAG.sub(" ", text)
+    if "*" in text or "_" in text:
+        text = _STRONG.sub(r"\2", text)
+        text = _EM.sub(lambda m: m.group(1) or m.group(2), text)
+    if "\\" in text or "&" in text:
+        text = _ESCAPE.sub(lambda m: m.group(1) or html.unescape(m.group(0)), text)
+    return text
 
 
 def _front(lines: list[str]) -> tuple[dict[str, str], int]:
@@ -134,11 +144,9 @@ def extract_md(data: bytes) -> FullText:
             ids.extend(i for i in found if i)
     reader = _Reader(lines[start:], title)
     reader.run()
-    if not reader.builder.result()[0] and not reader.title:
-        raise FullTextError("no text: the Markdown holds no paragraphs or headings")
     passages, sections = reader.builder.result()
     if not passages:
-        raise FullTextError("no text: the Markdown holds headings but no paragraphs")
+        raise FullTextError("no text: the Markdown holds no paragraphs")
     arxiv_id = (ids[0] if ids else None) or reader.watermark_id or most_named(reader.self_links)
     return FullText("md", arxiv_id, reader.title or title, passages, sections)
 
@@ -206,6 +214,8 @@ class _Reader:
         self.para.append(line)
 
     def heading(self, level: int, raw: str) -> None:
+        raw = raw.strip()
+        run_in = raw.endswith(".") and not raw.endswith("\\.")
         text = inline(raw)
         if not text:
             return
@@ -216,7 +226,7 @@ class _Reader:
         ):
             self.title = self.title or text  # the paper's title, not a section
             return
-        if text.endswith(".") and heading_kind(text) is None:
+        if run_in and heading_kind(text) is None:
             # "Load balancing.", "Theorem 1.", "Proof.": LaTeX's run-in headings, not sections
             self.builder.prefix = fold(f"{self.builder.prefix} {text}")
             return

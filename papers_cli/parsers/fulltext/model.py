@@ -5,6 +5,7 @@ Standard library only: importing this costs nothing at start-up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 SEP = " > "  # between the headings of a section path: "3 Method > 3.2 Routing"
@@ -56,21 +57,48 @@ class FullText:
     sections: list[Section] = field(default_factory=list)  # in document order
 
     def _blocks(self, heading_mark: bool) -> list[str]:
-        """Title, then each section's heading followed by its passages, in document order."""
-        by_section: dict[str, list[Passage]] = {}
-        for p in self.passages:
-            by_section.setdefault(p.section, []).append(p)
-        shift = 1 if self.title else 0  # the title is the one level-1 heading
+        """Title, then the headings and passages in document order. A heading is written
+        again where the document comes back to a section (so passages keep their order), and
+        sections are all written, those without passages too."""
         blocks: list[str] = []
         if self.title:
             blocks.append(("# " if heading_mark else "") + self.title)
-        blocks.extend(_render(p, heading_mark) for p in by_section.pop("", []))
-        for s in self.sections:
-            mark = "#" * min(6, s.level + shift) + " " if heading_mark else ""
-            blocks.append(mark + s.title)
-            blocks.extend(_render(p, heading_mark) for p in by_section.pop(s.path, []))
-        for rest in by_section.values():  # passages under a path no Section names (none, normally)
-            blocks.extend(_render(p, heading_mark) for p in rest)
+        index = {s.path: i for i, s in enumerate(self.sections)}
+        opened: list[str] = []  # the heading path currently open
+        done = 0  # self.sections[:done] have had their heading written
+
+        def heading(title: str, level: int) -> str:
+            if not heading_mark:
+                return title
+            # Sections start at "##": read back, no section is taken for the title. A final
+            # "." is escaped: read back, "Proof." would be a run-in heading.
+            escaped = title[:-1] + "\\." if title.endswith(".") else title
+            return "#" * min(6, level + 1) + " " + escaped
+
+        def open_path(path: str) -> None:
+            nonlocal opened
+            parts = path.split(SEP) if path else []
+            same = 0
+            while same < min(len(parts), len(opened)) and parts[same] == opened[same]:
+                same += 1
+            if same == len(parts) and len(opened) > len(parts) and parts:
+                same -= 1  # back to a parent after its subsection: write the parent again
+            blocks.extend(heading(parts[d], d + 1) for d in range(same, len(parts)))
+            opened = parts
+
+        def first_headings(upto: int) -> None:
+            nonlocal done
+            while done <= upto:
+                open_path(self.sections[done].path)
+                done += 1
+
+        for p in self.passages:
+            if p.section in index:
+                first_headings(index[p.section])
+            if p.section != SEP.join(opened):
+                open_path(p.section)
+            blocks.append(_render(p, heading_mark))
+        first_headings(len(self.sections) - 1)
         return blocks
 
     def markdown(self) -> str:
@@ -82,8 +110,22 @@ class FullText:
         return "\n\n".join(self._blocks(heading_mark=False)) + "\n"
 
 
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_PUNCT = frozenset("!\"#%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def _render(p: Passage, heading_mark: bool) -> str:
-    # A passage starting with "#" would read as a heading when the Markdown is read back.
-    if heading_mark and p.text.startswith("#"):
-        return "\\" + p.text
-    return p.text
+    """The passage as a paragraph; in Markdown, escaped where its start would read as syntax
+    (a heading, list, table, quote or header line) when the Markdown is read back."""
+    text = p.text
+    if not heading_mark:
+        return text
+    text = _ENTITY.sub(r"\\&", text)  # "&#27;" in a code passage stays text when read back
+    if text[:1] in _PUNCT:
+        return "\\" + text
+    digits = len(text) - len(text.lstrip("0123456789"))
+    if 0 < digits <= 9 and text[digits:digits + 1] in (".", ")"):
+        return text[:digits] + "\\" + text[digits:]
+    if text.startswith(("Title:", "URL Source:", "Markdown Content:")):
+        return text.replace(":", "\\:", 1)
+    return text
