@@ -75,7 +75,7 @@ class Pending:
     """What one batch adds that later pages read: kept until the read connection sees it."""
 
     last_page_id: int = 0
-    pairs: set[tuple[str, int]] = field(default_factory=set)  # (title key, paper)
+    pairs: dict[str, set[int]] = field(default_factory=dict)  # title key -> papers
     dates: dict[str, list[str]] = field(default_factory=dict)  # printed dates by title key
     shas: set[str] = field(default_factory=set)
     sightings: dict[int, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = field(
@@ -139,10 +139,10 @@ class Plan(DbReads):
         return out
 
     def key_pairs(self, keys: Sequence[str]) -> Iterable[tuple[str, int]]:
-        wanted = set(keys)
         pairs = set(super().key_pairs(keys))
         for b in self._all():
-            pairs.update(p for p in b.pairs if p[0] in wanted)
+            for key in keys:
+                pairs.update((key, pid) for pid in b.pairs.get(key, ()))
         return sorted(pairs, key=lambda p: p[1])
 
     def arxiv_pairs(self, arxiv_ids: Sequence[str]) -> Iterable[tuple[str, int]]:
@@ -215,7 +215,7 @@ class Plan(DbReads):
         b = self.current
         for row in rows:
             pid, key = row[_PID], row[_KEY]
-            b.pairs.add((key, pid))
+            b.pairs.setdefault(key, set()).add(pid)
             if row[_PUBLISHED] is not None and row[_YEAR_INFERRED] == 0:
                 b.dates.setdefault(key, []).append(row[_PUBLISHED])
             seen = row[_LISTED_ON] or page_date or ingested_at[:10]
