@@ -41,7 +41,7 @@ def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
         if o.status == "rejected":
             message(o.message, style="red", no_color=no_color)
         elif not quiet and (o.status == "skipped" or not bar_shown):
-            text = o.message if o.status == "skipped" else (
+            text = o.message if o.status == "skipped" or o.text_of is not None else (
                 f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
                 f"page date {o.page_date or '?'}"
                 + (f" (year inferred: {o.year_source})"

@@ -206,9 +206,10 @@ def _page(ctx: Context, result: Records, extra: dict[str, Any]) -> dict[str, Any
 
 
 def _show(ctx: Context, paper: Any, extra: dict[str, Any]) -> dict[str, Any]:
-    rec = {**paper.record, "upvote_history": paper.history, "merged_from": paper.merged_from}
+    rec = {**paper.record, "upvote_history": paper.history, "merged_from": paper.merged_from,
+           "full_text": paper.full_text}
     rec = {k: v for k, v in rec.items() if k in (*paper.names, "upvote_history",
-                                                 "merged_from", "pages")}
+                                                 "merged_from", "pages", "full_text")}
     _trim(rec, extra.get("abstract_chars", SHOW_ABSTRACT))
     max_pages = extra.get("max_pages", SHOW_PAGES)
     pages = rec.get("pages") or []

@@ -102,6 +102,7 @@ class Paper:
     history: list[dict[str, Any]]
     merged_from: list[dict[str, Any]]
     names: list[str]
+    full_text: dict[str, Any] | None = None  # what text it holds (engine.fulltext.summary)
 
 
 def show(session: Session, args: ShowArgs) -> Paper:
@@ -110,13 +111,16 @@ def show(session: Session, args: ShowArgs) -> Paper:
     names = record_fields("show", args.fields, session.shape)
     pid = resolve(session, args.paper_id)
     conn = session.open()
-    wanted = list(dict.fromkeys([*(n for n in names if n != "upvote_history"),
+    wanted = list(dict.fromkeys([*(n for n in names if n not in ("upvote_history",
+                                                                   "full_text")),
                                  *EXPORT_FIELDS]))
     found = records.read(conn, [pid], wanted)
     if not found:  # deleted between resolving and reading
         raise NotFound(f"no paper with id {args.paper_id!r} (see 'papers list')")
+    from papers_cli.engine import fulltext
+
     return Paper(found[0], read.upvote_history(conn, pid), identity.merged_into(conn, pid),
-                 names)
+                 names, fulltext.summary(conn, pid))
 
 
 @dataclass

@@ -38,6 +38,10 @@ class IngestArgs:
     date: str | None = option(None, "Page date of pages that show none (also sets their "
                               "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
                               max_len=10)
+    paper: str | None = option(None, "The paper the full texts given belong to (an id, arXiv "
+                               "id or URL); else the arXiv id in each file's name or "
+                               "content.", "--paper", metavar="ID", fronts=CLI_ONLY,
+                               max_len=2000)
 
 
 @dataclass
@@ -71,10 +75,39 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
     if missing and len(missing) == len(sources):
         raise UserError(f"{missing[0].name}: no such file or directory")
     conn = session.open(create=True)
+    texts, listing = _split_texts(sources, every=args.paper is not None)
     with session.events.progress(len(sources), "files", "ingesting") as bar:
-        report = ingest_sources(conn, sources, year=args.year, date=page_date,
+        report = ingest_sources(conn, listing, year=args.year, date=page_date,
                                 on_page=session.events.done, on_progress=bar.advance)
+        if texts:
+            from papers_cli.engine.ingest.page import now_utc
+            from papers_cli.verbs.texts import attach_files
+
+            report.outcomes += attach_files(session, texts, args.paper, now_utc())
+            bar.advance(len(texts))
     return Ingested(report, sources)
+
+
+def _split_texts(sources: list[Source], every: bool) -> tuple[list[Source], list[Source]]:
+    """(saved full texts, listing pages): told by each file's first bytes and name
+    (engine.fulltext.document_kind); with --paper every input is a full text."""
+    from papers_cli.engine.fulltext import PEEK, document_kind
+
+    if every:
+        return sources, []
+    texts: list[Source] = []
+    listing: list[Source] = []
+    for src in sources:
+        kind = None
+        if src.path is not None and not src.error and src.path.suffix.lower() not in (
+                ".txt", ".text", ".json", ".jsonl", ".ndjson"):
+            try:
+                with src.path.open("rb") as fh:
+                    kind = document_kind(fh.read(PEEK), src.name)
+            except OSError:
+                kind = None  # the page path reports the error
+        (texts if kind else listing).append(src)
+    return texts, listing
 
 
 @dataclass
