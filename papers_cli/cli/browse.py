@@ -10,8 +10,9 @@ from papers_cli.cli.outputs import ReadOutput, ReportOutput
 from papers_cli.cli.runtime import STATE, say, screen, session
 from papers_cli.core.errors import EXIT_OK
 from papers_cli.core.sanitize import dumps
+from papers_cli.render.reading import next_hint, write_outline, write_reading
 from papers_cli.render.reports import write_stats
-from papers_cli.verbs import browse
+from papers_cli.verbs import browse, texts
 
 
 def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
@@ -26,9 +27,6 @@ def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) ->
 
 
 def present_read(db: Path | None, args: Any, out: ReadOutput) -> int:
-    from papers_cli.render.reading import next_hint, write_outline, write_reading
-    from papers_cli.verbs import texts
-
     fmt = out.chosen()
     args.plain = fmt == "text"
     reading = texts.read_text(session(db), args)

@@ -10,6 +10,7 @@ from pathlib import Path
 from papers_cli.core.errors import UserError
 from papers_cli.core.options import CLI, option
 from papers_cli.render.rows import FORMATS, choose_format
+from papers_cli.render.terminal import is_terminal
 
 ONLY = frozenset((CLI,))
 
@@ -89,8 +90,6 @@ class ReadOutput:
             raise UserError(f"--json and --format {self.format} disagree; give one")
         if self.json:
             return "json"
-        from papers_cli.render.terminal import is_terminal
-
         return self.format or ("rich" if is_terminal() else "text")
 
 

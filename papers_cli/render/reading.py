@@ -3,6 +3,7 @@ terminal, Markdown source, plain text or JSON) and its outline."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import IO, Any
 
@@ -47,8 +48,6 @@ def next_hint(reading: Any) -> str | None:
 
 
 def _quote(text: str) -> str:
-    import shlex
-
     return shlex.quote(text)
 
 

@@ -10,6 +10,7 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.options import MAX_COUNT, check, option
 from papers_cli.core.validate import normalize_tag
+from papers_cli.engine import fulltext
 from papers_cli.storage import identity, read, records
 from papers_cli.storage.read import MAX_RISING_DAYS, RISING_DAYS, SORTS
 from papers_cli.storage.records import Selection
@@ -117,8 +118,6 @@ def show(session: Session, args: ShowArgs) -> Paper:
     found = records.read(conn, [pid], wanted)
     if not found:  # deleted between resolving and reading
         raise NotFound(f"no paper with id {args.paper_id!r} (see 'papers list')")
-    from papers_cli.engine import fulltext
-
     return Paper(found[0], read.upvote_history(conn, pid), identity.merged_into(conn, pid),
                  names, fulltext.summary(conn, pid))
 

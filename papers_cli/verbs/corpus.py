@@ -16,7 +16,9 @@ from papers_cli.core.options import CLI, check, option
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
 from papers_cli.engine.fetch.secret import token_from
+from papers_cli.engine.fulltext import PEEK, document_kind
 from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
+from papers_cli.engine.ingest.page import now_utc
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
 from papers_cli.storage import pages
@@ -25,6 +27,7 @@ from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
 from papers_cli.storage.recover import recover
 from papers_cli.verbs.common import Interrupted, Session
+from papers_cli.verbs.texts import attach_files
 
 CLI_ONLY = frozenset((CLI,))
 
@@ -80,9 +83,6 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
         report = ingest_sources(conn, listing, year=args.year, date=page_date,
                                 on_page=session.events.done, on_progress=bar.advance)
         if texts:
-            from papers_cli.engine.ingest.page import now_utc
-            from papers_cli.verbs.texts import attach_files
-
             report.outcomes += attach_files(session, texts, args.paper, now_utc())
             bar.advance(len(texts))
     return Ingested(report, sources)
@@ -91,8 +91,6 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
 def _split_texts(sources: list[Source], every: bool) -> tuple[list[Source], list[Source]]:
     """(saved full texts, listing pages): told by each file's first bytes and name
     (engine.fulltext.document_kind); with --paper every input is a full text."""
-    from papers_cli.engine.fulltext import PEEK, document_kind
-
     if every:
         return sources, []
     texts: list[Source] = []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +74,6 @@ def _refused(src: Source, why: str) -> PageOutcome:
 def read_limited(src: Source) -> bytes:
     """A saved text's bytes, refused past the size cap without reading it all."""
     if src.path is None:
-        import sys
-
         data = sys.stdin.buffer.read(ft.MAX_RAW_BYTES + 1)
     else:
         with src.path.open("rb") as fh:

@@ -12,6 +12,7 @@ from papers_cli.engine.model import MODEL_ID
 from papers_cli.engine.search import lexical
 from papers_cli.engine.search.hits import HIT_FIELDS, Hits, read_hits
 from papers_cli.engine.search.lexical import SEARCH_MODES, SEARCH_SORTS, SearchResult
+from papers_cli.engine.search.passages import search_text
 from papers_cli.engine.search.query import parse_query, split_personal, text_filter
 from papers_cli.engine.search.similar import similar
 from papers_cli.storage import read
@@ -61,8 +62,6 @@ def _search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
         if not text and (tags or notes):
             return _selected(conn, filters, sort, limit)
     if mode == "full-text":
-        from papers_cli.engine.search.passages import search_text
-
         return search_text(conn, text, filters=filters, sort=sort, limit=limit)
     if mode == "auto":
         mode = "hybrid" if not (raw or exact) and has_vectors(conn, MODEL_ID) else "lexical"
