@@ -123,6 +123,10 @@ def present_pages(db: Path | None, args: corpus.PagesArgs, out: RowsOutput) -> i
 
 def present_rm(db: Path | None, args: corpus.RmArgs, out: Any) -> int:
     done = corpus.rm(session(db), args)
+    for pid, n in done.texts.items():
+        say(f"removed {plural(n, 'full text')} of paper {pid}")
+    if done.removal is None:
+        return EXIT_OK
     if len(done.pages) > 1:
         for p in done.pages:
             say(f"removed page {p['id']}: {p['path']}")

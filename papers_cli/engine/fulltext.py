@@ -17,7 +17,7 @@ from typing import Any
 from papers_cli.core.errors import NotFound, UserError
 from papers_cli.parsers import fulltext as ft
 from papers_cli.parsers.fulltext.model import SEP
-from papers_cli.storage import documents, tx
+from papers_cli.storage import documents, personal, tx
 
 
 @dataclass
@@ -107,6 +107,39 @@ def _summary(meta: dict[str, Any]) -> dict[str, Any]:
             "raw_bytes": meta["raw_bytes"], "sha256": meta["sha256"]}
 
 
+def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
+            docs: list[dict[str, Any]], now: str, foreign: dict[int, int]) -> int:
+    """An exported line's full texts onto the paper it became (inside the restore's
+    transaction); returns how many were added. Additive, as notes are: a text the paper
+    holds already (same bytes) is skipped, and an origin that holds a text keeps it. A
+    text attached to another paper (merged into this one) gets that paper's origin,
+    shared through `foreign` with its notes."""
+    have = documents.of_papers(conn, [paper_id]).get(paper_id, [])
+    held = {d["sha256"] for d in have}
+    taken = {d["origin_id"] for d in have}
+    added = 0
+    for d in docs:
+        if d["sha256"] in held:
+            continue
+        source = d["from"]
+        origin: int | None = None
+        if source is not None and source != own_id:
+            origin = foreign.get(source)
+            if origin is None:
+                origin = foreign[source] = personal.foreign_origin(conn, paper_id, now)
+        if (paper_id if origin is None else origin) in taken:
+            continue
+        passages, sections = _rows(d["text"])
+        documents.put(conn, paper_id, {
+            "source": d["source"], "location": d["location"], "sha256": d["sha256"],
+            "raw": d["raw"], "extractor": ft.EXTRACTOR_VERSION, "arxiv_id": d["text"].arxiv_id,
+            "title": d["text"].title, "sections": sections, "fetched_at": d["fetched_at"]},
+            passages, now, origin=origin)
+        held.add(d["sha256"])
+        added += 1
+    return added
+
+
 def remove(conn: sqlite3.Connection, paper_id: int) -> int:
     with tx.write(conn):
         return documents.remove(conn, paper_id)
@@ -118,11 +151,16 @@ class Reextracted:
     failed: list[str] = field(default_factory=list)
 
 
+def stale(conn: sqlite3.Connection) -> list[int]:
+    """Documents an older extractor read (papers doctor --fix extracts them again)."""
+    return documents.stale(conn, ft.EXTRACTOR_VERSION)
+
+
 def reextract(conn: sqlite3.Connection) -> Reextracted:
     """Extract again, from their stored raw bytes, the documents an older extractor
     read (no network); each in its own transaction, a failure leaves it as it was."""
     out = Reextracted()
-    for doc_id in documents.stale(conn, ft.EXTRACTOR_VERSION):
+    for doc_id in stale(conn):
         try:
             text = ft.extract(documents.raw(conn, doc_id))
         except (ft.FullTextError, ValueError) as e:

@@ -13,6 +13,7 @@ from papers_cli.core.dates import parse_day
 from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import SITE
 from papers_cli.core.options import CLI, check, option
+from papers_cli.engine import fulltext
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
 from papers_cli.engine.fetch.secret import token_from
@@ -26,7 +27,7 @@ from papers_cli.storage.errors import StorageError
 from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
 from papers_cli.storage.recover import recover
-from papers_cli.verbs.common import Interrupted, Session
+from papers_cli.verbs.common import Interrupted, Session, resolve_all
 from papers_cli.verbs.texts import attach_files
 
 CLI_ONLY = frozenset((CLI,))
@@ -232,20 +233,25 @@ def list_pages(session: Session, args: PagesArgs) -> list[dict[str, Any]]:
 class RmArgs:
     pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
                               "the path or URL they were ingested from, or a file whose "
-                              "content is an ingested page.", metavar="PAGE...",
-                              fronts=CLI_ONLY)
+                              "content is an ingested page (with --full-text: papers).",
+                              metavar="PAGE...", fronts=CLI_ONLY)
+    full_text: bool = option(False, "Remove the full texts of the papers given (ids, arXiv "
+                             "ids or URLs), not pages.", "--full-text", fronts=CLI_ONLY)
 
 
 @dataclass
 class Removed:
     pages: list[dict[str, Any]]
-    removal: Removal
+    removal: Removal | None
+    texts: dict[int, int] = field(default_factory=dict)  # --full-text: paper -> texts removed
 
 
 def rm(session: Session, args: RmArgs) -> Removed:
     """Remove pages and their sightings in one transaction; papers they touched are
     computed again from their other sightings, those left with none are deleted."""
     check(args)
+    if args.full_text:
+        return _rm_texts(session, args.pages)
     conn = session.open()
     known = pages.list_pages(conn)
     chosen: dict[int, dict[str, Any]] = {}
@@ -254,6 +260,17 @@ def rm(session: Session, args: RmArgs) -> Removed:
             chosen[p["id"]] = p
     removal = pages.remove_pages(conn, sorted(chosen))
     return Removed(list(chosen.values()), removal)
+
+
+def _rm_texts(session: Session, idents: list[str]) -> Removed:
+    """Remove papers' full texts (their own and those merged into them), each paper in
+    its own transaction; NotFound when a paper holds none."""
+    pids = resolve_all(session, idents)
+    conn = session.open()
+    bare = [p for p in pids if fulltext.summary(conn, p) is None]
+    if bare:
+        raise NotFound(f"paper {bare[0]} has no full text to remove")
+    return Removed([], None, {p: fulltext.remove(conn, p) for p in pids})
 
 
 def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,8 +357,17 @@ def doctor(session: Session, args: DoctorArgs) -> Checkup:
     fixed: list[str] = []
     if args.fix:
         fixed = checks.repair(conn, now)
+        again = fulltext.reextract(conn)  # from the stored raw bytes: no network
+        if again.done:
+            fixed.append(f"extracted {again.done} full text(s) again with the current "
+                         "extractor")
+        fixed += [f"could not extract again: {f}" for f in again.failed]
     report = checks.health(conn)
+    report["full_texts"]["stale"] = len(fulltext.stale(conn))
     problems = checks.problems(report)
+    if report["full_texts"]["stale"]:
+        problems.append(f"{report['full_texts']['stale']} full text(s) were extracted by an "
+                        "older extractor")
     report["problems"] = problems
     return Checkup(report, problems, fixed, len(orphans(conn)))
 
