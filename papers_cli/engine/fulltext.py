@@ -221,8 +221,8 @@ def pick_section(text: ft.FullText, name: str) -> str:
             return found[0]
     titles = ", ".join(repr(s.title) for s in text.sections[:12])
     more = " …" if len(text.sections) > 12 else ""
-    raise NotFound(f"no section {name!r}; sections: {titles}{more} ('papers read ID "
-                   "--outline' lists them)")
+    raise NotFound(f"no section {name!r}; sections: {titles}{more} (the outline lists "
+                   "them all)")
 
 
 def _number(path: str) -> str:

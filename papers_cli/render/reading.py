@@ -34,7 +34,10 @@ def write_reading(reading: Any, fmt: str, *, out: IO[str] | None = None,
         # No OSC 8 hyperlinks: a link's target is the document's, not ours to make live.
         console(out, no_color=no_color).print(Markdown(text, hyperlinks=False))
         return
-    out.write(text if text.endswith("\n") or not text else text + "\n")
+    # A stretch is written as it is (the next one follows on exactly: concatenated,
+    # they are the whole); the end of the text ends its line.
+    end = "\n" if reading.next_start is None and text and not text.endswith("\n") else ""
+    out.write(text + end)
 
 
 def next_hint(reading: Any) -> str | None:

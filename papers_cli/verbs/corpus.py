@@ -98,8 +98,9 @@ def _split_texts(sources: list[Source], every: bool) -> tuple[list[Source], list
     listing: list[Source] = []
     for src in sources:
         kind = None
-        if src.path is not None and not src.error and src.path.suffix.lower() not in (
-                ".txt", ".text", ".json", ".jsonl", ".ndjson"):
+        # Regular files only: a pipe or a FIFO would lose what is peeked (read it once).
+        if src.path is not None and not src.error and src.path.is_file() and \
+                src.path.suffix.lower() not in (".txt", ".text", ".json", ".jsonl", ".ndjson"):
             try:
                 with src.path.open("rb") as fh:
                     kind = document_kind(fh.read(PEEK), src.name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from papers_cli.core.errors import NotFound, UserError
-from papers_cli.core.options import MCP, check, option
+from papers_cli.core.options import CLI, check, option
 from papers_cli.engine import fulltext
 from papers_cli.engine.ingest import PageOutcome, Source
 from papers_cli.parsers import fulltext as ft
@@ -29,8 +29,10 @@ class ReadArgs:
                         "--start", lo=0, hi=MAX_READ)
     max_chars: int | None = option(None, "At most N characters, cut at a line end (default: "
                                    "all).", "--max-chars", lo=1, hi=MAX_READ)
-    outline: bool = option(False, "The sections with their sizes, not the text.", "--outline")
-    plain: bool = option(False, "Plain text instead of Markdown.", fronts=frozenset((MCP,)))
+    outline: bool = option(False, "The sections with their sizes, not the text.", "--outline",
+                           fronts=frozenset((CLI,)))
+    # Set by the command line's --format text; an assistant reads the Markdown.
+    plain: bool = option(False, "Plain text instead of Markdown.", fronts=frozenset())
 
 
 def read_text(session: Session, args: ReadArgs) -> Any:
