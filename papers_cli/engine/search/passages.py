@@ -82,8 +82,9 @@ def fuse(passages: list[tuple[int, float, int]], meta: Ranked, limit: int) -> Ra
         score[pid] = score.get(pid, 0.0) + 1.0 / (RRF_K + rank)
         why[pid] = "text"
     for rank, (pid, _, how) in enumerate(meta):
-        # Every metadata word matching counts as much again as the best passage.
-        weight = 1.0 if how == "all" else 0.5
+        # A metadata match counts a little less than the best passage (this is a search
+        # of what papers say); found in both, a paper ranks above either.
+        weight = 0.9 if how == "all" else 0.45
         score[pid] = score.get(pid, 0.0) + weight / (RRF_K + rank)
         why[pid] = f"text+{how}" if pid in why else how
     order = sorted(score, key=lambda p: (-score[p], p))
