@@ -90,7 +90,7 @@ def missing_triggers(conn: sqlite3.Connection) -> list[str]:
 
 
 def compress(raw: bytes) -> bytes:
-    return zlib.compress(raw, 9)
+    return zlib.compress(raw, 6)  # level 9 costs 3x the time for ~2% less
 
 
 def decompress(blob: bytes, size: int) -> bytes:
