@@ -17,3 +17,4 @@ models.PaperRecord.code_links, models.PaperRecord.project_page
 models.PaperRecord.ai_summary, models.PaperRecord.thumbnail
 models.PaperRecord.authors_count, models.PaperRecord.organization
 models.PaperRecord.organization_handle
+papers_without  # storage/documents.py: fetch --full-text picks the papers without text

@@ -10,6 +10,8 @@ noisy); absolute numbers are printed beside. Sections:
 * process: whole `papers search` vs `sqlite-utils search` and the sqlite3 CLI.
 * startup: `python -X importtime` profile of `papers search`.
 * dedupe, export: when those commands exist.
+* fulltext: extraction rate, database growth per character of text, search
+  --full-text latency at 1k and 10k papers with text (bench_fulltext.py).
 """
 
 from __future__ import annotations
@@ -328,6 +330,8 @@ def main() -> None:
                     help="only the ingest section, medians of --runs runs; prints, writes "
                          "no RESULTS.md (for before/after comparisons of ingest work)")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--fulltext-sizes", default="1000,10000",
+                    help="papers with full text in the full-text section's corpora")
     ap.add_argument("--semantic-only", type=Path, metavar="DB",
                     help="only the semantic section, on a copy of an ingested DB; prints")
     args = ap.parse_args()
@@ -368,6 +372,11 @@ def main() -> None:
             extra(n, db, d)
     print("\n== saved HTML pages", flush=True)
     bench_html(args.data)
+    print("\n== full text", flush=True)
+    import bench_fulltext  # the full-text section (issue 26)
+
+    bench_fulltext.bench(args.data, report,
+                         tuple(int(x) for x in args.fulltext_sizes.split(",")))
     print("\nimport profile of `papers search` (cumulative, top level):\n" + profile)
     table = render_table()
     print("\n" + table)

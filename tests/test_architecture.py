@@ -19,7 +19,7 @@ from papers_cli.cli import fastpath
 from papers_cli.cli.outputs import OUTPUTS, DbOption, NoOutput
 from papers_cli.core.options import CLI, MCP, offered
 from papers_cli.mcp.tools import ALIASES, TOOLS
-from papers_cli.verbs import BY_NAME, VERBS
+from papers_cli.verbs import VERBS
 
 PKG = Path(__file__).resolve().parent.parent / "papers_cli"
 LAYERS = {"core": 0, "storage": 1, "parsers": 1, "engine": 2, "render": 2, "verbs": 3,
@@ -180,20 +180,23 @@ def test_the_command_line_takes_the_verbs_options(verb: typing.Any) -> None:
 
 @pytest.mark.parametrize("tool", TOOLS, ids=[t.name for t in TOOLS])
 def test_mcp_takes_the_verbs_options(tool: typing.Any) -> None:
-    args_cls, _, _ = BY_NAME[tool.name].load()
+    args_cls, _, _ = tool.verb.load()
     props = set(tool.input_schema()["properties"]) - set(tool.extra)
-    assert props == {ALIASES.get(p.name, p.name) for p in offered(args_cls, MCP)}
+    assert props == {ALIASES.get(p.name, p.name) for p in offered(args_cls, MCP)
+                     if tool.only is None or p.name in tool.only}
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=[t.name for t in TOOLS])
 def test_shared_verbs_offer_the_same_operation_options(tool: typing.Any) -> None:
     """Where the command line and MCP share a verb, they take the same options, but for
     the few a spec keeps to one front-end (a fetch's transport settings, a dry run)."""
-    args_cls, _, _ = BY_NAME[tool.name].load()
+    args_cls, _, _ = tool.verb.load()
     cli_only = {p.name for p in offered(args_cls, CLI)} - {p.name for p in offered(args_cls, MCP)}
     mcp_only = {p.name for p in offered(args_cls, MCP)} - {p.name for p in offered(args_cls, CLI)}
     assert mcp_only == set()
-    assert cli_only <= {"base_url", "limit", "dry_run", "rate", "timeout", "retries", "backoff"}
+    # read --outline is the MCP tool `outline` (the same verb).
+    assert cli_only <= {"base_url", "limit", "dry_run", "rate", "timeout", "retries", "backoff",
+                        "outline"}
 
 
 def test_the_fast_path_takes_the_search_commands_options() -> None:

@@ -75,9 +75,11 @@ def test_same_record_from_list_search_similar_show_export(cli: Callable[..., Any
     assert list(found[0]) == ["rank", "id", "title", "url", "upvotes", "snippet", "score"]
     like = json.loads(cli("similar", str(exported["id"]), "--json").stdout)
     assert list(like[0]) == ["rank", "score", *EXPORT_FIELDS]
-    # show's json record is the export record plus the paper's upvote history
-    assert json.loads(cli("show", "2411.02335", "--json").stdout).keys() == {
-        *EXPORT_FIELDS, "upvote_history"}
+    # show's json record is the export record plus the paper's upvote history and what
+    # full text it holds (null: none)
+    whole = json.loads(cli("show", "2411.02335", "--json").stdout)
+    assert whole.keys() == {*EXPORT_FIELDS, "upvote_history", "full_text"}
+    assert whole["full_text"] is None
 
 
 @pytest.mark.parametrize("cmd", [["list"], ["search", "sparsity"], ["show", "2411.02335"],

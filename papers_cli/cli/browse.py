@@ -6,12 +6,13 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from papers_cli.cli.outputs import ReportOutput
-from papers_cli.cli.runtime import STATE, screen, session
+from papers_cli.cli.outputs import ReadOutput, ReportOutput
+from papers_cli.cli.runtime import STATE, say, screen, session
 from papers_cli.core.errors import EXIT_OK
 from papers_cli.core.sanitize import dumps
+from papers_cli.render.reading import next_hint, write_outline, write_reading
 from papers_cli.render.reports import write_stats
-from papers_cli.verbs import browse
+from papers_cli.verbs import browse, texts
 
 
 def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
@@ -22,6 +23,23 @@ def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) ->
             print(dumps(data, indent=2))
         else:
             write_stats(data, rich_output=fmt == "table", no_color=STATE.no_color)
+    return EXIT_OK
+
+
+def present_read(db: Path | None, args: Any, out: ReadOutput) -> int:
+    fmt = out.chosen()
+    args.plain = fmt == "text"
+    reading = texts.read_text(session(db), args)
+    rich_output = fmt == "rich"
+    with screen():
+        if args.outline:
+            write_outline(reading, "json" if fmt == "json" else "table",
+                          rich_output=rich_output, no_color=STATE.no_color)
+        else:
+            write_reading(reading, fmt, rich_output=rich_output, no_color=STATE.no_color)
+    hint = None if args.outline or fmt == "json" else next_hint(reading)
+    if hint:
+        say(hint, style="dim")
     return EXIT_OK
 
 
@@ -41,4 +59,5 @@ def present_where(db: Path | None, args: browse.WhereArgs, out: Any) -> int:
     return EXIT_OK
 
 
-PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where}
+PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where,
+              "read": present_read}

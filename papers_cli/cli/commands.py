@@ -41,7 +41,7 @@ def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
         if o.status == "rejected":
             message(o.message, style="red", no_color=no_color)
         elif not quiet and (o.status == "skipped" or not bar_shown):
-            text = o.message if o.status == "skipped" else (
+            text = o.message if o.status == "skipped" or o.text_of is not None else (
                 f"{plural(o.records, 'paper')} ({o.new_papers} new), {o.format}, "
                 f"page date {o.page_date or '?'}"
                 + (f" (year inferred: {o.year_source})"
@@ -123,6 +123,10 @@ def present_pages(db: Path | None, args: corpus.PagesArgs, out: RowsOutput) -> i
 
 def present_rm(db: Path | None, args: corpus.RmArgs, out: Any) -> int:
     done = corpus.rm(session(db), args)
+    for pid, n in done.texts.items():
+        say(f"removed {plural(n, 'full text')} of paper {pid}")
+    if done.removal is None:
+        return EXIT_OK
     if len(done.pages) > 1:
         for p in done.pages:
             say(f"removed page {p['id']}: {p['path']}")

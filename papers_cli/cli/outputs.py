@@ -10,6 +10,7 @@ from pathlib import Path
 from papers_cli.core.errors import UserError
 from papers_cli.core.options import CLI, option
 from papers_cli.render.rows import FORMATS, choose_format
+from papers_cli.render.terminal import is_terminal
 
 ONLY = frozenset((CLI,))
 
@@ -76,10 +77,26 @@ class DigestOutput:
                                 fronts=ONLY, max_len=4096)
 
 
+@dataclass
+class ReadOutput:
+    format: str | None = option(None, "md (Markdown source), text or json; default: rendered "
+                                "Markdown on a terminal, text in a pipe.", "--format", "-f",
+                                choices=("md", "text", "json"), fronts=ONLY)
+    json: bool = option(False, "Shorthand for --format json.", "--json", fronts=ONLY)
+
+    def chosen(self) -> str:
+        """The format asked for, else "rich" (a terminal) or "text"."""
+        if self.json and self.format not in (None, "json"):
+            raise UserError(f"--json and --format {self.format} disagree; give one")
+        if self.json:
+            return "json"
+        return self.format or ("rich" if is_terminal() else "text")
+
+
 # The output options of each command that has some.
 OUTPUTS: dict[str, type] = {
     "list": RecordsOutput, "show": RecordsOutput, "search": RecordsOutput,
     "similar": RecordsOutput, "pages": RowsOutput, "stats": ReportOutput,
     "dedupe": ReportOutput, "doctor": ReportOutput, "watch list": ReportOutput,
-    "digest": DigestOutput,
+    "digest": DigestOutput, "read": ReadOutput,
 }

@@ -81,9 +81,9 @@ def present_show(db: Path | None, args: browse.ShowArgs, out: RecordsOutput) -> 
     asked = args.fields
     args.fields = _fields_for(fmt, args.fields)
     if fmt == "json" and asked is None:
-        args.fields = ",".join([*EXPORT_FIELDS, "upvote_history"])
+        args.fields = ",".join([*EXPORT_FIELDS, "upvote_history", "full_text"])
     paper = browse.show(session(db, _shape(fmt)), args)
-    record = {**paper.record, "upvote_history": paper.history}
+    record = {**paper.record, "upvote_history": paper.history, "full_text": paper.full_text}
     with screen():
         if fmt == "json":
             print(dumps({n: record[n] for n in paper.names}, indent=2))

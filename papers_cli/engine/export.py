@@ -8,6 +8,8 @@ in CSV. The JSONL export reads back with `papers ingest` (round trip).
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import IO
@@ -17,7 +19,7 @@ from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.sanitize import json_safe, neutralise_formula
 from papers_cli.engine.formats.bibtex import KEY_FIELDS, keys_for, write_bibtex
 from papers_cli.engine.formats.markdown import write_markdown
-from papers_cli.storage import records
+from papers_cli.storage import documents, records
 from papers_cli.storage.records import Selection
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "bibtex", "md")
@@ -51,7 +53,7 @@ def choose_format(flags: Sequence[str], output: str | None) -> str:
 
 def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selection, *,
               fields: Sequence[str] | None = None, raw_cells: bool = False,
-              abstracts: bool = False) -> int:
+              abstracts: bool = False, with_text: bool = False) -> int:
     """Export a selection to `out`; returns the number of papers written.
 
     CSV cells and JSON lines are built by SQLite (json_object), several times faster
@@ -71,6 +73,8 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
         if fmt == "json":
             out.write("[")
         for line in records.json_lines(conn, selection, cols, mark):
+            if with_text:
+                line = with_documents(conn, line)
             line = json_safe(line)  # C1, bidi and separators as \u escapes: same data
             out.write(((",\n  " if n else "\n  ") + line) if fmt == "json" else line + "\n")
             n += 1
@@ -83,6 +87,20 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
     if fmt == "md":
         return write_markdown(recs, out, abstracts)
     raise UserError(f"unknown export format {fmt!r}")
+
+
+def with_documents(conn: sqlite3.Connection, line: str) -> str:
+    """An export line with the paper's full texts under `documents`: each as stored (its
+    raw bytes zlib-compressed, base64), with the origin it was attached to (`from`, as
+    notes have), so that restoring it gives the same texts to the same papers."""
+    pid = json.loads(line)["id"]
+    docs = documents.of_papers(conn, [pid]).get(pid)
+    if not docs:
+        return line
+    items = [{"from": d["origin_id"], "source": d["source"], "location": d["location"],
+              "fetched_at": d["fetched_at"], "sha256": d["sha256"], "raw_bytes": d["raw_bytes"],
+              "raw": base64.b64encode(d["raw_compressed"]).decode("ascii")} for d in docs]
+    return line[:-1] + ', "documents": ' + json.dumps(items, ensure_ascii=False) + "}"
 
 
 def csv_line(cells: Sequence[str]) -> str:

@@ -25,6 +25,7 @@ from papers_cli.core.errors import UserError
 from papers_cli.core.options import MCP, Param, make, offered
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.mcp.rpc import short
+from papers_cli.render.reading import reading_json
 from papers_cli.storage.errors import StorageError, explain
 from papers_cli.verbs import BY_NAME, Verb
 from papers_cli.verbs.common import Events, Records, Session
@@ -35,6 +36,7 @@ DEFAULT_ABSTRACT = 300
 SHOW_ABSTRACT = 4000
 MAX_TEXT = 100_000
 SHOW_PAGES = 20
+READ_CHARS = 20_000  # a stretch of full text a call gives unless asked for more
 MAX_FETCH_TARGETS = 31  # a month of days: one call must not keep the server busy for hours
 LONG_TEXT = ("abstract", "ai_summary")  # cut together with the abstract
 ID_FIELDS = ("paper_id", "ids")  # take numbers as well as text
@@ -44,7 +46,8 @@ ALIASES = {"paper_id": "id"}
 INSTRUCTIONS = (
     "A local corpus of Hugging Face Daily Papers (offline). Use `search` for topics "
     "(words are ANDed, \"phrases\", -exclude, a OR b, prefix*, title:/abstract:/author:, "
-    "tag:/note:), `show` for one paper in full, `similar` for related papers, `list` to "
+    "tag:/note:, text: for the full text), `show` for one paper in full, `outline` and "
+    "`read` for its full text when held, `similar` for related papers, `list` to "
     "browse with filters, `stats` for an overview. Results are paged: pass `offset` = "
     "`next_offset` while `more` is true. Abstracts are cut to `abstract_chars` characters."
 )
@@ -102,17 +105,21 @@ class Tool:
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # tighter for a model
     fixed: Callable[[Context], dict[str, Any]] | None = None  # values the server sets
+    verb_name: str | None = None  # the verb, when the tool is named otherwise
+    only: tuple[str, ...] | None = None  # the verb's options the tool offers (else all)
+    defaults: dict[str, Any] = field(default_factory=dict)  # when the call gives none
 
     @property
     def verb(self) -> Verb:
-        return BY_NAME[self.name]
+        return BY_NAME[self.verb_name or self.name]
 
     @property
     def write(self) -> bool:
         return self.verb.writes
 
     def params(self) -> list[Param]:
-        return list(offered(self.verb.load()[0], MCP))
+        return [p for p in offered(self.verb.load()[0], MCP)
+                if self.only is None or p.name in self.only]
 
     def output_schema(self) -> dict[str, Any]:
         if self.shape is not _page:
@@ -148,6 +155,8 @@ class Tool:
             # list: one more than shown says whether more follow, without counting
             values["limit"] = limit + (1 if self.name == "list" else 0)
             extra["_limit"], extra["_offset"] = limit, values.get("offset") or 0
+        for k, v in self.defaults.items():
+            values.setdefault(k, v)
         if self.fixed is not None:
             values.update(self.fixed(ctx))
         session = ctx.session()
@@ -206,9 +215,10 @@ def _page(ctx: Context, result: Records, extra: dict[str, Any]) -> dict[str, Any
 
 
 def _show(ctx: Context, paper: Any, extra: dict[str, Any]) -> dict[str, Any]:
-    rec = {**paper.record, "upvote_history": paper.history, "merged_from": paper.merged_from}
+    rec = {**paper.record, "upvote_history": paper.history, "merged_from": paper.merged_from,
+           "full_text": paper.full_text}
     rec = {k: v for k, v in rec.items() if k in (*paper.names, "upvote_history",
-                                                 "merged_from", "pages")}
+                                                 "merged_from", "pages", "full_text")}
     _trim(rec, extra.get("abstract_chars", SHOW_ABSTRACT))
     max_pages = extra.get("max_pages", SHOW_PAGES)
     pages = rec.get("pages") or []
@@ -228,6 +238,15 @@ def _plain(value: Any) -> Any:
     return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
+def _reading(ctx: Context, reading: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """A stretch of a paper's text and where the next one starts (null at the end)."""
+    return reading_json(reading)
+
+
+def _outline(ctx: Context, reading: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"id": reading.paper_id, "full_text": reading.document, "sections": reading.outline}
+
+
 def _fetched(ctx: Context, result: Any, extra: dict[str, Any]) -> dict[str, Any]:
     report = result.report
     if result.unreachable:
@@ -242,8 +261,20 @@ def _fetched(ctx: Context, result: Any, extra: dict[str, Any]) -> dict[str, Any]
 TOOLS: tuple[Tool, ...] = (
     Tool("search", "Ranked search of titles, abstracts and authors (bm25), by words, by "
          "meaning or both. Query language: words ANDed and stemmed, \"exact phrase\", "
-         "-exclude, a OR b, prefix*, title:word abstract:word author:name tag:x note:y. "
-         "raw=true takes an FTS5 expression.", _page, {"abstract_chars": ABSTRACT}, PAGED),
+         "-exclude, a OR b, prefix*, title:word abstract:word author:name tag:x note:y "
+         "text:word (in the full text). full_text=true searches inside the papers too: each "
+         "hit gives the section and passage it was found in. raw=true takes an FTS5 "
+         "expression.", _page, {"abstract_chars": ABSTRACT}, PAGED),
+    Tool("read", "A paper's full text (Markdown, math as $TeX$), a stretch at a time: from "
+         f"`start`, at most `max_chars` (default {READ_CHARS:,}); `next_start` is where the "
+         "next stretch begins (null at the end). `section` reads one section (see outline).",
+         _reading, limits={"max_chars": {
+             "maximum": MAX_TEXT, "default": READ_CHARS, "description": "At most N "
+             f"characters (default {READ_CHARS:,}), cut at a line end."}},
+         defaults={"max_chars": READ_CHARS}),
+    Tool("outline", "The sections of a paper's full text with their sizes in characters, "
+         "to read one with read(section=...).", _outline, verb_name="read",
+         only=("paper_id",), fixed=lambda ctx: {"outline": True}),
     Tool("show", "One paper in full: every field, its authors, your tags and notes, its "
          "upvote history and the pages it was seen on (latest `max_pages`).", _show,
          {"abstract_chars": _int("Cut the abstract to this many characters.", 0, MAX_TEXT,

@@ -10,6 +10,9 @@ the paper the line became (ingest._ingest_export); it is not sighting data.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import zlib
 from typing import Any
 
 from papers_cli.core import fields
@@ -23,6 +26,7 @@ from papers_cli.core.validate import (
     check_value,
     normalize_tag,
 )
+from papers_cli.parsers import fulltext
 from papers_cli.parsers.json_api import load_json
 
 MARK = "papers_export"
@@ -78,7 +82,7 @@ def _line(obj: Any, n: int, index: int) -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(obj.get("title"), str) or not obj["title"].strip():
         raise ParseError("title: missing", n)
     _check_paper_values(obj, n)
-    paper = {**obj, **personal_fields(obj, n)}
+    paper = {**obj, **personal_fields(obj, n), "documents": document_fields(obj, n)}
     sightings = obj.get("pages")
     if not isinstance(sightings, list):
         raise ParseError("pages: not a list", n)
@@ -202,6 +206,60 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
             raise ParseError(f"{key}: not true or false ({value!r:.40})", line)
         flags[key] = value
     return {"tags": tags, "notes": out_notes, **flags}
+
+
+def document_fields(obj: dict[str, Any], line: int) -> list[dict[str, Any]]:
+    """The line's full texts (`export --with-text`), each checked down to its bytes: the
+    raw document decompressed within the size cap, its sha256, and extracted again (so
+    what is restored is what the door would take). Absent: none."""
+    docs = obj.get("documents") or []
+    if not isinstance(docs, list):
+        raise ParseError("documents: not a list", line)
+    out = []
+    for d in docs:
+        if not isinstance(d, dict):
+            raise ParseError("documents: an item is not an object", line)
+        origin, source, size = d.get("from"), d.get("source"), d.get("raw_bytes")
+        if origin is not None and (isinstance(origin, bool) or not isinstance(origin, int)):
+            raise ParseError(f"documents: from: not a paper id ({origin!r:.40})", line)
+        if source not in fulltext.KINDS:
+            raise ParseError(f"documents: source: not one of {', '.join(fulltext.KINDS)}", line)
+        if isinstance(size, bool) or not isinstance(size, int) or not \
+                0 < size <= fulltext.MAX_RAW_BYTES:
+            raise ParseError("documents: raw_bytes: not a size up to "
+                             f"{fulltext.MAX_RAW_BYTES:,}", line)
+        location, fetched, sha = d.get("location"), d.get("fetched_at"), d.get("sha256")
+        if not isinstance(location, str) or not location or len(location) > 4096 \
+                or "\x00" in location or not _utf8(location):
+            raise ParseError("documents: location: missing or not a path or URL", line)
+        if not isinstance(fetched, str) or not check_timestamp(fetched):
+            raise ParseError(f"documents: fetched_at: not a timestamp ({fetched!r:.40})", line)
+        raw = _document_bytes(d.get("raw"), size, line)
+        if not isinstance(sha, str) or hashlib.sha256(raw).hexdigest() != sha:
+            raise ParseError("documents: sha256: not the hash of the document", line)
+        try:
+            text = fulltext.extract(raw, source)
+        except fulltext.FullTextError as e:
+            raise ParseError(f"documents: {e}", line) from None
+        out.append({"from": origin, "source": source, "location": location,
+                    "fetched_at": fetched, "sha256": sha, "raw": raw, "text": text})
+    return out
+
+
+def _document_bytes(value: Any, size: int, line: int) -> bytes:
+    """The raw bytes of an exported document: base64 of zlib, inflated to exactly
+    `size` bytes and no further (a bomb stops at the cap)."""
+    if not isinstance(value, str) or len(value) > 2 * fulltext.MAX_RAW_BYTES:
+        raise ParseError("documents: raw: missing or too large", line)
+    try:
+        packed = base64.b64decode(value, validate=True)
+        d = zlib.decompressobj()
+        raw = d.decompress(packed, size + 1)
+    except (ValueError, zlib.error):
+        raise ParseError("documents: raw: not base64 of zlib data", line) from None
+    if len(raw) != size or not d.eof or d.unconsumed_tail:
+        raise ParseError(f"documents: raw: not {size:,} bytes as raw_bytes says", line)
+    return raw
 
 
 def _utf8(text: str) -> bool:

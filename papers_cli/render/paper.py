@@ -10,6 +10,7 @@ from typing import IO, Any
 from papers_cli.core.fields import PAPER_FIELDS
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.core.words import plural
+from papers_cli.parsers.fulltext.model import SOURCE_LABELS
 from papers_cli.render.cells import plain, tsv_cell
 from papers_cli.render.terminal import console, is_terminal
 
@@ -89,6 +90,16 @@ def _field_text(v: Any) -> str:
     return for_terminal(", ".join(plain(x) for x in v) if isinstance(v, list) else plain(v))
 
 
+def _full_text(held: dict[str, Any] | None, paper_id: int) -> str | None:
+    """One line on the paper's text: source, size, sections, where from and when."""
+    if not held:
+        return None
+    kind = SOURCE_LABELS.get(held["source"], held["source"])
+    return (f"{kind}, {held['chars']:,} characters in {plural(held['sections'], 'section')}, "
+            f"from {held['location']} ({held['fetched_at'][:10]}); 'papers read {paper_id}' "
+            "prints it")
+
+
 def write_paper(
     paper: dict[str, Any],
     *,
@@ -110,6 +121,7 @@ def write_paper(
                          for m in paper.get("merged_from") or []]),
         ("tags", paper.get("tags")),
         ("marks", [m for m in ("read", "starred") if paper.get(m)]),
+        ("full text", _full_text(paper.get("full_text"), paper["id"])),
     ]
     fields = [(k, v) for k, v in fields if v not in (None, "", [])]
     abstract = for_terminal(paper["abstract"] or "", multiline=True)

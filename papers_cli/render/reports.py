@@ -159,6 +159,12 @@ def write_doctor(report: dict[str, Any], personal_orphans: int, *, as_json: bool
     print(f"papers out of step with their sightings\t{len(report['drifted_papers'])}")
     # Kept for re-attachment when the paper is ingested again (library.orphans).
     print(f"personal data of removed papers\t{personal_orphans}")
+    texts = report.get("full_texts") or {}
+    if texts.get("documents") or texts.get("orphaned"):
+        print(f"full texts\t{texts['documents']} ({texts['passages']} passages, "
+              f"{texts['chars']} characters)")
+        print(f"full texts of removed papers\t{texts['orphaned']}")
+        print(f"full texts to extract again\t{texts.get('stale', 0)}")
 
 
 

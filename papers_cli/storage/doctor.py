@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from papers_cli.core.validate import check_paper_row
-from papers_cli.storage import fts, personal, salvage, schema, tx
+from papers_cli.storage import documents, fts, personal, salvage, schema, tx
 from papers_cli.storage.connection import Lenient, open_damaged
 from papers_cli.storage.pages import adopt_foreign
 from papers_cli.storage.papers import drifted, recompute
@@ -143,9 +143,24 @@ def _health(conn: sqlite3.Connection) -> dict[str, Any]:
     out["pending_fts_batch"] = conn.execute(
         "SELECT value FROM settings WHERE key = 'fts_pending_from'").fetchone()[0] is not None
     out["missing_personal_triggers"] = personal.missing_triggers(conn)
+    out["missing_text_triggers"] = documents.missing_triggers(conn)
+    out["full_texts"] = documents.counts(conn)
+    out["text_index_consistent"] = _text_index_ok(conn)
     out["bad_values"] = bad_values(conn)
     out["drifted_papers"] = drifted(conn)
     return out
+
+
+def _text_index_ok(conn: sqlite3.Connection) -> bool:
+    """Whether the passages' index holds every passage and nothing else."""
+    try:
+        with contextlib.suppress(sqlite3.OperationalError):  # read-only: count only
+            conn.execute("INSERT INTO passages_fts(passages_fts, rank) "
+                         "VALUES('integrity-check', 1)")
+        docs = conn.execute("SELECT count(*) FROM passages_fts_docsize").fetchone()[0]
+        return bool(docs == conn.execute("SELECT count(*) FROM passages").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return False
 
 
 def bad_values(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
@@ -170,6 +185,11 @@ def problems(report: dict[str, Any]) -> list[str]:
         out.append("search index triggers changed: " + ", ".join(report["changed_fts_triggers"]))
     if report["fts_consistent"] is False:
         out.append("search index out of step with the papers table")
+    if report.get("missing_text_triggers"):
+        out.append("full-text index triggers missing: "
+                   + ", ".join(report["missing_text_triggers"]))
+    if report.get("text_index_consistent") is False:
+        out.append("full-text index out of step with the passages")
     if report["missing_personal_triggers"]:
         out.append("personal-layer triggers missing (tags and notes would not follow their "
                    "papers): " + ", ".join(report["missing_personal_triggers"]))
@@ -219,6 +239,13 @@ def _repair(conn: sqlite3.Connection, now: str) -> list[str]:
         if lost:
             personal.recreate_triggers(conn)
             done.append(f"recreated the personal-layer triggers ({', '.join(lost)})")
+        lost = documents.missing_triggers(conn)
+        if lost:
+            documents.recreate_triggers(conn)
+            done.append(f"recreated the full-text index triggers ({', '.join(lost)})")
+        if lost or not _text_index_ok(conn):
+            conn.execute("INSERT INTO passages_fts(passages_fts) VALUES('rebuild')")
+            done.append("rebuilt the full-text index from the passages")
         n = conn.execute(
             "DELETE FROM sightings WHERE paper_id NOT IN (SELECT id FROM papers) OR page_id NOT "
             "IN (SELECT id FROM pages)").rowcount

@@ -27,6 +27,11 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
 # The paper's origins (storage/personal.py): personal data shows the union over them.
 _ORIGIN = "SELECT 1 FROM personal o WHERE o.paper_id = {a}.id"
+# Papers holding a full-text passage that matches `?` (storage/documents.py): one
+# uncorrelated subquery, the index read once.
+TEXT_MATCH = ("SELECT o.paper_id FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
+         "JOIN documents d ON d.id = ps.document_id JOIN personal o ON "
+         "o.origin_id = d.origin_id WHERE passages_fts MATCH ? AND o.paper_id IS NOT NULL")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Filters:
     author: str | None = None  # an author's name contains this (case, accents folded)
     tags: tuple[str, ...] = ()  # tagged with every one (normalised tags)
     notes: tuple[str, ...] = ()  # a note contains each text
+    text: tuple[str, ...] = ()  # full text matches each FTS5 expression (text:word)
+    has_text: bool | None = None  # holds a full text (or not)
     read: bool | None = None
     starred: bool | None = None
     first_seen_since: str | None = None  # first listed on or after (a date)
@@ -49,7 +56,7 @@ class Filters:
 
     def narrowed(self, **more: Any) -> Filters:
         """These filters and more (tags and notes added to those already asked)."""
-        for key in ("tags", "notes"):
+        for key in ("tags", "notes", "text"):
             if key in more:
                 more[key] = (*getattr(self, key), *more[key])
         return replace(self, **more)
@@ -83,6 +90,12 @@ class Filters:
             add(f"EXISTS (SELECT 1 FROM personal o JOIN personal_notes n ON n.origin_id = "
                 f"o.origin_id WHERE o.paper_id = {a}.id AND instr(papers_fold(n.text), ?) > 0)",
                 fold_text(text))
+        for expr in self.text:
+            add(f"{a}.id IN ({TEXT_MATCH})", expr)
+        if self.has_text is not None:
+            held = (f"EXISTS (SELECT 1 FROM personal o JOIN documents d ON d.origin_id = "
+                    f"o.origin_id WHERE o.paper_id = {a}.id)")
+            add(held if self.has_text else f"NOT {held}")
         for column in ("read", "starred"):
             value = getattr(self, column)
             if value is not None:

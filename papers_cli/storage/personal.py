@@ -274,14 +274,14 @@ def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
         if source is not None and source != own_id:
             origin = foreign.get(source)
             if origin is None:
-                origin = foreign[source] = _foreign_origin(conn, paper_id, now)
+                origin = foreign[source] = foreign_origin(conn, paper_id, now)
         add_note(conn, paper_id, note["text"], note["created_at"], origin)
         known.add((note["text"], note["created_at"]))
         added += 1
     return added
 
 
-def _foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
+def foreign_origin(conn: sqlite3.Connection, paper_id: int, now: str) -> int:
     """A new origin owned by `paper_id`, under a paper id no paper will ever get."""
     origin = max(next(next_ids(conn)),
                  int(conn.execute("SELECT coalesce(max(origin_id), 0) + 1 FROM personal")
@@ -316,12 +316,15 @@ def on_undo(conn: sqlite3.Connection, run_id: int) -> None:
 
 
 def orphans(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Personal data whose paper is gone, with the identity that will re-attach it."""
+    """Personal data whose paper is gone, with the identity that will re-attach it (an
+    origin holding only a full text is counted with the texts: storage/documents)."""
     rows = conn.execute(
         "SELECT o.origin_id, o.arxiv_id, o.title_key, o.read, o.starred, "
         "(SELECT json_group_array(tag) FROM personal_tags t WHERE t.origin_id = o.origin_id), "
         "(SELECT count(*) FROM personal_notes n WHERE n.origin_id = o.origin_id) "
-        "FROM personal o WHERE o.paper_id IS NULL ORDER BY o.origin_id").fetchall()
+        "FROM personal o WHERE o.paper_id IS NULL AND (o.read OR o.starred OR EXISTS (SELECT 1 "
+        "FROM personal_tags t WHERE t.origin_id = o.origin_id) OR EXISTS (SELECT 1 FROM "
+        "personal_notes n WHERE n.origin_id = o.origin_id)) ORDER BY o.origin_id").fetchall()
     return [{"origin_id": r[0], "arxiv_id": r[1], "title_key": r[2], "read": bool(r[3]),
              "starred": bool(r[4]), "tags": json.loads(r[5]), "notes": r[6]} for r in rows]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from papers_cli.core.validate import check_paper_row
-from papers_cli.storage import connection, fts, salvage, schema, tx
+from papers_cli.storage import connection, documents, fts, salvage, schema, tx
 from papers_cli.storage.doctor import health, problems
 from papers_cli.storage.errors import StorageError, classify
 from papers_cli.storage.ids import note_max_page_id, note_max_paper_id
@@ -31,8 +31,8 @@ from papers_cli.storage.salvage import Table, q
 ORDER = ("pages", "papers", "sightings", "authors", "settings", "merge_runs",
          "merge_survivors", "merges", "merge_keys", "distinct_pairs", "personal",
          "personal_tags", "personal_notes", "personal_moves", "watches", "digest_runs",
-         "digest_seen", "paper_vector_blocks")
-DERIVED = ("papers_fts", "paper_vector_checks")
+         "digest_seen", "paper_vector_blocks", "documents", "passages")
+DERIVED = ("papers_fts", "passages_fts", "paper_vector_checks")
 BATCH = 2000
 
 
@@ -126,7 +126,7 @@ def _copy(src: sqlite3.Connection, out: Path, version: int, result: Recovery) ->
         for step in schema.STEPS[:version]:  # the schema the rows were written for
             step(dst)
         dst.execute(f"PRAGMA user_version = {version}")
-        for name in fts.triggers_sql():  # indexed in one go at the end
+        for name in (*fts.triggers_sql(), *documents.TRIGGERS):  # indexed at the end
             dst.execute(f"DROP TRIGGER IF EXISTS {name}")
         have = {r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         found = salvage.objects(src)
@@ -216,6 +216,8 @@ def _mend(out: Path, now: str, result: Recovery) -> None:
                 "NOT IN (SELECT id FROM papers)").rowcount
             conn.execute("UPDATE settings SET value = NULL WHERE key = 'fts_pending_from'")
             fts.create(conn)
+            documents.recreate_triggers(conn)  # dropped for the copy: indexed here
+            conn.execute("INSERT INTO passages_fts(passages_fts) VALUES('rebuild')")
             note_max_paper_id(conn)
             for t in result.tables:  # ids of lost rows are never given again
                 top = max((g.end - 1 for g in t.gaps if isinstance(g.end, int)), default=None)

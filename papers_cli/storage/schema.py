@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from papers_cli.core import fields
-from papers_cli.storage import fts, papers, personal
+from papers_cli.storage import documents, fts, papers, personal
 
 _V1_TABLES = """
 CREATE TABLE papers (
@@ -257,6 +257,12 @@ def v10_personal_identity(conn: sqlite3.Connection) -> None:
         "WHERE p.arxiv_id IS NOT NULL AND s.arxiv_id IS NULL")])
 
 
+def v11_documents(conn: sqlite3.Connection) -> None:
+    """Full texts: documents (raw bytes compressed, hung off an origin like notes),
+    their passages and an FTS5 index over them (storage/documents.py)."""
+    documents.create(conn)
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v1_tables, _script(_V2), fts.tune, _script(_V4), v5_sightings_carry_values,
     v6_personal,
@@ -264,6 +270,7 @@ STEPS: list[Callable[[sqlite3.Connection], None]] = [
     v8_vectors,
     v9_vectors_generation,
     v10_personal_identity,
+    v11_documents,
 ]
 VERSION = len(STEPS)
 

@@ -6,6 +6,7 @@ imported only when that verb is used (start-up: `papers list` never loads fetch)
 browse    list, show, open, stats, where         search    search, similar
 corpus    ingest, fetch, pages, rm, doctor, embed
 curate    export, dedupe                          personal  tag, note, mark, watch, digest
+texts     read (and the saved full texts ingest attaches)
 common    the session, THE paper-id resolver, shared options, the record's fields
 """
 
@@ -61,6 +62,14 @@ VERBS: tuple[Verb, ...] = (
                "table (terminal) and tsv (pipe) print it for people; json is the export record "
                "with its upvote history; jsonl, csv, bibtex and md as 'papers export' writes "
                "them.")),
+    Verb("read", "texts", "ReadArgs", "read_text",
+         "Read a paper's full text.  e.g. papers read 12 --section Method",
+         about=("Read a paper's full text (fetched with 'papers fetch --full-text' or ingested "
+                "from a saved .md, arXiv .html or .pdf): Markdown through the pager on a "
+                "terminal, plain text in a pipe.  Example: papers read 12 --outline\n\n"
+                "--section picks a section by heading, number or path; --start/--max-chars read "
+                "a stretch, and the next start is printed, so nothing is cut silently. Exit 1 "
+                "when the paper holds no text.")),
     Verb("open", "browse", "OpenArgs", "url_of",
          "Open a paper's page in the browser.  e.g. papers open 12",
          about=("Open the paper's page (its url field) in the browser ($BROWSER); print the URL "

@@ -10,6 +10,7 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.options import MAX_COUNT, check, option
 from papers_cli.core.validate import normalize_tag
+from papers_cli.engine import fulltext
 from papers_cli.storage import identity, read, records
 from papers_cli.storage.read import MAX_RISING_DAYS, RISING_DAYS, SORTS
 from papers_cli.storage.records import Selection
@@ -102,6 +103,7 @@ class Paper:
     history: list[dict[str, Any]]
     merged_from: list[dict[str, Any]]
     names: list[str]
+    full_text: dict[str, Any] | None = None  # what text it holds (engine.fulltext.summary)
 
 
 def show(session: Session, args: ShowArgs) -> Paper:
@@ -110,13 +112,14 @@ def show(session: Session, args: ShowArgs) -> Paper:
     names = record_fields("show", args.fields, session.shape)
     pid = resolve(session, args.paper_id)
     conn = session.open()
-    wanted = list(dict.fromkeys([*(n for n in names if n != "upvote_history"),
+    wanted = list(dict.fromkeys([*(n for n in names if n not in ("upvote_history",
+                                                                   "full_text")),
                                  *EXPORT_FIELDS]))
     found = records.read(conn, [pid], wanted)
     if not found:  # deleted between resolving and reading
         raise NotFound(f"no paper with id {args.paper_id!r} (see 'papers list')")
     return Paper(found[0], read.upvote_history(conn, pid), identity.merged_into(conn, pid),
-                 names)
+                 names, fulltext.summary(conn, pid))
 
 
 @dataclass

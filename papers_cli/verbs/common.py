@@ -182,8 +182,9 @@ TABLE_FIELDS = {
 # What a command adds to the export record: list's `gained` (upvotes gained over
 # --days, with --sort rising), show's `upvote_history`, a hit's rank, score, match
 # ("all" words, "some" of them, or "semantic") and snippet.
-EXTRAS = {"list": ("gained",), "show": ("upvote_history",), "export": (),
-          "search": ("rank", "score", "match", "snippet"), "similar": ("rank", "score")}
+EXTRAS = {"list": ("gained",), "show": ("upvote_history", "full_text"), "export": (),
+          "search": ("rank", "score", "match", "snippet", "section"),
+          "similar": ("rank", "score")}
 
 
 def record_fields(command: str, text: str | None, shape: str) -> list[str]:
@@ -195,7 +196,7 @@ def record_fields(command: str, text: str | None, shape: str) -> list[str]:
             return list(TABLE_FIELDS[command])
         whole = [*EXTRAS[command], *EXPORT_FIELDS]
         if command in ("list", "show"):
-            whole = list(EXPORT_FIELDS)  # gained / upvote_history: added where they apply
+            whole = list(EXPORT_FIELDS)  # gained, upvote_history, ...: added where they apply
         return [n for n in whole if shape != "mcp" or n != "pages"]
     names = [n.strip() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in allowed]

@@ -13,10 +13,13 @@ from papers_cli.core.dates import parse_day
 from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import SITE
 from papers_cli.core.options import CLI, check, option
+from papers_cli.engine import fulltext
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
 from papers_cli.engine.fetch.secret import token_from
+from papers_cli.engine.fulltext import PEEK, document_kind
 from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
+from papers_cli.engine.ingest.page import now_utc
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
 from papers_cli.storage import pages
@@ -24,7 +27,8 @@ from papers_cli.storage.errors import StorageError
 from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
 from papers_cli.storage.recover import recover
-from papers_cli.verbs.common import Interrupted, Session
+from papers_cli.verbs.common import Interrupted, Session, resolve_all
+from papers_cli.verbs.texts import attach_files
 
 CLI_ONLY = frozenset((CLI,))
 
@@ -38,6 +42,10 @@ class IngestArgs:
     date: str | None = option(None, "Page date of pages that show none (also sets their "
                               "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
                               max_len=10)
+    paper: str | None = option(None, "The paper the full texts given belong to (an id, arXiv "
+                               "id or URL); else the arXiv id in each file's name or "
+                               "content.", "--paper", metavar="ID", fronts=CLI_ONLY,
+                               max_len=2000)
 
 
 @dataclass
@@ -71,10 +79,35 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
     if missing and len(missing) == len(sources):
         raise UserError(f"{missing[0].name}: no such file or directory")
     conn = session.open(create=True)
+    texts, listing = _split_texts(sources, every=args.paper is not None)
     with session.events.progress(len(sources), "files", "ingesting") as bar:
-        report = ingest_sources(conn, sources, year=args.year, date=page_date,
+        report = ingest_sources(conn, listing, year=args.year, date=page_date,
                                 on_page=session.events.done, on_progress=bar.advance)
+        if texts:
+            report.outcomes += attach_files(session, texts, args.paper, now_utc())
+            bar.advance(len(texts))
     return Ingested(report, sources)
+
+
+def _split_texts(sources: list[Source], every: bool) -> tuple[list[Source], list[Source]]:
+    """(saved full texts, listing pages): told by each file's first bytes and name
+    (engine.fulltext.document_kind); with --paper every input is a full text."""
+    if every:
+        return sources, []
+    texts: list[Source] = []
+    listing: list[Source] = []
+    for src in sources:
+        kind = None
+        # Regular files only: a pipe or a FIFO would lose what is peeked (read it once).
+        if src.path is not None and not src.error and src.path.is_file() and \
+                src.path.suffix.lower() not in (".txt", ".text", ".json", ".jsonl", ".ndjson"):
+            try:
+                with src.path.open("rb") as fh:
+                    kind = document_kind(fh.read(PEEK), src.name)
+            except OSError:
+                kind = None  # the page path reports the error
+        (texts if kind else listing).append(src)
+    return texts, listing
 
 
 @dataclass
@@ -201,20 +234,25 @@ def list_pages(session: Session, args: PagesArgs) -> list[dict[str, Any]]:
 class RmArgs:
     pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
                               "the path or URL they were ingested from, or a file whose "
-                              "content is an ingested page.", metavar="PAGE...",
-                              fronts=CLI_ONLY)
+                              "content is an ingested page (with --full-text: papers).",
+                              metavar="PAGE...", fronts=CLI_ONLY)
+    full_text: bool = option(False, "Remove the full texts of the papers given (ids, arXiv "
+                             "ids or URLs), not pages.", "--full-text", fronts=CLI_ONLY)
 
 
 @dataclass
 class Removed:
     pages: list[dict[str, Any]]
-    removal: Removal
+    removal: Removal | None
+    texts: dict[int, int] = field(default_factory=dict)  # --full-text: paper -> texts removed
 
 
 def rm(session: Session, args: RmArgs) -> Removed:
     """Remove pages and their sightings in one transaction; papers they touched are
     computed again from their other sightings, those left with none are deleted."""
     check(args)
+    if args.full_text:
+        return _rm_texts(session, args.pages)
     conn = session.open()
     known = pages.list_pages(conn)
     chosen: dict[int, dict[str, Any]] = {}
@@ -223,6 +261,17 @@ def rm(session: Session, args: RmArgs) -> Removed:
             chosen[p["id"]] = p
     removal = pages.remove_pages(conn, sorted(chosen))
     return Removed(list(chosen.values()), removal)
+
+
+def _rm_texts(session: Session, idents: list[str]) -> Removed:
+    """Remove papers' full texts (their own and those merged into them), each paper in
+    its own transaction; NotFound when a paper holds none."""
+    pids = resolve_all(session, idents)
+    conn = session.open()
+    bare = [p for p in pids if fulltext.summary(conn, p) is None]
+    if bare:
+        raise NotFound(f"paper {bare[0]} has no full text to remove")
+    return Removed([], None, {p: fulltext.remove(conn, p) for p in pids})
 
 
 def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -309,8 +358,17 @@ def doctor(session: Session, args: DoctorArgs) -> Checkup:
     fixed: list[str] = []
     if args.fix:
         fixed = checks.repair(conn, now)
+        again = fulltext.reextract(conn)  # from the stored raw bytes: no network
+        if again.done:
+            fixed.append(f"extracted {again.done} full text(s) again with the current "
+                         "extractor")
+        fixed += [f"could not extract again: {f}" for f in again.failed]
     report = checks.health(conn)
+    report["full_texts"]["stale"] = len(fulltext.stale(conn))
     problems = checks.problems(report)
+    if report["full_texts"]["stale"]:
+        problems.append(f"{report['full_texts']['stale']} full text(s) were extracted by an "
+                        "older extractor")
     report["problems"] = problems
     return Checkup(report, problems, fixed, len(orphans(conn)))
 

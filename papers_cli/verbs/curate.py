@@ -86,6 +86,9 @@ class ExportArgs:
                              fronts=CLI_ONLY)
     abstracts: bool = option(False, "Markdown: include abstracts.", "--abstracts",
                              fronts=CLI_ONLY)
+    with_text: bool = option(False, "JSONL: each paper's full texts too (the documents, "
+                             "compressed), for 'papers ingest' to restore.", "--with-text",
+                             fronts=CLI_ONLY)
 
 
 @dataclass
@@ -104,6 +107,8 @@ def export(session: Session, args: ExportArgs, stdin: IO[str] | None = None) -> 
                              ("bibtex", args.bibtex), ("md", args.markdown)) if on]
     fmt = exporter.choose_format(flags + ([args.format] if args.format else []), args.output)
     names = _export_fields(args.fields)
+    if args.with_text and (fmt != "jsonl" or names is not None):
+        raise UserError("--with-text is for the whole JSONL export (--jsonl, without --fields)")
     chosen = filters(args.since, args.until, args.min_upvotes)
     conn = session.open()
     ids: list[int] | None = None
@@ -120,7 +125,7 @@ def export(session: Session, args: ExportArgs, stdin: IO[str] | None = None) -> 
     selection = Selection(ids=ids, match=match, filters=chosen, limit=args.limit)
     return Export(fmt, args.output, lambda out: exporter.export_to(
         conn, out, fmt, selection, fields=names, raw_cells=args.raw_cells,
-        abstracts=args.abstracts))
+        abstracts=args.abstracts, with_text=args.with_text))
 
 
 def _export_fields(text: str | None) -> list[str] | None:

@@ -34,10 +34,16 @@ Query language (words are ANDed; stemmed, so "sparse" also finds "sparsity"):
   spars*                   prefix
   title:word  abstract:word  author:name   one field; also title:"a phrase"
   tag:name  note:"some words"              your tags and notes
+  text:word  text:"a phrase"               in the papers' full text
   RGB-D                    a hyphen inside a word is part of it
 
+--full-text searches inside the papers too: papers rank by their best passage
+together with the title and abstract, and each hit shows its section and passage
+(a match only in the reference list ranks lower). See 'papers fetch --full-text'.
+
 Anything else is searched as text. --raw passes an FTS5 expression as is.
-Records: rank, score (higher is better), match, snippet, then the export fields.
+Records: rank, score (higher is better), match, snippet, then the export fields
+(--full-text: section after snippet).
 Exit 1 when nothing matches (with "did you mean" suggestions), 2 for a bad query.
 
 \b
@@ -64,6 +70,8 @@ class SearchArgs:
     hybrid: bool = option(False, "Words and meaning combined (the default once "
                           "'papers embed' ran).", "--hybrid")
     lexical: bool = option(False, "Words only.", "--lexical")
+    full_text: bool = option(False, "Search inside the papers' full text too (by passage).",
+                             "--full-text")
     since: str | None = since_opt()
     until: str | None = until_opt()
     min_upvotes: int | None = min_upvotes_opt()
@@ -84,12 +92,20 @@ def search(session: Session, args: SearchArgs) -> Records:
     """Ranked search; the hits' records, read once, with rank, score, match, snippet."""
     check(args)
     mode = mode_of(args)
+    if args.full_text and (mode in ("semantic", "hybrid") or args.raw):
+        raise UserError("--full-text ranks by words; it does not take --semantic, --hybrid "
+                        "or --raw")
     names = record_fields("search", args.fields, session.shape)
+    if args.fields is None and "section" in names and not args.full_text:
+        names.remove("section")  # a full-text search's field
+    elif args.fields is None and args.full_text and "section" not in names:
+        names.insert(names.index("snippet") if "snippet" in names else len(names), "section")
     chosen = filters(args.since, args.until, args.min_upvotes)
     limit = args.limit or SEARCH_LIMIT
     conn = session.open()
     result = engine.search(conn, args.query, raw=args.raw, filters=chosen, sort=args.sort,
-                           limit=limit + args.offset, mode=mode)
+                           limit=limit + args.offset,
+                           mode="full-text" if args.full_text else mode)
     return _records(session, result, names, args.offset, repr(args.query))
 
 
@@ -128,7 +144,8 @@ def _records(session: Session, result: engine.SearchResult, names: list[str], of
     for note in result.notes:
         session.events.note(note, "yellow")
     kw = {} if semantic_snippet is None else {"semantic_snippet": semantic_snippet}
-    hits = engine.read_hits(session.open(), result.ranked, result.display, names, **kw)
+    hits = engine.read_hits(session.open(), result.ranked, result.display, names,
+                            passages=result.passages, passage_expr=result.passage_expr, **kw)
     shown = hits.records[offset:]
     available = result.total + result.partial
     out = Records(names, shown, marked=hits.marked, total=available, partial=result.partial,

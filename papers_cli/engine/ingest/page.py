@@ -27,6 +27,8 @@ from papers_cli.core.fields import Kind
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.core.normalize import title_key
 from papers_cli.core.validate import FieldError, check_value
+from papers_cli.core.words import plural
+from papers_cli.engine import fulltext
 from papers_cli.engine.ingest.prepare import Prepared, prepare
 from papers_cli.engine.ingest.report import PageOutcome
 from papers_cli.engine.ingest.sources import Opener, Source
@@ -246,8 +248,8 @@ def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutc
             out.records += res.records
             out.new_papers += res.new_papers
             out.known_papers += res.known_papers
-        personal = _restore_personal(conn, papers, assigned)
-    if restored == 0 and personal == 0:
+        personal, texts = _restore_personal(conn, papers, assigned)
+    if restored == 0 and personal == 0 and texts == 0:
         return PageOutcome(name, "skipped", "already ingested, nothing changed",
                            errors=out.errors)
     if restored:
@@ -255,23 +257,28 @@ def _ingest_export(conn: sqlite3.Connection, data: bytes, name: str) -> PageOutc
                          "papers export")
     if personal:
         out.notes.append(f"restored {personal} tag(s), note(s) and mark(s)")
+    if texts:
+        out.notes.append(f"restored {plural(texts, 'full text')}")
     return out
 
 
 def _restore_personal(conn: sqlite3.Connection, papers: list[dict[str, Any]],
-                      assigned: dict[int, int]) -> int:
-    """Each line's tags, notes and marks onto the paper it became (not sighting data,
-    so not folded); what the database has already is kept and not added twice."""
+                      assigned: dict[int, int]) -> tuple[int, int]:
+    """Each line's tags, notes, marks and full texts onto the paper it became (not
+    sighting data, so not folded); what the database has already is kept and not added
+    twice. (Personal things added, full texts added.)"""
     now = now_utc()
     foreign: dict[int, int] = {}
-    added = 0
+    added = texts = 0
     for index, obj in enumerate(papers):
         pid = assigned.get(index)
-        if pid is None or not (obj["tags"] or obj["notes"] or obj["read"] or obj["starred"]):
+        if pid is None or not (obj["tags"] or obj["notes"] or obj["read"] or obj["starred"]
+                               or obj["documents"]):
             continue
         own = obj.get("id") if type(obj.get("id")) is int else None
         added += personal.restore(conn, pid, own, obj, now, foreign)
-    return added
+        texts += fulltext.restore(conn, pid, own, obj["documents"], now, foreign)
+    return added, texts
 
 
 def _assign_known(conn: sqlite3.Connection, sha: str, rec: PaperRecord,

@@ -23,6 +23,7 @@ class PageOutcome:
     format: str | None = None
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # lines refused (`path:line: why`)
+    text_of: int | None = None  # a saved full text: the paper it was attached to
 
 
 class Outcome(Protocol):
@@ -66,10 +67,14 @@ class IngestReport(Tally[PageOutcome]):
 
     def summary(self) -> str:
         n = len(self.outcomes)
+        texts = sum(1 for o in self.outcomes if o.text_of is not None and o.status == "ingested")
+        pages = self.count("ingested") - texts
         parts = [
-            f"{self.count('ingested')} ingested ({plural(self.new_papers, 'new paper')}, "
+            f"{pages} ingested ({plural(self.new_papers, 'new paper')}, "
             f"{self.known_papers} known)"
-        ]
+        ] if pages or not texts else []
+        if texts:
+            parts.append(f"{plural(texts, 'full text')} attached")
         if self.count("skipped"):
             parts.append(f"{self.count('skipped')} already ingested")
         if self.count("rejected"):
@@ -77,5 +82,8 @@ class IngestReport(Tally[PageOutcome]):
         refused = sum(len(o.errors) for o in self.outcomes)
         if refused:
             parts.append(f"{plural(refused, 'line')} of an export refused")
-        return f"{n} page{'s' if n != 1 else ''}: " + ", ".join(parts)
+        # Saved full texts among the inputs: they are files, not pages.
+        what = "file" if any((o.format or "").startswith("full text") for o in self.outcomes) \
+            else "page"
+        return f"{n} {what}{'s' if n != 1 else ''}: " + ", ".join(parts)
 

@@ -18,10 +18,14 @@ from typing import IO
 
 from papers_cli.core.models import ParseError
 from papers_cli.parsers import decode
+from papers_cli.parsers.fulltext import arxiv_id_from_name
 
 # Extensions picked up when a folder is given; a file named explicitly is read
 # whatever its name, since the format is told by content.
 SUPPORTED_SUFFIXES = {".txt", ".text", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+# Saved full texts in a folder: only those named by an arXiv id (2406.17774v2.pdf), so
+# that a README.md or a stray PDF beside the pages is not read as a paper's text.
+TEXT_SUFFIXES = {".md", ".markdown", ".pdf"}
 STDIN = "-"
 
 
@@ -62,7 +66,8 @@ def expand_paths(args: Sequence[str]) -> list[Source]:
                 rel = f.relative_to(p).parts
                 if (
                     f.is_file()
-                    and f.suffix.lower() in SUPPORTED_SUFFIXES
+                    and (f.suffix.lower() in SUPPORTED_SUFFIXES
+                         or (f.suffix.lower() in TEXT_SUFFIXES and arxiv_id_from_name(f.name)))
                     and not any(part.startswith(".") for part in rel)
                 ):
                     add(f)

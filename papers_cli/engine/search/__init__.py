@@ -12,7 +12,8 @@ from papers_cli.engine.model import MODEL_ID
 from papers_cli.engine.search import lexical
 from papers_cli.engine.search.hits import HIT_FIELDS, Hits, read_hits
 from papers_cli.engine.search.lexical import SEARCH_MODES, SEARCH_SORTS, SearchResult
-from papers_cli.engine.search.query import parse_query, split_personal
+from papers_cli.engine.search.passages import search_text
+from papers_cli.engine.search.query import parse_query, split_personal, text_filter
 from papers_cli.engine.search.similar import similar
 from papers_cli.storage import read
 from papers_cli.storage import search as index
@@ -28,11 +29,14 @@ def search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
            suggest: bool = True, exact: bool = False, mode: str = "auto") -> SearchResult:
     """Run a search. Raises QueryError for an unsearchable or too costly query.
 
-    mode: "lexical" (words), "semantic" (embedding only), "hybrid" (both), or
-    "auto" (hybrid when the corpus has embeddings, else lexical). `exact` keeps a
+    mode: "lexical" (words), "semantic" (embedding only), "hybrid" (both),
+    "full-text" (words, in the papers' text too: passages.py), or "auto" (hybrid when
+    the corpus has embeddings, else lexical). `exact` keeps a
     plain query to papers with every word (export's selection). The query's `tag:`
-    and `note:` fields narrow the filters; a query of only those lists the papers
-    they select, newest first. The result's `hits` are read when first asked for.
+    and `note:` fields narrow the filters, and `text:` to papers whose full text
+    matches; a query of only tag:/note: lists the papers they select, newest first,
+    and one whose words are all text: ranks by the full text. The result's `hits` are
+    read when first asked for.
     """
     result = _search(conn, text, raw=raw, filters=filters, sort=sort, limit=limit,
                      suggest=suggest, exact=exact, mode=mode)
@@ -46,14 +50,19 @@ def _search(conn: sqlite3.Connection, text: str, *, raw: bool = False,
     """search() without the connection kept on the result."""
     if sort not in SEARCH_SORTS:
         raise QueryError(f"unknown sort {sort!r}; choose from {', '.join(SEARCH_SORTS)}")
-    if mode not in (*SEARCH_MODES, "auto"):
+    if mode not in (*SEARCH_MODES, "auto", "full-text"):
         raise QueryError(f"unknown mode {mode!r}; choose from {', '.join(SEARCH_MODES)}")
     filters = filters or Filters()
     if not raw:
-        text, tags, notes = split_personal(text)
-        filters = filters.narrowed(tags=tuple(tags), notes=tuple(notes))
+        text, tags, notes, texts = split_personal(text)
+        if not text and texts:  # only text: words: rank papers holding them by the text
+            text, mode = " ".join(texts), "full-text"
+        filters = filters.narrowed(tags=tuple(tags), notes=tuple(notes),
+                                   text=tuple(text_filter(t) for t in texts))
         if not text and (tags or notes):
             return _selected(conn, filters, sort, limit)
+    if mode == "full-text":
+        return search_text(conn, text, filters=filters, sort=sort, limit=limit)
     if mode == "auto":
         mode = "hybrid" if not (raw or exact) and has_vectors(conn, MODEL_ID) else "lexical"
     if mode != "lexical":

@@ -35,7 +35,7 @@ PARTIAL_COUNT_CAP = 10_000
 
 Ranked = list[tuple[int, float, str]]  # (paper id, score: lower is better, why)
 # A hit's whole record: what the search adds, then the export fields.
-FULL_HIT = ("rank", "score", "match", "snippet", *EXPORT_FIELDS)
+FULL_HIT = ("rank", "score", "match", "snippet", "section", *EXPORT_FIELDS)
 
 
 @dataclass
@@ -58,6 +58,10 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
     mode: str = "lexical"
     query: Query | None = None
+    # Full text (passages.py): the passage that found each paper, and the expression
+    # that marks its snippet.
+    passages: dict[int, int] = field(default_factory=dict)
+    passage_expr: str | None = None
     conn: sqlite3.Connection | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -67,7 +71,8 @@ class SearchResult:
         once, then kept)."""
         if "_hits" not in self.__dict__:
             assert self.conn is not None, "a result made by search() or similar()"
-            shown = read_hits(self.conn, self.ranked, self.display, FULL_HIT)
+            shown = read_hits(self.conn, self.ranked, self.display, FULL_HIT,
+                              passages=self.passages, passage_expr=self.passage_expr)
             self.__dict__["_hits"] = [{**r, "title_hl": shown.marked[r["id"]][0],
                                        "snippet_hl": shown.marked[r["id"]][1]}
                                       for r in shown.records]

@@ -207,22 +207,35 @@ def _add(query: Query, term: Term | None, pending_or: bool) -> bool:
 
 
 
-_PERSONAL = re.compile(r'(?<!\S)(tag|note):(?:"([^"]*)"|(\S+))', re.I)
+_PERSONAL = re.compile(r'(?<!\S)(tag|note|text):(?:"([^"]*)"|(\S+))', re.I)
 
 
-def split_personal(text: str) -> tuple[str, list[str], list[str]]:
-    """`tag:x note:"some words" rest` as (rest, tags, note texts): the fields of the
-    person's own layer, which select papers rather than match the index."""
+def split_personal(text: str) -> tuple[str, list[str], list[str], list[str]]:
+    """`tag:x note:"some words" text:y rest` as (rest, tags, note texts, full-text
+    terms): fields that select papers (the person's own layer, the papers' text)
+    rather than match the metadata index. A text: term keeps its quotes (a phrase)."""
     tags: list[str] = []
     notes: list[str] = []
+    texts: list[str] = []
 
     def take(m: re.Match[str]) -> str:
         value = m.group(2) if m.group(2) is not None else m.group(3)
-        if m.group(1).lower() == "tag":
+        kind = m.group(1).lower()
+        if kind == "tag":
             tags.append(normalize_tag(value))
+        elif kind == "text":
+            if TOKEN_RE.search(value):
+                texts.append(f'"{value}"' if m.group(2) is not None else value)
         elif value.strip():
             notes.append(value)
         return " "
 
     rest = _PERSONAL.sub(take, text)
-    return " ".join(rest.split()), tags, notes
+    return " ".join(rest.split()), tags, notes, texts
+
+
+def text_filter(term: str) -> str:
+    """The FTS5 expression for one text: term (a word, a prefix or a "phrase")."""
+    q = parse_query(term)
+    q.check_cost()
+    return q.fts()

@@ -42,7 +42,7 @@ FullTextError(ValueError), NoFullText(FullTextError).
 from __future__ import annotations
 
 from .common import MAX_RAW_BYTES, arxiv_id_from_name, refuse_controls
-from .model import FullText, FullTextError, NoFullText, Passage, Section
+from .model import SOURCE_LABELS, FullText, FullTextError, NoFullText, Passage, Section
 
 EXTRACTOR_VERSION = 1
 KINDS = ("md", "arxiv-html", "pdf")
@@ -51,6 +51,7 @@ __all__ = [
     "EXTRACTOR_VERSION",
     "KINDS",
     "MAX_RAW_BYTES",
+    "SOURCE_LABELS",
     "FullText",
     "FullTextError",
     "NoFullText",

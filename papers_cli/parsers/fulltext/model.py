@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 SEP = " > "  # between the headings of a section path: "3 Method > 3.2 Routing"
 KINDS = ("body", "caption", "references", "abstract")
+# How people are told where a text came from.
+SOURCE_LABELS = {"md": "the site's Markdown", "arxiv-html": "arXiv HTML", "pdf": "PDF"}
 
 
 class FullTextError(ValueError):
