@@ -9,14 +9,16 @@ in CSV. The JSONL export reads back with `papers ingest` (round trip).
 from __future__ import annotations
 
 import base64
+import csv
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import IO
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.fields import EXPORT_FIELDS
-from papers_cli.core.sanitize import json_safe, neutralise_formula
+from papers_cli.core.sanitize import FORMULA_START, json_safe, neutralise_formula
 from papers_cli.engine.formats.bibtex import KEY_FIELDS, keys_for, write_bibtex
 from papers_cli.engine.formats.markdown import write_markdown
 from papers_cli.storage import documents, records
@@ -61,11 +63,22 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
     """
     cols = list(fields or EXPORT_FIELDS)
     n = 0
-    if fmt == "csv":  # cells built by SQLite, quoted by csv_line: ~4x faster than csv.writer
+    if fmt == "csv":
         out.write(csv_line(cols))
-        for row in records.cells(conn, selection, cols):
-            cells = ["" if v is None else str(v) for v in row]
-            out.write(csv_line(cells if raw_cells else [neutralise_formula(c) for c in cells]))
+        if "gained" in cols:  # cells built by SQLite, quoted by csv_line
+            for row in records.cells(conn, selection, cols):
+                cells = ["" if v is None else str(v) for v in row]
+                out.write(csv_line(cells if raw_cells else [neutralise_formula(c) for c in cells]))
+                n += 1
+            return n
+        # Whole lines built by SQLite (~2x faster); the rare line with a cell that may be
+        # a formula is read back into cells and neutralised here.
+        lone = len(cols) == 1
+        for line in records.csv_lines(conn, selection, cols):
+            if not raw_cells and _FORMULA_AT.search(line):
+                out.write(csv_line([neutralise_formula(c) for c in csv_cells(line)]))
+            else:
+                out.write('""\r\n' if lone and not line else line + "\r\n")
             n += 1
         return n
     if fmt in ("json", "jsonl"):
@@ -101,6 +114,17 @@ def with_documents(conn: sqlite3.Connection, line: str) -> str:
               "fetched_at": d["fetched_at"], "sha256": d["sha256"], "raw_bytes": d["raw_bytes"],
               "raw": base64.b64encode(d["raw_compressed"]).decode("ascii")} for d in docs]
     return line[:-1] + ', "documents": ' + json.dumps(items, ensure_ascii=False) + "}"
+
+
+# Where a cell of a CSV line may start with a formula character: at the line's start or
+# after a comma, behind an opening quote or not (a comma inside a quoted cell matches
+# too: that line only takes the slower, exact way).
+_FORMULA_AT = re.compile("(?:^|,)\"?[" + re.escape("".join(FORMULA_START)) + "]")
+
+
+def csv_cells(line: str) -> list[str]:
+    """The cells of one CSV record as csv_line writes it (without its line end)."""
+    return next(csv.reader([line]), [""])
 
 
 def csv_line(cells: Sequence[str]) -> str:
