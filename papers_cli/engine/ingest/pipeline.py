@@ -37,7 +37,7 @@ from papers_cli.storage import tx
 from papers_cli.storage.connection import connect_readonly
 from papers_cli.storage.plan import NotPlanned, Plan
 
-AHEAD = 2  # batches planned past the last one the writer acknowledged
+AHEAD = 1  # batches planned past the last one the writer acknowledged
 
 
 class Planner:
