@@ -483,15 +483,19 @@ def bench_dedupe(n: int, db: Path, d: Path) -> None:
 
 
 # The floor's bare cursor: a whole process, as papers export is, running the statement
-# given on stdin and writing each row's one column as a line.
-_CURSOR = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); w = sys.stdout.write\n"
-           "for (line,) in c.execute(sys.stdin.read()): w(line + sys.argv[2])")
+# given on stdin; JSONL: each row's one column as a line; CSV: csv.writer (C) of the cells.
+_CURSOR = ("import csv, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); w = sys.stdout.write\n"
+           "rows = c.execute(sys.stdin.read())\n"
+           "if sys.argv[2] == 'csv':\n"
+           "    csv.writer(sys.stdout, lineterminator='\\r\\n').writerows(rows)\n"
+           "else:\n"
+           "    for (line,) in rows: w(line + '\\n')")
 
 
 def export_statements(db: Path) -> dict[str, str]:
     """The statements `papers export` runs for JSONL (json_object lines with the authors,
-    every sighting with its page, tags, notes and marks) and for CSV (whole lines, cells
-    quoted by SQLite), as SQLite ran them (taken from its trace)."""
+    every sighting with its page, tags, notes and marks) and for CSV (the same fields as
+    cells), as SQLite ran them (taken from its trace)."""
     from papers_cli.core.fields import EXPORT_FIELDS
     from papers_cli.engine.export import EXPORT_MARK, EXPORT_VERSION
     from papers_cli.storage import records
@@ -500,13 +504,13 @@ def export_statements(db: Path) -> dict[str, str]:
     seen: list[str] = []
     conn.set_trace_callback(seen.append)
     out = {}
-    for fmt, lines in (("jsonl", records.json_lines(conn, records.Selection(), EXPORT_FIELDS,
-                                                    (EXPORT_MARK, EXPORT_VERSION))),
-                       ("csv", records.csv_lines(conn, records.Selection(), EXPORT_FIELDS))):
+    for fmt, rows in (("jsonl", records.json_lines(conn, records.Selection(), EXPORT_FIELDS,
+                                                   (EXPORT_MARK, EXPORT_VERSION))),
+                      ("csv", records.cells(conn, records.Selection(), EXPORT_FIELDS))):
         seen.clear()
-        next(lines, None)
+        next(rows, None)
         out[fmt] = next(s for s in seen if s.lstrip().upper().startswith("SELECT"))
-        lines.close()
+        rows.close()
     conn.close()
     return out
 
@@ -528,15 +532,15 @@ def _first_lines(cmd: list[str], n: int, stdin: str | None = None) -> list[bytes
 def bench_export(n: int, db: Path, d: Path) -> None:
     """`papers export --jsonl/--csv` against an honest floor: the same records built by
     SQLite alone (the statement papers runs: json_object with the authors, the sightings
-    with their pages, tags, notes and marks; for CSV the same cells, quoted and joined by
-    SQLite), streamed to /dev/null by the sqlite3 CLI and by a bare sqlite3 cursor in a
-    Python process; the faster of the two is the floor. The floor's first lines are
-    checked to be papers' own (CSV: papers also neutralises formula cells)."""
+    with their pages, tags, notes and marks; for CSV the same fields as cells), streamed
+    to /dev/null by the sqlite3 CLI (-list; -csv quoting the cells itself) and by a bare
+    sqlite3 cursor in a Python process (CSV: csv.writer); the faster of the two is the
+    floor. The cursor's first lines are checked to be papers' own (CSV: papers also
+    neutralises formula cells, which the generated corpus has none of)."""
     statements = export_statements(db)
     for fmt in ("jsonl", "csv"):
         sql = statements[fmt]
-        end = "\n" if fmt == "jsonl" else "\r\n"
-        cursor_cmd = [sys.executable, "-c", _CURSOR, str(db), end]
+        cursor_cmd = [sys.executable, "-c", _CURSOR, str(db), fmt]
         ours_cmd = [PAPERS, "--db", str(db), "export", f"--{fmt}"]
         skip = 0 if fmt == "jsonl" else 1  # the CSV header
         same = (_first_lines(ours_cmd, 1000 + skip)[skip:]
@@ -547,7 +551,8 @@ def bench_export(n: int, db: Path, d: Path) -> None:
         if shutil.which("sqlite3"):
             with sql_file.open() as fh:
                 t = time.perf_counter()
-                subprocess.run(["sqlite3", "-batch", "-list", "-newline", end, str(db)],
+                subprocess.run(["sqlite3", "-batch", "-list" if fmt == "jsonl" else "-csv",
+                                str(db)],
                                stdin=fh, stdout=subprocess.DEVNULL, check=True)
                 floors["sqlite3 CLI"] = time.perf_counter() - t
         with sql_file.open() as fh:

@@ -250,12 +250,12 @@ _CELL_TEXT = st.text(alphabet=st.sampled_from('ab ",\r\n\t\'=+-@1.é🚀;\uff1d'
 @settings(deadline=None, max_examples=150)
 @given(title=_CELL_TEXT.filter(lambda t: t.strip() != ""), abstract=_CELL_TEXT,
        authors=st.lists(_CELL_TEXT, max_size=3), raw=st.booleans())
-def test_csv_lines_built_by_sqlite_equal_csv_writer(tmp_path_factory: pytest.TempPathFactory,
+def test_csv_export_equals_csv_writer_for_any_cells(tmp_path_factory: pytest.TempPathFactory,
                                                     title: str, abstract: str,
                                                     authors: list[str], raw: bool) -> None:
-    # SQLite quotes and joins whole CSV lines (formula cells read back and neutralised in
-    # Python): the same text as csv.writer over the record's cells, whatever the cells hold.
-    db = tmp_path_factory.getbasetemp() / "csv_lines.db"
+    # csv_line's shortcuts (a row without quotes or line ends; one scan of the row for a
+    # formula cell): the same text as csv.writer over the record's cells, whatever they hold.
+    db = tmp_path_factory.getbasetemp() / "csv_cells.db"
     if not db.exists():
         c = connect(db)
         ingest_sources(c, expand_paths([str(SAMPLES)]), today=TODAY)

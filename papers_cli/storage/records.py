@@ -178,24 +178,6 @@ def cells(conn: sqlite3.Connection, sel: Selection,
         yield out if at < 0 else (*out[:at], row["gained"], *out[at + 1:])
 
 
-# A CSV cell as csv.writer writes it (minimal quoting): quoted, its quotes doubled, when it
-# holds a quote, a comma or a line end.
-_CSV_CELL = ("CASE WHEN value GLOB '*[\",' || char(10, 13) || ']*' "
-             "THEN '\"' || replace(value, '\"', '\"\"') || '\"' ELSE coalesce(value, '') END")
-
-
-def csv_lines(conn: sqlite3.Connection, sel: Selection, names: Sequence[str]) -> Iterator[str]:
-    """One CSV record per paper, without its line end: the cells `cells` gives (export
-    fields, not `gained`), quoted and joined by SQLite. Each cell is computed once into
-    a JSON array and quoted over json_each (a CASE on the cell itself would compute a
-    cell built by a subquery three times); Python then has nothing to do per cell."""
-    array = ", ".join(f"CAST({cell_sql(n)} AS TEXT)" for n in names)
-    line = f"(SELECT group_concat({_CSV_CELL}, ',') FROM json_each(json_array({array})))"
-    sql, params = _query(sel, f"{line} AS line", [])
-    for row in conn.execute(sql, params):
-        yield row[0]
-
-
 def records(conn: sqlite3.Connection, sel: Selection,
             names: Sequence[str]) -> Iterator[dict[str, Any]]:
     """Records as Python values, streamed: export fields `names`, and `gained`."""
