@@ -48,7 +48,7 @@ _PUBLISHED = _VALUES + AT["published"]
 _YEAR_INFERRED = _VALUES + AT["year_inferred"]
 _LISTED_ON = _VALUES + AT["listed_on"]
 _ARXIV = PAPER_COLUMNS.index("arxiv_id")
-PLAN_CACHE_KIB = 32 << 10
+PLAN_CACHE_KIB = 8 << 10
 _INSERT_PAGE = ("INSERT INTO pages (id, path, sha256, format, page_date, year_source, query, "
                 "records, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -89,8 +89,9 @@ class Plan(DbReads):
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
         conn.row_factory = sqlite3.Row  # rows read by column name, as the writer's
-        # The title key index is read at random: a cache of its own (the writer's is
-        # 64 MiB; both count against ingest's memory budget).
+        # The title key index is read at random: a cache of its own, small (the writer's
+        # is 64 MiB; both count against ingest's memory budget, and the file's pages
+        # are in the system's cache anyway).
         conn.execute(f"PRAGMA cache_size = -{PLAN_CACHE_KIB}")
         self._ids = next_ids(conn)
         self._next_page = int(conn.execute(f"SELECT {NEXT_PAGE_ID}").fetchone()[0])

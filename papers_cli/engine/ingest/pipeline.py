@@ -32,7 +32,7 @@ from typing import Any
 from papers_cli.engine.ingest.page import Options, ingest_source
 from papers_cli.engine.ingest.report import PageOutcome
 from papers_cli.engine.ingest.sources import Source
-from papers_cli.engine.ingest.worker import die_with_parent
+from papers_cli.engine.ingest.worker import die_with_parent, give_back_memory
 from papers_cli.storage import tx
 from papers_cli.storage.connection import connect_readonly
 from papers_cli.storage.plan import NotPlanned, Plan
@@ -74,8 +74,12 @@ class Planner:
                 yield ("gone",)
                 return
             msg = pickle.loads(data)
+            del data  # not kept while the writer writes the batch
+            last = msg[0] != "batch"
             yield msg
-            if msg[0] != "batch":
+            del msg  # the writer has let go of it too (run.py): the batch is freed
+            give_back_memory()
+            if last:
                 return
 
     def ack(self) -> None:
@@ -124,6 +128,7 @@ def _plan(pipe: Connection, conn: sqlite3.Connection, sources: list[Source], opt
                 return False
             unacked -= 1
         send(("batch", end, outcomes, plan.take()))
+        give_back_memory()
         unacked += 1
         first, outcomes, started = end, [], time.monotonic()
         return True

@@ -172,6 +172,7 @@ class _Run:
                             self.page_by_page((s, None) for s in sources[i:base + end])
                             i = base + end
                             break
+                        del batch, msg  # freed when the planner is asked for the next
                         self.report.outcomes += outcomes
                         self._done(outcomes)
                         self._progress(len(outcomes))
