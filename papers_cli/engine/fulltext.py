@@ -18,6 +18,7 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.parsers import fulltext as ft
 from papers_cli.parsers.fulltext.model import SEP
 from papers_cli.storage import documents, personal, tx
+from papers_cli.storage.sql import PASSAGES_PER_DOCUMENT
 
 
 @dataclass
@@ -40,7 +41,10 @@ def extract(data: bytes, kind: str | None = None) -> Extracted:
                                f"({len(data):,} bytes)")
     if ft.is_no_fulltext_stub(data):
         raise ft.NoFullText("a 'no full text' page (arXiv has no HTML for this paper)")
-    return Extracted(data, ft.extract(data, kind))
+    text = ft.extract(data, kind)
+    if len(text.passages) >= PASSAGES_PER_DOCUMENT:
+        raise ft.FullTextError(f"more than {PASSAGES_PER_DOCUMENT:,} passages: not a paper's text")
+    return Extracted(data, text)
 
 
 # A saved arXiv (LaTeXML) page says so early; a saved listing page of the site never does.
