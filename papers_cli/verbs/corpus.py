@@ -12,6 +12,7 @@ from typing import Any
 from papers_cli.core.dates import parse_day
 from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import SITE
+from papers_cli.core.normalize import stored_path
 from papers_cli.core.options import CLI, check, option
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
 from papers_cli.engine.fetch.plan import today_utc as fetch_today
@@ -27,14 +28,15 @@ from papers_cli.storage.recover import recover
 from papers_cli.verbs.common import Interrupted, Session
 
 CLI_ONLY = frozenset((CLI,))
+FIRST_YEAR, LAST_YEAR = 1990, 2100  # --year's range; --date is held to it too
 
 
 @dataclass
 class IngestArgs:
     paths: list[str] = option(..., "Files, folders (recursive), globs, or - for stdin.",
-                              metavar="PATH...", fronts=CLI_ONLY)
+                              metavar="PATH...", fronts=CLI_ONLY, file_name=True)
     year: int | None = option(None, "Year of pages whose date shows none.", "--year",
-                              lo=1990, hi=2100, fronts=CLI_ONLY)
+                              lo=FIRST_YEAR, hi=LAST_YEAR, fronts=CLI_ONLY)
     date: str | None = option(None, "Page date of pages that show none (also sets their "
                               "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
                               max_len=10)
@@ -64,6 +66,9 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
     today = dt.datetime.now(dt.UTC).date()
     if page_date is not None and page_date > today + dt.timedelta(days=1):
         raise UserError(f"--date {page_date} is in the future (today is {today} UTC)")
+    if page_date is not None and page_date.year < FIRST_YEAR:
+        raise UserError(f"--date {page_date} is before {FIRST_YEAR} (as --year, "
+                        f"{FIRST_YEAR} to {LAST_YEAR})")
     if args.year is not None and args.year > today.year:
         raise UserError(f"--year {args.year} is in the future (this year is {today.year})")
     sources = expand_paths(args.paths)
@@ -202,7 +207,7 @@ class RmArgs:
     pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
                               "the path or URL they were ingested from, or a file whose "
                               "content is an ingested page.", metavar="PAGE...",
-                              fronts=CLI_ONLY)
+                              fronts=CLI_ONLY, file_name=True)
 
 
 @dataclass
@@ -241,7 +246,7 @@ def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]
             raise UserError(f"{t}: matches several pages (see 'papers pages')")
         if hits:
             return hits
-    paths = {t, os.path.abspath(t)} if t else set()
+    paths = {stored_path(t), stored_path(os.path.abspath(t))} if t else set()
     hits = [p for p in known if p["path"] in paths]
     if hits:
         return hits
@@ -273,7 +278,8 @@ class DoctorArgs:
                         fronts=CLI_ONLY)
     recover: str | None = option(None, "Copy every readable row of a damaged database into "
                                  "the new database OUT.db, and say what was lost.",
-                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096)
+                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096,
+                                 file_name=True)
 
 
 @dataclass
