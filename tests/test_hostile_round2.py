@@ -823,8 +823,9 @@ EDITORS: list[tuple[str, str, str]] = [
 
 
 def _editor(tmp: Path, script: str) -> dict[str, str]:
+    """An $EDITOR running `script`; it writes down the note's file name in tmp/edited."""
     editor = tmp / "editor.sh"
-    editor.write_text(f"#!/bin/sh\n{script}\n")
+    editor.write_text(f"#!/bin/sh\nprintf '%s' \"$1\" > '{tmp}/edited'\n{script}\n")
     editor.chmod(0o755)
     return {"VISUAL": "", "EDITOR": str(editor)}
 
@@ -837,6 +838,7 @@ def test_a_hostile_editor_saves_nothing(db: Path, tmp_path: Path, name: str, scr
     assert result.exit_code == 2, result.stderr
     assert says in one_error_line(result.stderr)
     assert rows(db) == before
+    assert not Path((tmp_path / "edited").read_text()).exists()  # no file or folder left
 
 
 def test_a_note_in_utf8_from_the_editor_is_kept_exactly(db: Path, tmp_path: Path) -> None:

@@ -180,3 +180,5 @@ def edit_note() -> str:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(name)
+        with contextlib.suppress(OSError):
+            os.rmdir(name)  # an editor that left an (empty) folder in its place
