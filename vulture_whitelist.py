@@ -18,3 +18,8 @@ models.PaperRecord.ai_summary, models.PaperRecord.thumbnail
 models.PaperRecord.authors_count, models.PaperRecord.organization
 models.PaperRecord.organization_handle
 papers_without  # storage/documents.py: fetch --full-text picks the papers without text
+# Called by others: io on a closed stdout's stand-in, rich on a closed pipe.
+from papers_cli import __main__ as entry
+from papers_cli.render import terminal
+entry._Closed.writable
+terminal.console.on_broken_pipe  # type: ignore

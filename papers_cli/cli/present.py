@@ -8,7 +8,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from papers_cli.cli.runtime import guarded
+from papers_cli.cli.runtime import EXIT_TERMINATED, STATE, guarded, terminate_as_interrupt
+from papers_cli.core.errors import EXIT_INTERRUPTED
 
 # Where each command's presenter is (a module of papers_cli.cli).
 MODULES = {
@@ -28,4 +29,6 @@ def run_command(name: str, db: Path | None, args: Any, out: Any) -> int:
         code: int = module.PRESENTERS[name](db, args, out)
         return code
 
-    return guarded(run)
+    with terminate_as_interrupt():
+        code = guarded(run)
+    return EXIT_TERMINATED if STATE.terminated and code == EXIT_INTERRUPTED else code

@@ -46,7 +46,10 @@ def parse_shown_date(text: str, line: int | None = None) -> tuple[ShownDate, str
 
 
 def check_day(month: int, day: int, year: int | None, text: str, line: int | None) -> None:
-    """Reject days a month never has (with a year: days that year's month lacks)."""
+    """Reject days a month never has (with a year: days that year's month lacks), and
+    years no calendar date has (0000)."""
+    if year is not None and not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise ParseError(f"{text!r} is not a real date", line)
     limit = (
         calendar.monthrange(year, month)[1]
         if year

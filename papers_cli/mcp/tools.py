@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 
 from papers_cli.core.errors import UserError
-from papers_cli.core.options import MCP, Param, make, offered
+from papers_cli.core.options import MCP, Param, coerced, make, offered
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.mcp.rpc import short
 from papers_cli.render.reading import reading_json
@@ -149,7 +149,7 @@ class Tool:
         if unknown:
             raise ToolFailure(f"{self.name}: unknown argument(s): {', '.join(unknown)}")
         args_cls, run, _ = self.verb.load()
-        values = {names[k]: v for k, v in args.items()}
+        values = coerced(args_cls, {names[k]: v for k, v in args.items()})
         if self.shape is _page:
             limit = values.get("limit") or DEFAULT_LIMIT
             # list: one more than shown says whether more follow, without counting

@@ -12,6 +12,7 @@ from typing import Any
 from papers_cli.core.dates import parse_day
 from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import SITE
+from papers_cli.core.normalize import stored_path
 from papers_cli.core.options import CLI, check, option
 from papers_cli.engine import fulltext
 from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
@@ -31,14 +32,15 @@ from papers_cli.verbs.common import Interrupted, Session, resolve_all
 from papers_cli.verbs.texts import attach_files
 
 CLI_ONLY = frozenset((CLI,))
+FIRST_YEAR, LAST_YEAR = 1990, 2100  # --year's range; --date is held to it too
 
 
 @dataclass
 class IngestArgs:
     paths: list[str] = option(..., "Files, folders (recursive), globs, or - for stdin.",
-                              metavar="PATH...", fronts=CLI_ONLY)
+                              metavar="PATH...", fronts=CLI_ONLY, file_name=True)
     year: int | None = option(None, "Year of pages whose date shows none.", "--year",
-                              lo=1990, hi=2100, fronts=CLI_ONLY)
+                              lo=FIRST_YEAR, hi=LAST_YEAR, fronts=CLI_ONLY)
     date: str | None = option(None, "Page date of pages that show none (also sets their "
                               "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
                               max_len=10)
@@ -72,6 +74,9 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
     today = dt.datetime.now(dt.UTC).date()
     if page_date is not None and page_date > today + dt.timedelta(days=1):
         raise UserError(f"--date {page_date} is in the future (today is {today} UTC)")
+    if page_date is not None and page_date.year < FIRST_YEAR:
+        raise UserError(f"--date {page_date} is before {FIRST_YEAR} (as --year, "
+                        f"{FIRST_YEAR} to {LAST_YEAR})")
     if args.year is not None and args.year > today.year:
         raise UserError(f"--year {args.year} is in the future (this year is {today.year})")
     sources = expand_paths(args.paths)
@@ -235,7 +240,7 @@ class RmArgs:
     pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
                               "the path or URL they were ingested from, or a file whose "
                               "content is an ingested page (with --full-text: papers).",
-                              metavar="PAGE...", fronts=CLI_ONLY)
+                              metavar="PAGE...", fronts=CLI_ONLY, file_name=True)
     full_text: bool = option(False, "Remove the full texts of the papers given (ids, arXiv "
                              "ids or URLs), not pages.", "--full-text", fronts=CLI_ONLY)
 
@@ -290,7 +295,7 @@ def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]
             raise UserError(f"{t}: matches several pages (see 'papers pages')")
         if hits:
             return hits
-    paths = {t, os.path.abspath(t)} if t else set()
+    paths = {stored_path(t), stored_path(os.path.abspath(t))} if t else set()
     hits = [p for p in known if p["path"] in paths]
     if hits:
         return hits
@@ -322,7 +327,8 @@ class DoctorArgs:
                         fronts=CLI_ONLY)
     recover: str | None = option(None, "Copy every readable row of a damaged database into "
                                  "the new database OUT.db, and say what was lost.",
-                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096)
+                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096,
+                                 file_name=True)
 
 
 @dataclass

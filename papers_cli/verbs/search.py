@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.options import MAX_COUNT, check, option
+from papers_cli.core.words import quoted
 from papers_cli.engine import search as engine
 from papers_cli.verbs.common import (
     Records,
@@ -106,7 +107,7 @@ def search(session: Session, args: SearchArgs) -> Records:
     result = engine.search(conn, args.query, raw=args.raw, filters=chosen, sort=args.sort,
                            limit=limit + args.offset,
                            mode="full-text" if args.full_text else mode)
-    return _records(session, result, names, args.offset, repr(args.query))
+    return _records(session, result, names, args.offset, quoted(args.query))
 
 
 @dataclass
@@ -135,7 +136,7 @@ def similar(session: Session, args: SimilarArgs) -> Records:
     chosen = filters(args.since, args.until, args.min_upvotes)
     limit = (args.limit or SEARCH_LIMIT) + args.offset
     result = engine.similar(session.open(), pid, filters=chosen, sort=args.sort, limit=limit)
-    return _records(session, result, names, args.offset, f"papers like {args.paper_id}",
+    return _records(session, result, names, args.offset, f"papers like {quoted(args.paper_id)}",
                     semantic_snippet="")
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from papers_cli.core.normalize import stored_path
 from papers_cli.engine.ingest.page import Options, ingest_stream, now_utc
 from papers_cli.engine.ingest.prepare import Prepared
 from papers_cli.engine.ingest.report import IngestReport, PageOutcome
@@ -117,7 +118,7 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
         path = src.path
         if path.is_dir():
             return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
-        stored = os.path.abspath(path) if path.is_file() else str(path)
+        stored = stored_path(os.path.abspath(path) if path.is_file() else str(path))
         return ingest_stream(conn, lambda: path.open("rb"), src.name, stored_path=stored,
                              options=opts, prepared=pre)
     except OSError as e:
