@@ -19,7 +19,7 @@ from papers_cli.render.progress import want_progress
 from papers_cli.render.reports import write_doctor
 from papers_cli.render.rows import write_rows
 from papers_cli.render.terminal import message
-from papers_cli.verbs import corpus
+from papers_cli.verbs import corpus, fetching
 from papers_cli.verbs.common import Interrupted as Stopped
 
 
@@ -61,7 +61,7 @@ def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
     return result.code
 
 
-def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
+def present_fetch(db: Path | None, args: fetching.FetchArgs, out: Any) -> int:
     s = session(db)
     events = _events(s)
     quiet, no_color = STATE.quiet, STATE.no_color
@@ -85,7 +85,7 @@ def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
 
     events.on_done = report
     try:
-        result = corpus.fetch(s, args)
+        result = fetching.fetch(s, args)
     except Stopped as e:
         sys.stderr.write(f"papers: {e.result.report.interrupted(e.result.targets)}\n")
         return EXIT_INTERRUPTED
