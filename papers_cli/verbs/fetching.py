@@ -77,7 +77,8 @@ class FetchArgs:
                             hidden=True, fronts=CLI_ONLY)
 
 
-FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
+FETCH_HELP = """Fetch lists from the site's API, or papers' full texts, into the corpus; safe
+to re-run.
 
 \b
   papers fetch                              today's list (UTC)
@@ -87,8 +88,10 @@ FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
   papers fetch --search "activation sparsity"            the site's search
   papers fetch 2407.21783 2604.01234        single papers
   papers fetch --full-text 12 2406.17774    papers' full texts (ids, arXiv ids, URLs)
-  papers fetch --full-text --tag to-read    ... of the papers --tag, --starred,
-  papers fetch --full-text --since 2026-08  --query, --since/--until or --all choose
+  papers fetch --full-text --tag to-read    the texts of the papers tagged to-read
+  papers fetch --full-text --starred --since 2026-08   starred, published since August
+  papers fetch --full-text --query "sparse attention"  the papers a search finds
+  papers fetch --full-text --all --dry-run  the URLs it would try, for every paper
 
 Each response is stored as a page whose path is its URL, exactly as 'papers
 ingest' stores a saved copy. A range resumes: days already fetched are skipped

@@ -1,6 +1,7 @@
-"""A small HTTP client for the papers site's API, around httpx.
+"""A small HTTP client for the papers site's API (and, for full texts, the site's
+Markdown and arXiv's HTML: `HttpConfig.answer`), around httpx.
 
-One `Client` per run: connections are reused, requests are spaced to a polite
+One `Client` per run and host: connections are reused, requests are spaced to a polite
 rate, transient failures (connection errors, timeouts, 429, 5xx) are retried with
 exponential backoff and jitter, honouring Retry-After; redirects are followed
 only on the site itself, and bodies are read as a stream with a size cap.
