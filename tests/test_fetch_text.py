@@ -188,6 +188,14 @@ def test_a_same_site_redirect_on_arxiv_is_followed(run, db: Path, arxiv: HFServe
     assert texts(db) == {pid(db, P1): ("arxiv-html", f"{arxiv.url}/html/{P1}")}
 
 
+def test_a_429_with_retry_after_is_waited_for(run, db: Path, site: HFServer) -> None:
+    site.route(f"/papers/{P1}.md", Reply(429, b"slow down", headers={"Retry-After": "0"}),
+               md())
+    assert run(P1).exit_code == 0
+    assert asked(site) == [f"/papers/{P1}.md"] * 2
+    assert texts(db)[pid(db, P1)][0] == "md"
+
+
 @pytest.mark.parametrize("stub", STUBS)
 def test_a_no_html_page_is_no_full_text(run, db: Path, arxiv: HFServer, stub: str) -> None:
     arxiv.route(f"/html/{P1}", html(stub))  # HTTP 200, a page saying there is no text

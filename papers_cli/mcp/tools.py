@@ -253,12 +253,8 @@ def _fetched(ctx: Context, result: Any, extra: dict[str, Any]) -> dict[str, Any]
     report = result.report
     if result.unreachable:
         raise ToolFailure(result.unreachable)
-    if not hasattr(result, "targets"):  # full_text: verbs.fetching.FetchedTexts
-        return {"summary": report.summary(), "failed": report.failed,
-                "skipped": report.skipped,
-                "outcomes": [{"id": o.paper_id, "arxiv_id": o.arxiv_id, "status": o.status,
-                              "why": o.why, "message": o.message, "location": o.location,
-                              "chars": o.chars} for o in report.outcomes]}
+    if not hasattr(result, "targets"):  # full_text: engine.fetch.texts.TextReport
+        return report.as_json()
     return {"summary": report.summary(result.targets), "failed": report.failed,
             "new_papers": report.new_papers,
             "outcomes": [{"target": o.target.label, "status": o.status, "message": o.message,

@@ -87,6 +87,13 @@ class TextReport:
             parts.append(f"{left} not done")
         return f"{plural(self.selected, 'paper')}: " + ", ".join(parts)
 
+    def as_json(self) -> dict[str, Any]:
+        """The report as JSON values (the MCP fetch tool's result)."""
+        return {"summary": self.summary(), "failed": self.failed, "skipped": self.skipped,
+                "outcomes": [{"id": o.paper_id, "arxiv_id": o.arxiv_id, "status": o.status,
+                              "why": o.why, "message": o.message, "location": o.location,
+                              "chars": o.chars} for o in self.outcomes]}
+
     def interrupted(self) -> str:
         """The line for Ctrl-C: what was committed, and how to finish."""
         stored = self.count("md") + self.count("arxiv-html")
