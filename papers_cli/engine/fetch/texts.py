@@ -154,7 +154,7 @@ def _fetch_one(conn: sqlite3.Connection, paper: dict[str, Any], site: http.Clien
             continue
         try:
             fulltext.check_names(paper, doc)
-        except UserError:  # the site's answer is about another paper: nothing of it
+        except UserError:  # about another paper: nothing of it, and no source after it
             return TextOutcome(pid, aid, "none", "refused",
                                f"{said} ({url}) names arXiv {doc.text.arxiv_id}, not "
                                f"{aid}; refused")
