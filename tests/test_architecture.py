@@ -33,6 +33,7 @@ HEAVY_OWN = {
     "papers_cli.cli.fastpath": "the entry point chooses typer or not",
     "papers_cli.mcp.server": "the MCP SDK",
     "papers_cli.engine.fetch.client": "httpx", "papers_cli.engine.fetch.run": "httpx",
+    "papers_cli.engine.fetch.texts": "httpx",
     "papers_cli.engine.vectors": "numpy", "papers_cli.engine.embeddings": "numpy",
     "papers_cli.engine.search.hybrid": "numpy", "papers_cli.engine.search.suggest": "rapidfuzz",
     "papers_cli.engine.dedupe": "rapidfuzz", "papers_cli.parsers.html": "bs4",
@@ -195,8 +196,8 @@ def test_shared_verbs_offer_the_same_operation_options(tool: typing.Any) -> None
     mcp_only = {p.name for p in offered(args_cls, MCP)} - {p.name for p in offered(args_cls, CLI)}
     assert mcp_only == set()
     # read --outline is the MCP tool `outline` (the same verb).
-    assert cli_only <= {"base_url", "limit", "dry_run", "rate", "timeout", "retries", "backoff",
-                        "outline"}
+    assert cli_only <= {"base_url", "arxiv_url", "limit", "dry_run", "rate", "timeout",
+                        "retries", "backoff", "outline"}
 
 
 def test_the_fast_path_takes_the_search_commands_options() -> None:

@@ -1,5 +1,5 @@
 """Full texts: reading a paper's text, and attaching saved texts (.md, arXiv .html,
-.pdf) to their papers at ingest. Fetching texts is `fetch --full-text` (corpus.py)."""
+.pdf) to their papers at ingest. Fetching texts is `fetch --full-text` (fetching.py)."""
 
 from __future__ import annotations
 
