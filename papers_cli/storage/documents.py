@@ -27,6 +27,10 @@ WEIGHTS = (1.0, 0.5)
 # A match only in the reference list is worth this much of a match in the body (bm25
 # is negative, so the factor shrinks its magnitude and it ranks below).
 KIND_WEIGHT = {"references": 0.35, "caption": 0.8}
+RANK_SQL = "bm25(passages_fts, {}, {})".format(*WEIGHTS)
+# How a passage reaches its paper (the text hangs off the paper's origin).
+PAPER_OF_PASSAGE = ("JOIN documents d ON d.id = ps.document_id JOIN personal o ON "
+                    "o.origin_id = d.origin_id JOIN papers p ON p.id = o.paper_id")
 
 DDL = (
     """CREATE TABLE documents (
@@ -232,7 +236,7 @@ def papers_without(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> list[i
 
 # ------------------------------------------------------------------------- searching
 
-def _kind_weight() -> str:
+def kind_weight_sql() -> str:
     cases = " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
     return f"CASE ps.kind {cases} ELSE 1.0 END"
 
@@ -251,12 +255,11 @@ def best_passages(conn: sqlite3.Connection, expr: str, filters: Filters,
     # bm25() only runs in the statement that scans the index: materialised first, then
     # joined to papers and grouped (the bare `passage` is the one of the row with min).
     return [(r[0], r[1], r[2]) for r in conn.execute(
-        "WITH hits AS MATERIALIZED (SELECT rowid AS passage, bm25(passages_fts, "
-        f"{WEIGHTS[0]}, {WEIGHTS[1]}) AS score FROM passages_fts WHERE passages_fts MATCH ?) "
-        f"SELECT o.paper_id, min(h.score * {_kind_weight()}), h.passage FROM hits h "
-        "JOIN passages ps ON ps.id = h.passage JOIN documents d ON d.id = ps.document_id "
-        "JOIN personal o ON o.origin_id = d.origin_id JOIN papers p ON p.id = o.paper_id "
-        f"WHERE 1{extra} GROUP BY o.paper_id ORDER BY 2, 1 LIMIT ?",
+        f"WITH hits AS MATERIALIZED (SELECT rowid AS passage, {RANK_SQL} AS score FROM "
+        "passages_fts WHERE passages_fts MATCH ?) "
+        f"SELECT o.paper_id, min(h.score * {kind_weight_sql()}), h.passage FROM hits h "
+        f"JOIN passages ps ON ps.id = h.passage {PAPER_OF_PASSAGE} WHERE 1{extra} "
+        "GROUP BY o.paper_id ORDER BY 2, 1 LIMIT ?",
         (expr, *params, limit))]
 
 

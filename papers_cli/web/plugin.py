@@ -1,0 +1,87 @@
+"""The Datasette plugin `papers serve` registers: its pages (web/pages.py), the SQL
+function the canned queries match with (papers' query language), read-only
+connections, and table cells shown for people (titles linking to the paper page,
+lists as lists, matches marked, every text escaped)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+from papers_cli.core.errors import UserError
+from papers_cli.core.fields import PAPER, Kind
+from papers_cli.engine.search.query import parse_query
+from papers_cli.storage.filters import register_functions
+from papers_cli.web import pages, render
+from papers_cli.web.config import DB_NAME
+
+
+def fts_expression(text: str | None) -> str | None:
+    """papers' query language as the FTS5 expression `papers search` matches (None for
+    an empty query: no rows)."""
+    if not text or not text.strip():
+        return None
+    try:
+        query = parse_query(text)
+        query.check_cost()
+        return query.fts()
+    except UserError as e:  # shown by Datasette as the query's error
+        raise ValueError(str(e)) from None
+
+
+@hookimpl
+def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
+    if database != DB_NAME:  # Datasette's own in-memory _internal database
+        return
+    conn.execute("PRAGMA query_only = 1")  # mode=ro already; no write even by mistake
+    conn.create_function("papers_query", 1, fts_expression, deterministic=True)
+    register_functions(conn)
+
+
+@hookimpl
+def register_routes(datasette: Any) -> list[tuple[str, Any]]:
+    return list(pages.ROUTES)
+
+
+@hookimpl
+def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
+    env.filters["plain"] = render.plain
+    env.filters["marked"] = render.marked
+    env.filters["href"] = pages.safe_href
+
+
+@hookimpl
+def menu_links(datasette: Any, actor: Any, request: Any) -> list[dict[str, str]]:
+    return [{"href": "/", "label": "Papers"}, {"href": "/search", "label": "Search"},
+            {"href": "/feed/digest.atom", "label": "Digest feed (Atom)"}]
+
+
+_LISTS = {name for name, f in PAPER.items() if f.kind is Kind.LIST} | {
+    "author_list"}
+
+
+@hookimpl
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
+                datasette: Any) -> Any:
+    """Titles link to the paper page; JSON lists read as lists; snippets marked."""
+    if column in ("snippet", "passage") and isinstance(value, str):
+        return render.marked(value)
+    if column == "title" and isinstance(value, str) and table in (None, "papers"):
+        try:
+            pid = int(row["id"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        return Markup(f'<a href="/paper/{pid}">{escape(render.plain(value))}</a>')
+    if column in _LISTS and isinstance(value, str) and value.startswith("["):
+        try:
+            items = json.loads(value)
+        except ValueError:
+            return None
+        if isinstance(items, list):
+            return Markup("; ".join(str(escape(render.plain(i))) for i in items))
+    if isinstance(value, str) and value != render.plain(value):
+        return render.plain(value)  # bidi controls shown; Datasette escapes the rest
+    return None
