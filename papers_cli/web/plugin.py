@@ -19,11 +19,16 @@ from papers_cli.web import pages, render
 from papers_cli.web.config import DB_NAME
 
 
-def fts_expression(text: str | None) -> str | None:
-    """papers' query language as the FTS5 expression `papers search` matches (None for
-    an empty query: no rows)."""
+# What an empty query matches: the empty phrase, nothing (FTS5 refuses NULL or '').
+NOTHING = '""'
+# The only methods the server answers: it reads.
+READ_METHODS = frozenset(("GET", "HEAD"))
+
+
+def fts_expression(text: str | None) -> str:
+    """papers' query language as the FTS5 expression `papers search` matches."""
     if not text or not text.strip():
-        return None
+        return NOTHING
     try:
         query = parse_query(text)
         query.check_cost()
@@ -39,6 +44,50 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     conn.execute("PRAGMA query_only = 1")  # mode=ro already; no write even by mistake
     conn.create_function("papers_query", 1, fts_expression, deterministic=True)
     register_functions(conn)
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """Every request that could write (POST, PUT, PATCH, DELETE) is refused at the
+    door with 405, whatever Datasette or a plugin would do with it."""
+    def wrap(app: Any) -> Any:
+        async def read_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope.get("method", "GET") not in READ_METHODS:
+                await send({"type": "http.response.start", "status": 405, "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET, HEAD")]})
+                await send({"type": "http.response.body",
+                            "body": b"papers serve is read-only\n"})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
+
+
+@hookimpl(tryfirst=True)
+def handle_exception(datasette: Any, request: Any, exception: Exception) -> Any:
+    """A bad request (invalid SQL, a query's error, a missing page) answered as
+    Datasette does, without a traceback in the server's log; other errors go on."""
+    status = getattr(exception, "status", 500)
+    if not isinstance(status, int) or status >= 500:
+        return None
+
+    async def inner() -> Any:
+        from datasette.utils.asgi import Response
+
+        message = getattr(exception, "message", None) or str(exception.args[0] if
+                                                                 exception.args else exception)
+        info = {"ok": False, "error": message, "status": status,
+                "title": getattr(exception, "title", None)}
+        if request.path.split("?")[0].endswith(".json"):
+            return Response.json(info, status=status)
+        template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])
+        return Response.html(await template.render_async(dict(
+            info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(),
+            menu_links=lambda: [])), status=status)
+
+    return inner
 
 
 @hookimpl
