@@ -18,3 +18,12 @@ models.PaperRecord.ai_summary, models.PaperRecord.thumbnail
 models.PaperRecord.authors_count, models.PaperRecord.organization
 models.PaperRecord.organization_handle
 papers_without  # storage/documents.py: fetch --full-text picks the papers without text
+# papers serve: Datasette calls the plugin's hooks by name and the read-only database's
+# write methods; the verb table names the long help.
+from papers_cli.verbs import serve
+from papers_cli.web import plugin, server
+serve.SERVE_HELP
+plugin.prepare_connection, plugin.asgi_wrapper, plugin.handle_exception
+plugin.register_routes, plugin.prepare_jinja2_environment, plugin.menu_links
+plugin.render_cell
+server.ReadOnlyDatabase.execute_write, server.ReadOnlyDatabase.execute_write_fn

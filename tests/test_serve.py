@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
 from serve_corpus import HOSTILE_ARXIV, build, papers, serving
+from typer.testing import CliRunner
 
 pytest.importorskip("datasette", reason="the serve extra is not installed "
                     "(pip install 'papers-cli[serve]')")
 
-from papers_cli.cli.app import app  # noqa: E402
-from papers_cli.core.fields import PAPER_FIELDS  # noqa: E402
-from papers_cli.web import config  # noqa: E402
+from papers_cli.cli.app import app
+from papers_cli.core.fields import PAPER_FIELDS
+from papers_cli.web import config
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ server registers: papers' query language turned into the FTS5 expression that
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from papers_cli.storage import documents
-from papers_cli.storage.filters import Filters
+from papers_cli.storage.filters import Filters, register_functions
 from papers_cli.storage.read import order_by, rising_expr
 from papers_cli.storage.search import RANK_SQL
 
@@ -79,6 +80,14 @@ def passages_sql(mark_open: str, mark_close: str, tokens: int) -> str:
             "FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
             f"{documents.PAPER_OF_PASSAGE} WHERE passages_fts MATCH papers_query(:q) "
             f"ORDER BY {documents.RANK_SQL} * {documents.kind_weight_sql()} LIMIT {_LIMIT}")
+
+
+def prepare(conn: sqlite3.Connection, fts_expression: Callable[[str | None], str]) -> None:
+    """A connection of the server's: no write even by mistake (it is mode=ro already),
+    and the SQL functions the canned queries and filters use."""
+    conn.execute("PRAGMA query_only = 1")
+    conn.create_function("papers_query", 1, fts_expression, deterministic=True)
+    register_functions(conn)
 
 
 def table_names(conn: sqlite3.Connection) -> list[str]:

@@ -14,10 +14,9 @@ from markupsafe import Markup, escape
 from papers_cli.core.errors import UserError
 from papers_cli.core.fields import PAPER, Kind
 from papers_cli.engine.search.query import parse_query
-from papers_cli.storage.filters import register_functions
+from papers_cli.storage import web as storage_web
 from papers_cli.web import pages, render
 from papers_cli.web.config import DB_NAME
-
 
 # What an empty query matches: the empty phrase, nothing (FTS5 refuses NULL or '').
 NOTHING = '""'
@@ -41,9 +40,7 @@ def fts_expression(text: str | None) -> str:
 def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     if database != DB_NAME:  # Datasette's own in-memory _internal database
         return
-    conn.execute("PRAGMA query_only = 1")  # mode=ro already; no write even by mistake
-    conn.create_function("papers_query", 1, fts_expression, deterministic=True)
-    register_functions(conn)
+    storage_web.prepare(conn, fts_expression)
 
 
 @hookimpl
@@ -103,7 +100,7 @@ def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
 
 
 @hookimpl
-def menu_links(datasette: Any, actor: Any, request: Any) -> list[dict[str, str]]:
+def menu_links(datasette: Any) -> list[dict[str, str]]:
     return [{"href": "/", "label": "Papers"}, {"href": "/search", "label": "Search"},
             {"href": "/feed/digest.atom", "label": "Digest feed (Atom)"}]
 
