@@ -179,7 +179,7 @@ async def paper(request: Any, datasette: Any) -> Response:
     return await _page(datasette, request, "papers_paper.html", {
         "page_title": rec["title"], "p": rec, "links": links,
         "chart": render.upvote_chart(shown.history), "history": shown.history,
-        "merged_from": shown.merged_from, "full_text": shown.full_text,
+        "merged_from": shown.merged_from, "text_summary": shown.full_text,
         "text_html": render.markdown(reading.text) if reading is not None else None})
 
 
