@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sqlite3
+import sys
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -81,15 +83,23 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _has_display() -> bool:
+    """A graphical browser can open (not a console one taking over the terminal)."""
+    return (sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY"))
+            or bool(os.environ.get("WAYLAND_DISPLAY")))
+
+
 def run(plan: Plan, tell: Callable[[str], None] = print) -> int:
     """Serve until Ctrl-C (or SIGTERM); the exit code."""
     ds = build(plan.db)
     sock = listen(plan.host, plan.port)
     plan.port = sock.getsockname()[1]
     tell(f"serving {plan.db} read-only at {plan.url} (Ctrl-C stops)")
-    if plan.open:
+    if plan.open and _has_display():
         with contextlib.suppress(webbrowser.Error):
             webbrowser.open(plan.url)
+    elif plan.open:
+        tell(f"no display here: open {plan.url} in a browser")
     server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning", lifespan="on",
                                            access_log=False))
     try:
