@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_corpus import HOSTILE_ARXIV, build, papers, serving
 from typer.testing import CliRunner
+
+from serve_corpus import HOSTILE_ARXIV, build, papers, serving
 
 pytest.importorskip("datasette", reason="the serve extra is not installed "
                     "(pip install 'papers-cli[serve]')")
