@@ -22,3 +22,12 @@ from papers_cli import __main__ as entry
 from papers_cli.render import terminal
 entry._Closed.writable
 terminal.console.on_broken_pipe  # type: ignore
+# papers serve: Datasette calls the plugin's hooks by name and the read-only database's
+# write methods; the verb table names the long help.
+from papers_cli.verbs import serve
+from papers_cli.web import plugin, server
+serve.SERVE_HELP
+plugin.prepare_connection, plugin.asgi_wrapper, plugin.handle_exception
+plugin.register_routes, plugin.prepare_jinja2_environment, plugin.menu_links
+plugin.render_cell
+server.ReadOnlyDatabase.execute_write, server.ReadOnlyDatabase.execute_write_fn

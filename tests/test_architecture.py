@@ -23,11 +23,12 @@ from papers_cli.verbs import VERBS
 
 PKG = Path(__file__).resolve().parent.parent / "papers_cli"
 LAYERS = {"core": 0, "storage": 1, "parsers": 1, "engine": 2, "render": 2, "verbs": 3,
-          "cli": 4, "mcp": 4}
+          "cli": 4, "mcp": 4, "web": 4}
 # Third-party libraries heavy enough to import late (start-up time), and the modules of
 # ours that exist to wrap them (imported late by the code that needs them, for that).
 HEAVY = {"numpy", "httpx", "mcp", "anyio", "bs4", "lxml", "rich", "feedgen", "rapidfuzz",
-         "sqlite_utils", "tokenizers", "pypdf", "datasette", "typer"}
+         "sqlite_utils", "tokenizers", "pypdf", "datasette", "typer", "uvicorn",
+         "markdown_it", "mdit_py_plugins"}
 HEAVY_OWN = {
     "papers_cli.cli.app": "typer",
     "papers_cli.cli.fastpath": "the entry point chooses typer or not",
@@ -37,6 +38,7 @@ HEAVY_OWN = {
     "papers_cli.engine.vectors": "numpy", "papers_cli.engine.embeddings": "numpy",
     "papers_cli.engine.search.hybrid": "numpy", "papers_cli.engine.search.suggest": "rapidfuzz",
     "papers_cli.engine.dedupe": "rapidfuzz", "papers_cli.parsers.html": "bs4",
+    "papers_cli.web.server": "Datasette and uvicorn (papers serve only)",
 }
 
 

@@ -106,7 +106,7 @@ def test_only_the_named_command_is_built(argv: list[str], commands: list[str],
 
     assert full(typer.main.get_command(app_for(argv))) == commands
     monkeypatch.setenv("_PAPERS_COMPLETE", "complete_bash")  # completion: all of them
-    assert len(full(typer.main.get_command(app_for(argv)))) == 23
+    assert len(full(typer.main.get_command(app_for(argv)))) == 24  # 23 + serve
 
 
 def test_a_command_imports_its_verb_only(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""How stats, open and where speak on the command line."""
+"""How stats, open, where, read and serve speak on the command line."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 from papers_cli.cli.outputs import ReadOutput, ReportOutput
 from papers_cli.cli.runtime import STATE, say, screen, session
-from papers_cli.core.errors import EXIT_OK
+from papers_cli.core.errors import EXIT_OK, UserError
 from papers_cli.core.sanitize import dumps
 from papers_cli.render.reading import next_hint, write_outline, write_reading
 from papers_cli.render.reports import write_stats
-from papers_cli.verbs import browse, texts
+from papers_cli.verbs import browse, serve, texts
 
 
 def present_stats(db: Path | None, args: browse.StatsArgs, out: ReportOutput) -> int:
@@ -59,5 +59,16 @@ def present_where(db: Path | None, args: browse.WhereArgs, out: Any) -> int:
     return EXIT_OK
 
 
+def present_serve(db: Path | None, args: serve.ServeArgs, out: Any) -> int:
+    plan = serve.serve(session(db), args)
+    for warning in plan.warnings:
+        say(warning, style="yellow")
+    try:
+        from papers_cli.web import server  # Datasette: imported by `papers serve` only
+    except ImportError as e:  # the extra half installed
+        raise UserError(f"papers serve needs Datasette ({e}): {serve.INSTALL}") from None
+    return server.run(plan, tell=say)
+
+
 PRESENTERS = {"stats": present_stats, "open": present_open, "where": present_where,
-              "read": present_read}
+              "read": present_read, "serve": present_serve}

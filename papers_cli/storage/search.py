@@ -20,6 +20,8 @@ from papers_cli.storage.sql import chunks, ids_json, marks
 
 # Title matches count ten times an abstract match; author names in between.
 WEIGHTS = (10.0, 1.0, 3.0)
+# The ranking expression (bm25: lower is better), the weights inline.
+RANK_SQL = "bm25(papers_fts, {}, {}, {})".format(*WEIGHTS)
 # A statement still running after this is interrupted and the query refused (a whole
 # `papers search` answers within a second: start-up and printing take ~0.15 s).
 DEADLINE_S = 0.85
@@ -84,9 +86,9 @@ def ranked(conn: sqlite3.Connection, expr: str, filters: Filters, *, sort: str =
     extra, params = filters.sql(glue=" AND ")
     join = "" if not extra and sort == "rank" else " JOIN papers p ON p.id = papers_fts.rowid"
     return [(r[0], r[1]) for r in conn.execute(
-        f"SELECT papers_fts.rowid, bm25(papers_fts, ?, ?, ?) AS score FROM papers_fts{join} "
+        f"SELECT papers_fts.rowid, {RANK_SQL} AS score FROM papers_fts{join} "
         f"WHERE papers_fts MATCH ?{extra} ORDER BY {_ORDER[sort]} LIMIT ?",
-        (*WEIGHTS, expr, *params, limit))]
+        (expr, *params, limit))]
 
 
 def sampled_postings(conn: sqlite3.Connection, exprs: Sequence[str],

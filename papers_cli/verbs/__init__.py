@@ -7,6 +7,7 @@ browse    list, show, open, stats, where         search    search, similar
 corpus    ingest, pages, rm, doctor, embed       fetching  fetch (lists, full texts)
 curate    export, dedupe                          personal  tag, note, mark, watch, digest
 texts     read (and the saved full texts ingest attaches)
+serve     serve (the checks before papers_cli/web/ serves the corpus on Datasette)
 common    the session, THE paper-id resolver, shared options, the record's fields
 """
 
@@ -78,6 +79,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("stats", "browse", "StatsArgs", "stats", "The corpus at a glance.  e.g. papers stats",
          about=("The corpus at a glance: counts, dates, papers per year and month.  Example: "
                 "papers stats")),
+    Verb("serve", "serve", "ServeArgs", "serve",
+         "Browse the corpus in a web page.  e.g. papers serve --open", help="SERVE_HELP"),
     Verb("search", "search", "SearchArgs", "search",
          'Ranked search.  e.g. papers search "activation sparsity"', help="SEARCH_HELP"),
     Verb("similar", "search", "SimilarArgs", "similar",
