@@ -162,7 +162,7 @@ def floor_ingest(src_db: Path, db: Path, tuned: bool) -> float:
     (the insert trigger dropped meanwhile), as papers does. Untuned: SQLite defaults
     (WAL, synchronous=NORMAL, default cache and checkpoints, default FTS5 config) and the
     per-row insert trigger."""
-    from papers_cli.engine import ingest
+    from papers_cli.engine.ingest import run as ingest
     from papers_cli.storage import fts
 
     for f in db.parent.glob(db.name + "*"):
