@@ -245,16 +245,10 @@ def papers_without(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> list[i
 
 # ------------------------------------------------------------------------- searching
 
-<<<<<<< HEAD
-def _kind_weight(rowid: str) -> str:
-    """The weight of a passage by its kind, read from its id's low bits."""
+def kind_weight_sql(rowid: str) -> str:
+    """The weight of a passage by its kind, read from its id's low bits (sql.passage_id)."""
     cases = " ".join(f"WHEN {PASSAGE_KINDS.index(k)} THEN {w}" for k, w in KIND_WEIGHT.items())
     return f"CASE {rowid} & 3 {cases} ELSE 1.0 END"
-=======
-def kind_weight_sql() -> str:
-    cases = " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
-    return f"CASE ps.kind {cases} ELSE 1.0 END"
->>>>>>> serve
 
 
 def count_passages(conn: sqlite3.Connection, expr: str, cap: int) -> int:
@@ -273,23 +267,14 @@ def best_passages(conn: sqlite3.Connection, expr: str,
     # document's best passage is found from the ids alone (sql.passage_id), then the
     # few documents are joined to their papers (the bare `passage` is the min's row).
     return [(r[0], r[1], r[2]) for r in conn.execute(
-<<<<<<< HEAD
-        "WITH hits AS MATERIALIZED (SELECT rowid AS passage, bm25(passages_fts, "
-        f"{WEIGHTS[0]}, {WEIGHTS[1]}) * {_kind_weight('rowid')} AS score FROM passages_fts "
-        "WHERE passages_fts MATCH ?), docs AS MATERIALIZED (SELECT passage >> "
-        f"{PASSAGE_SHIFT} AS doc, min(score) AS score, passage FROM hits GROUP BY 1) "
+        f"WITH hits AS MATERIALIZED (SELECT rowid AS passage, {RANK_SQL} * "
+        f"{kind_weight_sql('rowid')} AS score FROM passages_fts WHERE passages_fts MATCH ?), "
+        f"docs AS MATERIALIZED (SELECT passage >> {PASSAGE_SHIFT} AS doc, min(score) AS "
+        "score, passage FROM hits GROUP BY 1) "
         "SELECT o.paper_id, min(h.score), h.passage FROM docs h JOIN documents d ON "
         "d.id = h.doc JOIN personal o ON o.origin_id = d.origin_id JOIN papers p ON "
         f"p.id = o.paper_id WHERE 1{extra} GROUP BY o.paper_id ORDER BY 2, 1",
         (expr, *params))]
-=======
-        f"WITH hits AS MATERIALIZED (SELECT rowid AS passage, {RANK_SQL} AS score FROM "
-        "passages_fts WHERE passages_fts MATCH ?) "
-        f"SELECT o.paper_id, min(h.score * {kind_weight_sql()}), h.passage FROM hits h "
-        f"JOIN passages ps ON ps.id = h.passage {PAPER_OF_PASSAGE} WHERE 1{extra} "
-        "GROUP BY o.paper_id ORDER BY 2, 1 LIMIT ?",
-        (expr, *params, limit))]
->>>>>>> serve
 
 
 def passage_snippets(conn: sqlite3.Connection, passage_ids: Sequence[int], expr: str,

@@ -74,12 +74,13 @@ def by_tag_sql() -> str:
 def passages_sql(mark_open: str, mark_close: str, tokens: int) -> str:
     """Passages of the papers' full texts matching :q, best first, as `search
     --full-text` ranks them (a reference-list match weighs less)."""
+    weight = documents.kind_weight_sql("passages_fts.rowid")
     return (f"SELECT p.id, p.title, ps.section, snippet(passages_fts, 0, "
             f"{_marks(mark_open, mark_close)}, '…', {int(tokens)}) AS passage, "
-            f"round(-{documents.RANK_SQL} * {documents.kind_weight_sql()}, 3) AS score "
+            f"round(-{documents.RANK_SQL} * {weight}, 3) AS score "
             "FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
             f"{documents.PAPER_OF_PASSAGE} WHERE passages_fts MATCH papers_query(:q) "
-            f"ORDER BY {documents.RANK_SQL} * {documents.kind_weight_sql()} LIMIT {_LIMIT}")
+            f"ORDER BY {documents.RANK_SQL} * {weight} LIMIT {_LIMIT}")
 
 
 def prepare(conn: sqlite3.Connection, fts_expression: Callable[[str | None], str]) -> None:
