@@ -73,6 +73,8 @@ def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
         names = imported("-m", "papers_cli", "--db", str(db), "search", "model", fmt)
         assert "papers_cli.engine.search" in names
         assert heavy_in(names) == []
+        # The full-text extractors (their regexes: ~10 ms) are not search's.
+        assert not {n for n in names if n.startswith("papers_cli.parsers.fulltext")}
 
 
 @pytest.mark.parametrize("argv,commands", [

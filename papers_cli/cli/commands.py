@@ -12,9 +12,9 @@ from typing import Any
 from papers_cli.cli.outputs import ReportOutput, RowsOutput
 from papers_cli.cli.runtime import STATE, CliEvents, pipe_safe, say, screen, session
 from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK
+from papers_cli.core.models import TEXT_SOURCES
 from papers_cli.core.words import plural
 from papers_cli.engine.ingest import Interrupted, PageOutcome
-from papers_cli.parsers.fulltext import SOURCE_LABELS
 from papers_cli.render.cells import Column
 from papers_cli.render.progress import want_progress
 from papers_cli.render.reports import write_doctor
@@ -122,7 +122,7 @@ def _text_line(o: Any, *, quiet: bool, no_color: bool) -> None:
     elif o.status == "unchanged":
         message(f"{o.label}: full text unchanged ({o.location})", no_color=no_color)
     else:
-        message(f"{o.label}: full text from {SOURCE_LABELS[o.status]}, {o.chars:,} "
+        message(f"{o.label}: full text from {TEXT_SOURCES[o.status]}, {o.chars:,} "
                 f"characters, {plural(o.sections, 'section')}"
                 + (" (replaced the one it had)" if o.replaced else ""), no_color=no_color)
 

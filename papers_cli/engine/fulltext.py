@@ -96,19 +96,7 @@ def store(conn: sqlite3.Connection, paper_id: int, doc: Extracted, location: str
               "title": doc.text.title, "sections": sections, "fetched_at": now}
     with tx.write(conn):
         documents.put(conn, paper_id, fields, passages, now, origin=origin)
-    return summary(conn, paper_id) or {}
-
-
-def summary(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
-    """What `show` says of a paper's text: source, where from, size, sections, when."""
-    meta = documents.shown(conn, [paper_id]).get(paper_id)
-    return _summary(meta) if meta else None
-
-
-def _summary(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"source": meta["source"], "location": meta["location"], "chars": meta["chars"],
-            "sections": len(meta["sections"]), "fetched_at": meta["fetched_at"],
-            "raw_bytes": meta["raw_bytes"], "sha256": meta["sha256"]}
+    return documents.summary(conn, paper_id) or {}
 
 
 def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
@@ -267,5 +255,6 @@ def read(conn: sqlite3.Connection, paper_id: int, *, section: str | None = None,
             cut = whole.rfind(" ", start + (end - start) // 2, end)
         if cut > start:
             end = cut + 1
-    return Reading(paper_id, _summary(meta) | {"title": meta["title"]}, whole[start:end],
-                   start, end if end < total else None, total, path, outline(text), max_chars)
+    held = documents.summary_of(meta) | {"title": meta["title"]}
+    return Reading(paper_id, held, whole[start:end], start, end if end < total else None,
+                   total, path, outline(text), max_chars)

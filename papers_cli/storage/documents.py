@@ -234,6 +234,19 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
             "passages": n}
 
 
+def summary(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
+    """What `show` says of a paper's text: source, where from, size, sections, when."""
+    meta = shown(conn, [paper_id]).get(paper_id)
+    return summary_of(meta) if meta else None
+
+
+def summary_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a text from its row as `shown` reads it."""
+    return {"source": meta["source"], "location": meta["location"], "chars": meta["chars"],
+            "sections": len(meta["sections"]), "fetched_at": meta["fetched_at"],
+            "raw_bytes": meta["raw_bytes"], "sha256": meta["sha256"]}
+
+
 def papers_without(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> list[int]:
     """Those of `paper_ids` that hold no document, in the order given."""
     held = {r[0] for r in conn.execute(

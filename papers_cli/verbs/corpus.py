@@ -19,7 +19,7 @@ from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_
 from papers_cli.engine.ingest.page import now_utc
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
-from papers_cli.storage import pages
+from papers_cli.storage import documents, pages
 from papers_cli.storage.errors import StorageError
 from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
@@ -159,7 +159,7 @@ def _rm_texts(session: Session, idents: list[str]) -> Removed:
     its own transaction; NotFound when a paper holds none."""
     pids = resolve_all(session, idents)
     conn = session.open()
-    bare = [p for p in pids if fulltext.summary(conn, p) is None]
+    bare = [p for p in pids if documents.summary(conn, p) is None]
     if bare:
         raise NotFound(f"paper {bare[0]} has no full text to remove")
     return Removed([], None, {p: fulltext.remove(conn, p) for p in pids})

@@ -26,6 +26,7 @@ from papers_cli.engine.fetch import client as http
 from papers_cli.engine.fetch.plan import text_urls
 from papers_cli.engine.ingest.page import now_utc
 from papers_cli.parsers import fulltext as ft
+from papers_cli.storage import documents
 
 # Less body text than this (the abstract and references aside) is a paper's page or a
 # failed conversion, not its text: stored, it would keep the paper from being fetched.
@@ -185,7 +186,7 @@ def _document(body: bytes, source: str, token: str | None) -> fulltext.Extracted
 def _store(conn: sqlite3.Connection, paper: dict[str, Any], doc: fulltext.Extracted,
            source: str, url: str, now: Callable[[], str]) -> TextOutcome:
     pid, aid = paper["id"], paper["arxiv_id"]
-    held = fulltext.summary(conn, pid)
+    held = documents.summary(conn, pid)
     if held and held["sha256"] == fulltext.sha256(doc.raw):
         return TextOutcome(pid, aid, "unchanged", location=url, chars=held["chars"],
                            sections=held["sections"])

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from papers_cli.core.models import TEXT_SOURCES
+
 SEP = " > "  # between the headings of a section path: "3 Method > 3.2 Routing"
 KINDS = ("body", "caption", "references", "abstract")
-# How people are told where a text came from.
-SOURCE_LABELS = {"md": "the site's Markdown", "arxiv-html": "arXiv HTML", "pdf": "PDF"}
+SOURCE_LABELS = TEXT_SOURCES  # core/models.py: rendering reads them without this package
 
 
 class FullTextError(ValueError):
