@@ -28,7 +28,10 @@ LAYERS = {"core": 0, "storage": 1, "parsers": 1, "engine": 2, "render": 2, "verb
 # ours that exist to wrap them (imported late by the code that needs them, for that).
 HEAVY = {"numpy", "httpx", "mcp", "anyio", "bs4", "lxml", "rich", "feedgen", "rapidfuzz",
          "sqlite_utils", "tokenizers", "pypdf", "datasette", "typer", "uvicorn",
-         "markdown_it", "mdit_py_plugins"}
+         "markdown_it", "mdit_py_plugins",
+         # Not heavy themselves, but they pull in tempfile/shutil or selectors/threading/
+         # locale (~15 ms), wanted only for the default path and the pager.
+         "platformdirs", "subprocess", "anyascii"}
 HEAVY_OWN = {
     "papers_cli.cli.app": "typer",
     "papers_cli.cli.fastpath": "the entry point chooses typer or not",

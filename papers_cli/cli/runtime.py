@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from platformdirs import user_data_dir
-
 from papers_cli.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING,
@@ -58,6 +56,8 @@ STATE = State()
 
 def default_db() -> Path:
     """papers.db in the user's data directory (platformdirs)."""
+    from platformdirs import user_data_dir  # brings tempfile and shutil: when needed only
+
     return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 

@@ -10,7 +10,6 @@ import errno
 import io
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -133,6 +132,8 @@ def paged(enabled: bool = True) -> Iterator[None]:
     # As git does: less quits on one screen (-F), keeps colours (-R), leaves the screen (-X).
     env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
     sys.stdout.flush()
+    import subprocess  # brings selectors, threading, locale: for the pager only
+
     try:
         proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
     except (OSError, ValueError):
