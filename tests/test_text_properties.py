@@ -134,3 +134,41 @@ def test_any_html_gives_records_or_parse_error(text: str) -> None:
         assert e.message
     else:
         assert page.records and all(r.title for r in page.records)
+
+
+def _lines_or_error(stream: object) -> object:
+    from papers_cli.parsers import decoded_lines
+
+    try:
+        return list(decoded_lines(stream))  # type: ignore[arg-type]
+    except ParseError as e:
+        return (e.message, e.line)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.sampled_from(["a", "é", "\n", "\r", "\r\n", " ", "\x00", "\ufeff", "\udc80x",
+                              "\U0001f600", "\u2028"]), max_size=40).map(
+        lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"\xef\xbb\xbfab\ncd", b"\xff\xfe\x00\x00a\x00\x00\x00", b"\xfe\xff\x00a",
+                     b"\xef\xbb\xbf", b"\n", b"", b"a\n\n", b"\xff\xfea\x00\n\x00"])))
+def test_a_page_in_memory_gives_the_lines_a_streamed_one_does(data: bytes) -> None:
+    # decoded_lines decodes an in-memory page at once when it is plain: the same lines,
+    # or the same error, as reading it a piece at a time.
+    import io
+
+    class Streamed(io.RawIOBase):  # not a BytesIO: the general way
+        def __init__(self, data: bytes) -> None:
+            self._in = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+            chunk = self._in.read(len(buf))
+            buf[:len(chunk)] = chunk
+            return len(chunk)
+
+    streamed = _lines_or_error(io.BufferedReader(Streamed(data)))
+    assert _lines_or_error(io.BytesIO(data)) == streamed

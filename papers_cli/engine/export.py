@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import IO
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.fields import EXPORT_FIELDS
-from papers_cli.core.sanitize import json_safe, neutralise_formula
+from papers_cli.core.sanitize import FORMULA_START, json_safe, neutralise_formula
 from papers_cli.engine.formats.bibtex import KEY_FIELDS, keys_for, write_bibtex
 from papers_cli.engine.formats.markdown import write_markdown
 from papers_cli.storage import documents, records
@@ -65,7 +66,12 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
         out.write(csv_line(cols))
         for row in records.cells(conn, selection, cols):
             cells = ["" if v is None else str(v) for v in row]
-            out.write(csv_line(cells if raw_cells else [neutralise_formula(c) for c in cells]))
+            # One scan of the row for a cell that may start a formula (rare), not a call
+            # per cell: NUL cannot stand inside a stored value, and at worst a row takes
+            # the per-cell check for nothing.
+            if not raw_cells and _FORMULA_AT.search("\0" + "\0".join(cells)):
+                cells = [neutralise_formula(c) for c in cells]
+            out.write(csv_line(cells))
             n += 1
         return n
     if fmt in ("json", "jsonl"):
@@ -103,6 +109,10 @@ def with_documents(conn: sqlite3.Connection, line: str) -> str:
     return line[:-1] + ', "documents": ' + json.dumps(items, ensure_ascii=False) + "}"
 
 
+# A cell that starts with a formula character, in a row's cells joined by NUL.
+_FORMULA_AT = re.compile("\0[" + re.escape("".join(FORMULA_START)) + "]")
+
+
 def csv_line(cells: Sequence[str]) -> str:
     """One RFC 4180 record, exactly as csv.writer writes it (minimal quoting, CRLF).
 
@@ -112,6 +122,11 @@ def csv_line(cells: Sequence[str]) -> str:
     """
     if len(cells) == 1 and cells[0] == "":
         return '""\r\n'  # a lone empty cell would be an empty line
+    line = ",".join(cells)
+    if '"' not in line and "\n" not in line and "\r" not in line:  # the usual row
+        if line.count(",") == len(cells) - 1:
+            return line + "\r\n"
+        return ",".join(['"' + c + '"' if "," in c else c for c in cells]) + "\r\n"
     return ",".join([
         '"' + c.replace('"', '""') + '"' if ('"' in c or "," in c or "\n" in c or "\r" in c)
         else c for c in cells]) + "\r\n"

@@ -12,8 +12,14 @@ from papers_cli.core.models import ParsedPage
 from papers_cli.core.normalize import title_key
 from papers_cli.core.validate import FieldError, check_value
 from papers_cli.storage import fts, tx
-from papers_cli.storage.ids import NEXT_PAGE_ID, note_max_page_id
-from papers_cli.storage.papers import PageResult, recompute, store_records
+from papers_cli.storage.ids import NEXT_PAGE_ID, note_max_page_id, note_max_paper_id
+from papers_cli.storage.papers import (
+    DbCorpus,
+    PageResult,
+    checked_chunks,
+    recompute,
+    store_records,
+)
 from papers_cli.storage.rows import SIGHTING_COLUMNS, Checked, check
 from papers_cli.storage.sql import ids_json
 
@@ -77,10 +83,11 @@ def store_page(conn: sqlite3.Connection, page: ParsedPage, *, path: str, sha256:
             page_id = known.id
             skip = {r[0] for r in conn.execute("SELECT position FROM sightings WHERE page_id = ?",
                                                (page_id,))}
-        result = store_records(conn, page, page_id, ingested_at,
-                               (check(r) for r in page.records) if records is None
-                               else records,
-                               assigned=assigned, skip_positions=skip)
+        result = store_records(DbCorpus(conn), page, page_id, ingested_at,
+                               checked_chunks((check(r) for r in page.records)
+                                              if records is None else records, skip),
+                               assigned=assigned)
+        note_max_paper_id(conn)
         count = conn.execute("SELECT count(*) FROM sightings WHERE page_id = ?",
                              (page_id,)).fetchone()[0]
         conn.execute("UPDATE pages SET records = max(?, ?) WHERE id = ?",
@@ -159,6 +166,12 @@ def adopt_foreign(conn: sqlite3.Connection, now: str) -> int:
          for o in out])
     recompute(conn, [r["id"] for r in rows])
     return len(rows)
+
+
+def has_foreign(conn: sqlite3.Connection) -> bool:
+    """Whether the papers table holds rows another tool wrote (see adopt_foreign)."""
+    return conn.execute("SELECT 1 FROM papers WHERE title_key IS NULL LIMIT 1").fetchone() \
+        is not None
 
 
 def _foreign_values(row: dict[str, Any], names: list[str]) -> dict[str, Any]:

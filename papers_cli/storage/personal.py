@@ -144,6 +144,12 @@ def recreate_triggers(conn: sqlite3.Connection) -> None:
     _run_script(conn, ORPHAN_TRIGGER)
 
 
+def has_orphans(conn: sqlite3.Connection) -> bool:
+    """Whether personal data waits for its paper to come back (see reattach)."""
+    return conn.execute("SELECT 1 FROM personal WHERE paper_id IS NULL LIMIT 1").fetchone() \
+        is not None
+
+
 def reattach(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> None:
     """Give papers just inserted the personal data orphaned by a paper of the same
     identity: the same arXiv id, or the same title key and an abstract that agrees."""

@@ -177,6 +177,12 @@ def dedupe_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
                             "published_inferred FROM papers ORDER BY id")
 
 
+def abstracts_of(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str | None]:
+    """The abstracts of these papers, by id."""
+    return dict(conn.execute("SELECT p.id, p.abstract FROM json_each(?) j JOIN papers p ON "
+                             "p.id = j.value", (ids_json(ids),)).fetchall())
+
+
 def paper_rows(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Papers rows by id, with their number of sightings."""
     out: dict[int, dict[str, Any]] = {}

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from papers_cli.core.dates import (
     YearChoice,
@@ -23,17 +25,19 @@ from papers_cli.core.dates import (
 )
 from papers_cli.core.fields import Kind
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.core.normalize import title_key
+from papers_cli.core.normalize import stored_path, title_key
 from papers_cli.core.validate import FieldError, check_value
 from papers_cli.core.words import plural
 from papers_cli.engine import fulltext
 from papers_cli.engine.ingest.prepare import Prepared, prepare
 from papers_cli.engine.ingest.report import PageOutcome
-from papers_cli.engine.ingest.sources import Opener
+from papers_cli.engine.ingest.sources import Opener, Source
 from papers_cli.parsers import decode, decoded_lines, parse_bytes
 from papers_cli.parsers.export_jsonl import parse_export
 from papers_cli.parsers.text import TextPageReader, iter_blocks
 from papers_cli.storage import pages, personal, tx
+from papers_cli.storage.papers import PageResult
+from papers_cli.storage.plan import NotPlanned
 from papers_cli.storage.read import known_full_dates
 from papers_cli.storage.rows import Checked, check, set_dates
 
@@ -45,6 +49,60 @@ class Options:
     year: int | None = None
     date: dt.date | None = None  # --date: the page date of pages that show none
     today: dt.date | None = None
+
+
+class Target(Protocol):
+    """Where pages are stored: the database (DbTarget), or batches the parse worker
+    plans ahead of the writer (storage.plan.Plan)."""
+
+    def is_known(self, sha: str) -> bool: ...
+
+    def known_dates(self, keys: Iterable[str]) -> dict[str, list[str]]: ...
+
+    def store_page(self, page: ParsedPage, *, path: str, sha256: str, ingested_at: str,
+                   year_source: str | None, records: Iterable[Checked] | None) -> PageResult:
+        ...
+
+
+class DbTarget:
+    """The database: each page stored in its own transaction (storage.pages)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def is_known(self, sha: str) -> bool:
+        return pages.is_known(self.conn, sha)
+
+    def known_dates(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        return known_full_dates(self.conn, keys)
+
+    def store_page(self, page: ParsedPage, *, path: str, sha256: str, ingested_at: str,
+                   year_source: str | None, records: Iterable[Checked] | None) -> PageResult:
+        return pages.store_page(self.conn, page, path=path, sha256=sha256,
+                                ingested_at=ingested_at, year_source=year_source,
+                                records=records)
+
+
+def ingest_source(target: Target, src: Source, opts: Options,
+                  pre: Prepared | None = None) -> PageOutcome:
+    """One source into a target: a page that is bad or cannot be read is a rejected
+    outcome (the caller turns other exceptions into one too)."""
+    if src.error:
+        return PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
+    try:
+        if src.path is None:
+            if not isinstance(target, DbTarget):
+                raise NotPlanned(src.name)
+            return ingest_into(target, lambda: contextlib.nullcontext(sys.stdin.buffer),
+                               src.name, options=opts)
+        path = src.path
+        if path.is_dir():
+            return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
+        stored = stored_path(os.path.abspath(path) if path.is_file() else str(path))
+        return ingest_into(target, lambda: path.open("rb"), src.name, stored_path=stored,
+                           options=opts, prepared=pre)
+    except OSError as e:
+        return PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
 
 
 def ingest_bytes(conn: sqlite3.Connection, data: bytes, name: str, *,
@@ -62,10 +120,19 @@ def ingest_stream(conn: sqlite3.Connection, open_stream: Opener, name: str, *,
                   prepared: Prepared | None = None,
                   ingested_at: str | None = None) -> PageOutcome:
     """Parse and store one page from a stream (read once). Never raises for bad input."""
+    return ingest_into(DbTarget(conn), open_stream, name, stored_path=stored_path,
+                       options=options, prepared=prepared, ingested_at=ingested_at)
+
+
+def ingest_into(target: Target, open_stream: Opener, name: str, *,
+                stored_path: str | None = None, options: Options | None = None,
+                prepared: Prepared | None = None,
+                ingested_at: str | None = None) -> PageOutcome:
+    """ingest_stream into a target; NotPlanned when a plan cannot take the page."""
     opts = options or Options()
-    pre = prepared or prepare(open_stream, lambda sha: pages.is_known(conn, sha))
+    pre = prepared or prepare(open_stream, target.is_known)
     try:
-        return _ingest_prepared(conn, pre, name, stored_path or name, opts,
+        return _ingest_prepared(target, pre, name, stored_path or name, opts,
                                 ingested_at or now_utc())
     except ParseError as e:
         return PageOutcome(name, "rejected", e.located(name))
@@ -77,32 +144,33 @@ def now_utc() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _ingest_prepared(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+def _ingest_prepared(target: Target, pre: Prepared, name: str, stored: str,
                      opts: Options, now: str) -> PageOutcome:
     if pre.error is not None:
         raise ParseError(*pre.error)
-    if pre.kind == "known" or pages.is_known(conn, pre.sha):
+    if pre.kind == "known" or target.is_known(pre.sha):
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
     if pre.kind == "empty":
         raise ParseError("empty file", 1)
     if pre.kind == "export":
+        if not isinstance(target, DbTarget):
+            raise NotPlanned(name)
         with pre.body.open() as f:
-            return _ingest_export(conn, f.read(), name)
+            return _ingest_export(target.conn, f.read(), name)
     if pre.kind == "text":
-        return _ingest_text(conn, pre, name, stored, opts, now)
+        return _ingest_text(target, pre, name, stored, opts, now)
     with pre.body.open() as f:
         data = f.read()
     page = parse_bytes(data)
     if opts.date and not page.page_date_iso:
         page.page_date_iso = opts.date.isoformat()
     choice = infer_page_year(page, opts.year or (opts.date.year if opts.date else None),
-                             lambda keys: known_full_dates(conn, keys), title_key,
-                             opts.today)
+                             target.known_dates, title_key, opts.today)
     apply_year(page, choice)
-    return _store(conn, page, name, pre.sha, stored, choice, None, len(page.records), now)
+    return _store(target, page, name, pre.sha, stored, choice, None, now)
 
 
-def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str,
+def _ingest_text(target: Target, pre: Prepared, name: str, stored: str,
                  opts: Options, now: str) -> PageOutcome:
     scan = pre.scan
     assert scan is not None
@@ -112,7 +180,7 @@ def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str
     page = ParsedPage(format="text", records=[], page_date=page_date)
     choice = infer_year(page_date, None, scan.shown,
                         opts.year or (opts.date.year if opts.date else None),
-                        lambda keys: known_full_dates(conn, keys), opts.today)
+                        target.known_dates, opts.today)
     resolve_page_date(page, choice)
 
     def records() -> Iterator[Checked]:
@@ -126,7 +194,7 @@ def _ingest_text(conn: sqlite3.Connection, pre: Prepared, name: str, stored: str
                           c.shown.year is None and choice.inferred)
             yield c
 
-    return _store(conn, page, name, pre.sha, stored, choice, records(), scan.count, now)
+    return _store(target, page, name, pre.sha, stored, choice, records(), now)
 
 
 def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
@@ -134,16 +202,15 @@ def _reread(open_stream: Opener) -> Iterator[PaperRecord]:
         yield from TextPageReader(iter_blocks(decoded_lines(f))).records()
 
 
-def _store(conn: sqlite3.Connection, page: ParsedPage, name: str, sha: str, stored: str,
-           choice: YearChoice, records: Iterator[Checked] | None, count: int,
-           now: str) -> PageOutcome:
+def _store(target: Target, page: ParsedPage, name: str, sha: str, stored: str,
+           choice: YearChoice, records: Iterator[Checked] | None, now: str) -> PageOutcome:
     try:  # a page dated in the future would stay "newest" for ever
         check_value("page_date", Kind.DATE, page.page_date_iso)
     except FieldError as e:
         raise ParseError(str(e)) from None
     try:
-        res = pages.store_page(conn, page, path=stored, sha256=sha, ingested_at=now,
-                                 year_source=choice.source, records=records)
+        res = target.store_page(page, path=stored, sha256=sha, ingested_at=now,
+                                year_source=choice.source, records=records)
     except pages.PageExists:  # another process stored the same page meanwhile
         return PageOutcome(name, "skipped", "already ingested, nothing changed")
     return PageOutcome(name, "ingested", records=res.records, new_papers=res.new_papers,

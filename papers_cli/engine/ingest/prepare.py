@@ -87,10 +87,14 @@ def _scan_text(open_stream: Opener, keep: bool) -> TextScan:
         scan = TextScan(reader.page_date, [], 0, [] if keep else None)
         for rec in reader.records():
             scan.count += 1
+            c = None
             if scan.records is not None:
-                scan.records.append(check(rec, dates_later=True))
+                c = check(rec, dates_later=True)
+                scan.records.append(c)
             if rec.shown_date is not None:
-                key = title_key(rec.title) if rec.shown_date.year is None else ""
+                key = ("" if rec.shown_date.year is not None
+                       else c.key if c is not None and c.error is None  # the same: computed once
+                       else title_key(rec.title))
                 scan.shown.append((key, rec.shown_date))
     return scan
 

@@ -3,25 +3,27 @@ page never stopping the others, Ctrl-C keeping what was committed."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import sqlite3
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from papers_cli.core.normalize import stored_path
-from papers_cli.engine.ingest.page import Options, ingest_stream, now_utc
+from papers_cli.engine.ingest.page import DbTarget, Options, ingest_source, now_utc
+from papers_cli.engine.ingest.pipeline import Planner
 from papers_cli.engine.ingest.prepare import Prepared
 from papers_cli.engine.ingest.report import IngestReport, PageOutcome
 from papers_cli.engine.ingest.sources import Source
-from papers_cli.engine.ingest.worker import with_prepared
-from papers_cli.storage import pages
+from papers_cli.engine.ingest.worker import PARALLEL_MIN, with_prepared
+from papers_cli.storage import pages, personal, plan
+from papers_cli.storage.connection import db_path
 from papers_cli.storage.errors import classify
 
 BATCH_RECORDS = 5000
 BATCH_SECONDS = 2.0
+# Planned batches that could not be written as planned (another program wrote
+# meanwhile) before the rest of a run is stored page by page.
+MAX_REPLANS = 3
 
 
 class Interrupted(Exception):
@@ -53,76 +55,169 @@ def ingest_sources(
 ) -> IngestReport:
     """Ingest every source; bad pages do not stop the rest.
 
-    Each page is all-or-nothing (a savepoint). Pages are committed in batches of
-    about `batch_records` records or `batch_seconds`, whichever comes first: one
-    FTS5 segment per batch instead of per page. Outcomes are reported once their
-    batch is committed. Ctrl-C rolls back the open batch only and raises
-    Interrupted with what was committed; a re-run picks the rest up.
+    Each page is all or nothing. Pages are committed in batches of about
+    `batch_records` records or `batch_seconds`, whichever comes first: one FTS5
+    segment per batch instead of per page. Outcomes are reported once their batch
+    is committed. Ctrl-C rolls back the open batch only and raises Interrupted with
+    what was committed; a re-run picks the rest up.
 
-    With many files (or `parallel=True`) a worker process reads, hashes and
-    parses the next pages while this one writes: the second core hides parsing.
+    With many files (or `parallel=True`) a worker process reads, parses and checks
+    the next pages and plans each batch in memory (engine/ingest/pipeline.py) while
+    this one writes the batch before: no savepoint per page, a paper listed again
+    within a batch written once. Otherwise, and for what cannot be planned, each page
+    is a savepoint inside its batch.
     """
-    opts = Options(year, date, today)
+    run = _Run(conn, Options(year, date, today), on_page, on_progress, batch_records,
+               batch_seconds)
     pages.tune_for_batches(conn)
-    report = IngestReport()
-    committed = IngestReport()
-    pending: list[PageOutcome] = []
-    records = 0
-    started = time.monotonic()
-
-    def flush() -> None:
-        nonlocal records, started
-        pages.commit_batch(conn)
-        for o in pending:
-            committed.outcomes.append(o)
-            if on_page:
-                on_page(o)
-        pending.clear()
-        records, started = 0, time.monotonic()
-
     try:
-        for src, pre in with_prepared(conn, sources, parallel):
+        if _can_plan(conn, sources, parallel):
+            run.planned(sources)
+        else:
+            run.page_by_page(with_prepared(conn, sources, parallel))
+    except KeyboardInterrupt:
+        pages.rollback_batch(conn)
+        raise Interrupted(run.committed, len(sources) - len(run.committed.outcomes)) from None
+    except BaseException:
+        pages.rollback_batch(conn)
+        raise
+    return run.report
+
+
+def _can_plan(conn: sqlite3.Connection, sources: Sequence[Source],
+              parallel: bool | None) -> bool:
+    """Batches are planned by a worker when there are many files, and the plan's
+    reads suffice: no personal data waits to be given back to a paper (that is
+    decided as papers are inserted, personal.reattach)."""
+    files = sum(1 for s in sources if s.path is not None and not s.error and s.path.is_file())
+    if parallel is None:
+        parallel = files >= PARALLEL_MIN and (os.cpu_count() or 1) > 1
+    if not parallel or not files or not db_path(conn) or conn.in_transaction:
+        return False
+    if personal.has_orphans(conn):
+        return False
+    if pages.has_foreign(conn):  # rows other tools wrote are taken in first
+        pages.begin_batch(conn, now_utc())
+        pages.commit_batch(conn)
+    return True
+
+
+class _Run:
+    def __init__(self, conn: sqlite3.Connection, opts: Options,
+                 on_page: Callable[[PageOutcome], None] | None,
+                 on_progress: Callable[[], None] | None, batch_records: int,
+                 batch_seconds: float) -> None:
+        self.conn, self.opts = conn, opts
+        self.on_page, self.on_progress = on_page, on_progress
+        self.batch_records, self.batch_seconds = batch_records, batch_seconds
+        self.report = IngestReport()
+        self.committed = IngestReport()
+
+    def _done(self, outcomes: Iterable[PageOutcome]) -> None:
+        """Outcomes of a committed batch."""
+        for o in outcomes:
+            self.committed.outcomes.append(o)
+            if self.on_page:
+                self.on_page(o)
+
+    def page_by_page(self, items: Iterable[tuple[Source, Prepared | None]]) -> None:
+        """Each page a savepoint inside its batch."""
+        conn = self.conn
+        pending: list[PageOutcome] = []
+        records = 0
+        started = time.monotonic()
+
+        def flush() -> None:
+            nonlocal records, started
+            pages.commit_batch(conn)
+            self._done(pending)
+            pending.clear()
+            records, started = 0, time.monotonic()
+
+        for src, pre in items:
             pages.begin_batch(conn, now_utc())
-            outcome = _ingest_one(conn, src, opts, pre)
+            outcome = _ingest_one(conn, src, self.opts, pre)
             if not conn.in_transaction:  # an error ended the batch: its pages are lost
                 for o in pending:
                     o.status, o.message = "rejected", f"{o.source}: not stored ({outcome.message})"
                 flush()
-            report.outcomes.append(outcome)
+            self.report.outcomes.append(outcome)
             pending.append(outcome)
             records += outcome.records
-            if on_progress:
-                on_progress()
-            if records >= batch_records or time.monotonic() - started >= batch_seconds:
+            if self.on_progress:
+                self.on_progress()
+            if records >= self.batch_records or time.monotonic() - started >= self.batch_seconds:
                 flush()
         flush()
-    except KeyboardInterrupt:
-        pages.rollback_batch(conn)
-        raise Interrupted(committed, len(sources) - len(committed.outcomes)) from None
-    except BaseException:
-        pages.rollback_batch(conn)
-        raise
-    return report
 
+    def planned(self, sources: Sequence[Source]) -> None:
+        """Batches planned by the worker, written here; what the worker cannot plan, or
+        a batch that cannot be written as planned, is stored page by page, and a new
+        worker plans on from the next source."""
+        path = db_path(self.conn)
+        i, replans = 0, 0
+        while i < len(sources):
+            if replans >= MAX_REPLANS:  # another program keeps writing: no use planning
+                self.page_by_page((s, None) for s in sources[i:])
+                return
+            version = plan.data_version(self.conn)
+            base = i
+            with Planner(path, sources[base:], self.opts, self.batch_records,
+                         self.batch_seconds) as planner:
+                for msg in planner:
+                    if msg[0] == "batch":
+                        _, end, outcomes, batch = msg
+                        if not self._write(batch, version):
+                            replans += 1
+                            self.page_by_page((s, None) for s in sources[i:base + end])
+                            i = base + end
+                            break
+                        self.report.outcomes += outcomes
+                        self._done(outcomes)
+                        self._progress(len(outcomes))
+                        i = base + end
+                        planner.ack()
+                    elif msg[0] == "slow":
+                        _, start, end = msg
+                        assert base + start == i
+                        self.page_by_page((s, None) for s in sources[i:base + end])
+                        i = base + end
+                    elif msg[0] == "gone":
+                        replans = MAX_REPLANS
+                    else:  # done
+                        i = len(sources)
+
+    def _write(self, batch: plan.Batch, version: int) -> bool:
+        """Write a planned batch in one transaction; False (nothing written) when the
+        database is not what it was planned on, or writing it fails: its pages are
+        then stored page by page."""
+        if not batch.pages:
+            return True
+        pages.begin_batch(self.conn, now_utc())
+        try:
+            if plan.data_version(self.conn) != version:
+                pages.rollback_batch(self.conn)
+                return False
+            plan.write_batch(self.conn, batch)
+            pages.commit_batch(self.conn)
+        except sqlite3.Error as e:
+            pages.rollback_batch(self.conn)
+            if classify(e).kind == "busy":
+                raise
+            return False
+        return True
+
+    def _progress(self, n: int) -> None:
+        if self.on_progress:
+            for _ in range(n):
+                self.on_progress()
 
 
 def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
                 pre: Prepared | None = None) -> PageOutcome:
     """One source, whatever goes wrong in it: a bad page is a rejected outcome."""
-    if src.error:
-        return PageOutcome(src.name, "rejected", f"{src.name}: {src.error}")
     try:
-        if src.path is None:
-            return ingest_stream(conn, lambda: contextlib.nullcontext(sys.stdin.buffer),
-                                 src.name, options=opts)
-        path = src.path
-        if path.is_dir():
-            return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
-        stored = stored_path(os.path.abspath(path) if path.is_file() else str(path))
-        return ingest_stream(conn, lambda: path.open("rb"), src.name, stored_path=stored,
-                             options=opts, prepared=pre)
-    except OSError as e:
-        return PageOutcome(src.name, "rejected", f"{src.name}: {e.strerror or e}")
+        return ingest_source(DbTarget(conn), src, opts, pre)
     except sqlite3.Error as e:
         err = classify(e)
         if err.kind == "busy":
@@ -133,4 +228,3 @@ def _ingest_one(conn: sqlite3.Connection, src: Source, opts: Options,
     except Exception as e:  # a parser bug must not stop the other pages
         return PageOutcome(src.name, "rejected",
                            f"{src.name}: could not read this page ({type(e).__name__}: {e})")
-

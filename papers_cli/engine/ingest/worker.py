@@ -154,7 +154,7 @@ PREFETCH_BYTES = 16 << 20
 _worker_conn: sqlite3.Connection | None = None
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """The worker must not outlive an ingest killed with -9 (it would block on its pipe
     forever): Linux kills it when the parent dies; elsewhere a thread watches."""
     try:
@@ -180,7 +180,7 @@ def _worker_main(pipe: Connection, db: str, parent: int) -> None:
     failed: the main process then reads the page and reports the error); None in: stop."""
     global _worker_conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         _worker_conn = connect_readonly(db)
     except sqlite3.Error:
