@@ -138,6 +138,8 @@ def _plain_lines(data: bytes) -> list[str] | None:
         return None
     if lines[-1] == "":  # the text ends with a line end: no line after it
         lines.pop()
+    if lines:  # a second byte-order mark, as the general way drops it
+        lines[0] = lines[0].lstrip(_ZWNBSP)
     return lines
 
 
