@@ -90,9 +90,9 @@ def decoded_lines(stream: IO[bytes]) -> Iterator[str]:
     memory. Errors name the line, counted as `decode` counts them."""
     if isinstance(stream, io.BytesIO):  # a page held in memory: at once, when it is plain
         data = stream.read()
-        lines = _plain_lines(data)
-        if lines is not None:
-            yield from lines
+        plain = _plain_lines(data)
+        if plain is not None:
+            yield from plain
             return
         stream = io.BytesIO(data)
     head = stream.read(4)
