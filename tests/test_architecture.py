@@ -42,6 +42,9 @@ HEAVY_OWN = {
     "papers_cli.engine.search.hybrid": "numpy", "papers_cli.engine.search.suggest": "rapidfuzz",
     "papers_cli.engine.dedupe": "rapidfuzz", "papers_cli.parsers.html": "bs4",
     "papers_cli.web.server": "Datasette and uvicorn (papers serve only)",
+    # Record writers only some formats use: search in a pipe does not load them.
+    "papers_cli.engine.formats.bibtex": "BibTeX keys (anyascii, bibkey's tables)",
+    "papers_cli.engine.formats.markdown": "the Markdown writer",
 }
 
 

@@ -13,7 +13,7 @@ from papers_cli.core.errors import EXIT_INTERRUPTED
 
 # Where each command's presenter is (a module of papers_cli.cli).
 MODULES = {
-    "list": "records", "show": "records", "search": "records", "similar": "records",
+    "list": "browse", "show": "browse", "search": "records", "similar": "records",
     "stats": "browse", "open": "browse", "read": "browse", "where": "browse", "serve": "browse",
     "ingest": "commands",
     "fetch": "commands", "pages": "commands", "rm": "commands", "doctor": "commands",
