@@ -147,6 +147,24 @@ def test_nothing_can_be_written(site: str, corpus: Path) -> None:
     assert sha(corpus) == before
 
 
+def test_csv_answers_run_no_formula(site: str) -> None:
+    """Review: a title such as '=HYPERLINK("http://evil","x")' went as is into the .csv
+    of a table or a canned query, a formula for the spreadsheet that opens it; `papers
+    export --csv` gives such a cell a leading apostrophe, and so does the server now."""
+    sql = ("select '=HYPERLINK(\"http://evil\",\"x\")' as title, '+cmd|x' as a, '-5' as n, "
+           "'@x' as b, 'plain, \"quoted\"' as c")
+    for extra in ("", "&_dl=1"):
+        status, body, _ = get(f"{site}/corpus.csv?sql={urllib.parse.quote(sql)}{extra}")
+        assert status == 200, body
+        assert body.splitlines() == [
+            "title,a,n,b,c", '"\'=HYPERLINK(""http://evil"",""x"")",\'+cmd|x,-5,\'@x,'
+            '"plain, ""quoted"""'], body
+    status, body, _ = get(f"{site}/corpus/papers.csv?_stream=1")
+    assert status == 400  # every row at once is not offered: a CSV is a page, checked whole
+    status, body, _ = get(f"{site}/corpus/search.csv?q=sparsity")
+    assert status == 200 and body.startswith("id,title,snippet,score")
+
+
 def test_the_digest_feed_is_atom(site: str) -> None:
     feedparser = pytest.importorskip("feedparser")
     status, body, headers = get(site + "/feed/digest.atom?since=2024-01-01")

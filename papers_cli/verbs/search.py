@@ -145,12 +145,17 @@ def _records(session: Session, result: engine.SearchResult, names: list[str], of
     for note in result.notes:
         session.events.note(note, "yellow")
     kw = {} if semantic_snippet is None else {"semantic_snippet": semantic_snippet}
-    hits = engine.read_hits(session.open(), result.ranked, result.display, names,
-                            passages=result.passages, passage_expr=result.passage_expr, **kw)
-    shown = hits.records[offset:]
+    # Only the page's papers are read and marked: those before `offset` were ranked to
+    # find where the page starts, no more (reading them all made page 200 take seconds).
+    hits = engine.read_hits(session.open(), result.ranked[offset:], result.display, names,
+                            passages=result.passages, passage_expr=result.passage_expr,
+                            first_rank=offset + 1, **kw)
+    shown = hits.records
     available = result.total + result.partial
     out = Records(names, shown, marked=hits.marked, total=available, partial=result.partial,
                   suggestions=result.suggestions)
     if result.total == 0:
         out.empty = f"no {'exact ' if result.ranked else ''}matches for {what}"
+    elif not shown and offset:
+        out.empty = f"no matches for {what} past the first {len(result.ranked):,}"
     return out

@@ -33,6 +33,7 @@ SETTINGS = {
     # Suggesting facets tries every column: 2.6 s for the papers table at 100k papers.
     "suggest_facets": False,
     "allow_download": False,  # the database file stays on this machine
+    "allow_csv_stream": False,  # a CSV is a page of rows, held whole to neutralise formulas
     "default_cache_ttl": 0,  # the corpus changes under a running server (fetch, ingest)
 }
 

@@ -46,7 +46,8 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     """Every request that could write (POST, PUT, PATCH, DELETE) is refused at the
-    door with 405, whatever Datasette or a plugin would do with it."""
+    door with 405, whatever Datasette or a plugin would do with it; a CSV answer has its
+    formula cells neutralised."""
     def wrap(app: Any) -> Any:
         async def read_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http" and scope.get("method", "GET") not in READ_METHODS:
@@ -55,11 +56,39 @@ def asgi_wrapper(datasette: Any) -> Any:
                 await send({"type": "http.response.body",
                             "body": b"papers serve is read-only\n"})
                 return
-            await app(scope, receive, send)
+            is_csv = scope["type"] == "http" and str(scope.get("path", "")).endswith(".csv")
+            await app(scope, receive, _csv_neutralised(send) if is_csv else send)
 
         return read_only
 
     return wrap
+
+
+def _csv_neutralised(send: Any) -> Any:
+    """`send` for a .csv answer (text/csv, or text/plain to show in the browser): held
+    whole (a page of rows: streaming every row is off) and sent with its formula cells
+    neutralised (render.csv_safe)."""
+    held: list[Any] = []  # the answer's start, then its body so far
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            kind = dict(message.get("headers") or []).get(b"content-type", b"")
+            if message.get("status") == 200 and kind.startswith((b"text/csv", b"text/plain")):
+                held.append({**message, "headers": [
+                    (k, v) for k, v in message.get("headers") or []
+                    if k.lower() != b"content-length"]})
+                return
+        elif held and message["type"] == "http.response.body":
+            held.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            await send(held[0])
+            await send({"type": "http.response.body",
+                        "body": render.csv_safe(b"".join(held[1:]))})
+            return
+        await send(message)
+
+    return sending
 
 
 @hookimpl(tryfirst=True)

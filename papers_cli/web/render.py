@@ -5,14 +5,16 @@ readable as TeX)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
+import io
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-from papers_cli.core.sanitize import MARK_CLOSE, MARK_OPEN
+from papers_cli.core.sanitize import MARK_CLOSE, MARK_OPEN, neutralise_formula
 
 CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 560, 180, 44, 16, 14, 30
 # Characters that would reorder the text around them (bidi controls): shown as visible
@@ -95,3 +97,15 @@ def _markdown() -> Any:
 def markdown(text: str) -> Markup:
     """A full text (Markdown with TeX math) as HTML."""
     return Markup(_markdown().render(plain(text)))
+
+
+def csv_safe(body: bytes) -> bytes:
+    """A CSV answer (Datasette's .csv of a table or query) with every cell a spreadsheet
+    would run as a formula ("=HYPERLINK(...)" as a title) given a leading apostrophe, as
+    `papers export --csv` does."""
+    text = body.decode("utf-8", "replace")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv.reader(io.StringIO(text, newline="")):
+        writer.writerow([neutralise_formula(cell) for cell in row])
+    return out.getvalue().encode("utf-8")
