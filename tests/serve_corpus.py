@@ -75,18 +75,20 @@ def build(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def serving(db: Path, *extra: str) -> Iterator[str]:
-    """`papers serve --port 0` on the corpus: its base URL while the block runs."""
+def serving(db: Path, *extra: str, log: list[str] | None = None) -> Iterator[str]:
+    """`papers serve --port 0` on the corpus: its base URL while the block runs (what
+    the server prints, stdout and stderr, goes to `log`)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([*PAPERS, "--db", str(db), "serve", "--port", "0", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=ROOT, env=env)
     try:
-        assert proc.stderr is not None
-        url, said = None, []
+        assert proc.stdout is not None
+        url = None
+        said = [] if log is None else log
         deadline = time.monotonic() + 60
         while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
+            line = proc.stdout.readline()
             if not line:
                 break
             said.append(line)
@@ -94,7 +96,7 @@ def serving(db: Path, *extra: str) -> Iterator[str]:
             url = m.group(1) if m else None
         assert url, f"papers serve did not start: {''.join(said)}"
         # Keep reading what it says, so that it never blocks on a full pipe.
-        threading.Thread(target=lambda: said.extend(proc.stderr or ()), daemon=True).start()
+        threading.Thread(target=lambda: said.extend(proc.stdout or ()), daemon=True).start()
         yield url.rstrip("/")
     finally:
         proc.terminate()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -234,3 +235,16 @@ def test_local_by_default_and_a_warning_for_another_host(corpus: Path) -> None:
     assert plan.warnings and "anyone who can reach this machine" in plan.warnings[0]
     assert is_local("localhost") and is_local("::1") and not is_local("192.0.2.1")
     assert config.SETTINGS["allow_download"] is False
+
+
+def test_errors_leave_no_traceback_in_the_servers_terminal(corpus: Path) -> None:
+    # Datasette's own handler printed each error's traceback with its local variables.
+    log: list[str] = []
+    with serving(corpus, log=log) as url:
+        for path in ("/corpus.json?sql=delete+from+papers", "/corpus/papers?_search=%22",
+                     "/corpus.json?sql=select+*+from+nosuch", "/nosuch", "/paper/999999"):
+            status, _, _ = get(url + path)
+            assert 400 <= status < 500, path
+        time.sleep(0.5)
+    said = "".join(log)
+    assert "Traceback" not in said and "locals" not in said, said[:2000]

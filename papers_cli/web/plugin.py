@@ -6,9 +6,11 @@ lists as lists, matches marked, every text escaped)."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from datasette import hookimpl
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from papers_cli.core.errors import UserError
@@ -93,19 +95,26 @@ def _csv_neutralised(send: Any) -> Any:
 
 @hookimpl(tryfirst=True)
 def handle_exception(datasette: Any, request: Any, exception: Exception) -> Any:
-    """A bad request (invalid SQL, a query's error, a missing page) answered as
-    Datasette does, without a traceback in the server's log; other errors go on."""
+    """Every error answered as Datasette answers it, without its traceback (with local
+    variables) in the server's terminal: the one exception handler (web/server.py
+    unregisters Datasette's); a server error is one line on stderr."""
     status = getattr(exception, "status", 500)
-    if not isinstance(status, int) or status >= 500:
-        return None
+    if not isinstance(status, int) or not 400 <= status < 600:
+        status = 500
+    title = getattr(exception, "title", None) if isinstance(exception, DatasetteError) \
+        else None
+    if status >= 500:
+        print(f"papers serve: {request.path}: {type(exception).__name__}: "
+              f"{str(exception)[:200]}", file=sys.stderr)
 
     async def inner() -> Any:
         from datasette.utils.asgi import Response
 
         message = getattr(exception, "message", None) or str(exception.args[0] if
                                                                  exception.args else exception)
-        info = {"ok": False, "error": message, "status": status,
-                "title": getattr(exception, "title", None)}
+        if status >= 500:
+            message = "papers serve could not answer this (see the server's terminal)"
+        info = {"ok": False, "error": message, "status": status, "title": title}
         if request.path.split("?")[0].endswith(".json"):
             return Response.json(info, status=status)
         template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])

@@ -57,6 +57,10 @@ def build(db: Path) -> Datasette:
         conn.close()
     if pm.get_plugin("papers") is None:
         pm.register(plugin, name="papers")
+    # Datasette's own handler prints every error's traceback, local variables included,
+    # even when ours has answered: ours is the only one (hooks are not first-result).
+    if pm.get_plugin("datasette.handle_exception") is not None:
+        pm.unregister(name="datasette.handle_exception")
     ds = Datasette(metadata=config.metadata(tables, str(db)), template_dir=str(TEMPLATES),
                    settings=config.SETTINGS)
     ds.add_database(ReadOnlyDatabase(ds, path=str(db), is_mutable=True), name=config.DB_NAME)
