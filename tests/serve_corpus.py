@@ -36,6 +36,18 @@ The loss is $\\mathcal{L} = \\sum_i x_i^2 < 1$ and <img src=x onerror="window.__
 $$
 E = mc^2
 $$
+
+## 2 Method
+
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+We route each token to few experts, so most units stay silent for any input.
+
 """
 UPVOTES = (("2026-11-01", 3), ("2026-11-04", 9), ("2026-11-08", 21))
 

@@ -52,6 +52,19 @@ _LATEXML_MARKS = (b"ltx_document", b"ltx_page", b"LaTeXML", b"ltx_title")
 PEEK = 65536
 
 
+# Less body text than this (the abstract and references aside) is a paper's page, a
+# failed conversion or a truncated file, not its text: stored, it would replace a real
+# text (ingest) or keep the paper from being fetched (fetch).
+MIN_BODY = 500
+
+
+def check_body(doc: Extracted) -> None:
+    """FullTextError when a document holds no more than an abstract."""
+    body = sum(len(p.text) for p in doc.text.passages if p.kind in ("body", "caption"))
+    if body < MIN_BODY:
+        raise ft.FullTextError(f"no more than an abstract ({body} characters of body text)")
+
+
 def document_kind(head: bytes, name: str) -> str | None:
     """Whether a file is a paper's full text (and which kind) rather than a listing
     page, from its first bytes and its name: a PDF, a .md file, or an HTML page that

@@ -106,6 +106,7 @@ def _attach_one(session: Session, src: Source, target: int | None, now: str) -> 
     conn = session.open()
     paper = records.read(conn, [pid], ["id", "arxiv_id"])[0]
     fulltext.check_names(paper, doc, named)
+    fulltext.check_body(doc)  # a truncated file must not replace a paper's text
     held = documents.summary(conn, pid)
     if held and held["sha256"] == fulltext.sha256(doc.raw):
         return PageOutcome(src.name, "skipped", f"already the full text of paper {pid}, "

@@ -28,9 +28,6 @@ from papers_cli.engine.ingest.page import now_utc
 from papers_cli.parsers import fulltext as ft
 from papers_cli.storage import documents
 
-# Less body text than this (the abstract and references aside) is a paper's page or a
-# failed conversion, not its text: stored, it would keep the paper from being fetched.
-MIN_BODY = 500
 # Why a paper got no text, in the summary's words; the first that applies names it.
 WHY = {"no-arxiv-id": "no arXiv id", "refused": "refused", "failed": "request failed",
        "no-html": "no HTML on arXiv", "not-found": "not found (404 on both)"}
@@ -176,10 +173,7 @@ def _document(body: bytes, source: str, token: str | None) -> fulltext.Extracted
         what = "an HTML page" if ft.detect(body) == "arxiv-html" else "not text"
         raise ft.FullTextError(f"not Markdown ({what})")
     doc = fulltext.extract(body, source)
-    body_chars = sum(len(p.text) for p in doc.text.passages if p.kind in ("body", "caption"))
-    if body_chars < MIN_BODY:
-        raise ft.FullTextError(f"no more than an abstract ({body_chars} characters of body "
-                               "text)")
+    fulltext.check_body(doc)
     return doc
 
 
