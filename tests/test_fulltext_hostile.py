@@ -82,6 +82,7 @@ def test_a_document_over_the_size_cap_is_refused() -> None:
     (b" \n\n\t ", None, "empty document"),
     (b"\x00\x01\x02\x03binary", None, "not a PDF, HTML or Markdown"),
     (b"caf\xe9 au lait\n", "md", "not valid UTF-8: byte 0xe9 at offset 3 (line 1)"),
+    (b"# T\n\ncaf\xe9 au lait\n", None, "not valid UTF-8: byte 0xe9 at offset 8 (line 3)"),
     (b"<html><body><p>A blog post.</p></body></html>", None, "not a LaTeXML document"),
     (b"<html><body></body></html>", "arxiv-html", "not a LaTeXML document"),
     (b'<html><body><article class="ltx_document"></article></body></html>', None, "no text"),

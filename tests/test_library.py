@@ -108,7 +108,11 @@ def test_cli_tag_note_mark_list_search(lib: sqlite3.Connection, db_path: Path) -
                          ("sparsity -text:routing", "-text: is not a filter"),
                          ("tag:efficiency OR tag:old", "OR joins words"),
                          ('sparsity OR note:"dense attention"', "OR joins words"),
-                         ("text:routing OR sparsity", "OR joins words")):
+                         ("text:routing OR sparsity", "OR joins words"),
+                         # Nothing after the colon searched the word itself ("text").
+                         ("text:", "text: needs what to look for"),
+                         ("sparsity tag: x", "tag: needs what to look for"),
+                         ('note:""', "note: needs what to look for")):
         res = r.invoke(app, ["search", "-f", "ids", *db, "--", query])
         assert res.exit_code == 2 and res.stdout == "", (query, res.output)
         assert words in res.stderr and res.stderr.count("\n") == 1, (query, res.stderr)
