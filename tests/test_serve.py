@@ -248,3 +248,9 @@ def test_errors_leave_no_traceback_in_the_servers_terminal(corpus: Path) -> None
         time.sleep(0.5)
     said = "".join(log)
     assert "Traceback" not in said and "locals" not in said, said[:2000]
+
+
+def test_an_unknown_paper_is_a_404_in_the_page_s_words(site: str) -> None:
+    status, body, _ = get(site + "/paper/999999")
+    assert status == 404 and "no paper with id" in body
+    assert "papers list" not in body  # a command-line hint has no place on a web page

@@ -36,6 +36,7 @@ HOME_SORTS = ("date", "upvotes", "rising")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="papers-web")
 _LOCAL = threading.local()
+_CLI_HINT = re.compile(r"\s*\((?:see|run|try) '?papers [^)]*\)$")
 
 
 def _session(db: Path) -> Session:
@@ -72,8 +73,10 @@ async def _page(datasette: Any, request: Any, template: str, context: dict[str, 
 
 async def _failed(datasette: Any, request: Any, e: Exception, title: str) -> Response:
     status = 404 if isinstance(e, NotFound) else 400 if isinstance(e, UserError) else 500
+    # The verbs' hints name commands ("see 'papers list'"): not what a web page offers.
+    error = _CLI_HINT.sub("", str(e))
     return await _page(datasette, request, "papers_error.html",
-                       {"page_title": title, "error": str(e)}, status)
+                       {"page_title": title, "error": error}, status)
 
 
 def _int_arg(request: Any, name: str, default: int, lo: int = 1, hi: int = 10**6) -> int:
