@@ -1,17 +1,17 @@
-# papers: make install | demo | test | bench | bench-quick
+# papers: make install | demo | serve | test | bench | bench-quick
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
 
-.PHONY: install demo test test-long lint bench bench-quick clean eval
+.PHONY: install demo serve test test-long lint bench bench-quick clean eval
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,serve]'
 	touch $@
 
 demo: install
@@ -19,6 +19,11 @@ demo: install
 	$(BIN)/papers --db $(DEMO_DB) ingest sample_pages/
 	$(BIN)/papers --db $(DEMO_DB) list --limit 10
 	$(BIN)/papers --db $(DEMO_DB) stats
+
+# Browse the corpus in a web page (the demo corpus unless DB=... names another).
+serve: install
+	@test -f "$(or $(DB),$(DEMO_DB))" || $(BIN)/papers --db $(DEMO_DB) ingest -q sample_pages/
+	$(BIN)/papers --db "$(or $(DB),$(DEMO_DB))" serve --open
 
 lint: install
 	$(BIN)/ruff check .

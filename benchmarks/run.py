@@ -15,6 +15,7 @@ noisy); absolute numbers are printed beside. Sections:
   cursor.
 * fulltext: extraction rate, database growth per character of text, search
   --full-text latency at 1k and 10k papers with text (bench_fulltext.py).
+* serve: `papers serve`'s pages, server-side ms, at --serve-sizes (bench_serve.py).
 """
 
 from __future__ import annotations
@@ -341,6 +342,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--fulltext-sizes", default="1000,10000",
                     help="papers with full text in the full-text section's corpora")
+    ap.add_argument("--serve-sizes", default="100000",
+                    help="sizes at which to time papers serve's pages ('' for none)")
     ap.add_argument("--semantic-only", type=Path, metavar="DB",
                     help="only the semantic section, on a copy of an ingested DB; prints")
     args = ap.parse_args()
@@ -379,6 +382,10 @@ def main() -> None:
             profile = import_profile(db)
         for extra in EXTRA_SECTIONS:
             extra(n, db, d)
+        if str(n) in args.serve_sizes.split(","):
+            import bench_serve  # papers serve's pages (issue 27)
+
+            bench_serve.bench(n, db, report)
     print("\n== saved HTML pages", flush=True)
     bench_html(args.data)
     print("\n== full text", flush=True)

@@ -23,19 +23,28 @@ from papers_cli.verbs import VERBS
 
 PKG = Path(__file__).resolve().parent.parent / "papers_cli"
 LAYERS = {"core": 0, "storage": 1, "parsers": 1, "engine": 2, "render": 2, "verbs": 3,
-          "cli": 4, "mcp": 4}
+          "cli": 4, "mcp": 4, "web": 4}
 # Third-party libraries heavy enough to import late (start-up time), and the modules of
 # ours that exist to wrap them (imported late by the code that needs them, for that).
 HEAVY = {"numpy", "httpx", "mcp", "anyio", "bs4", "lxml", "rich", "feedgen", "rapidfuzz",
-         "sqlite_utils", "tokenizers", "pypdf", "datasette", "typer"}
+         "sqlite_utils", "tokenizers", "pypdf", "datasette", "typer", "uvicorn",
+         "markdown_it", "mdit_py_plugins",
+         # Not heavy themselves, but they pull in tempfile/shutil or selectors/threading/
+         # locale (~15 ms), wanted only for the default path and the pager.
+         "platformdirs", "subprocess", "anyascii"}
 HEAVY_OWN = {
     "papers_cli.cli.app": "typer",
     "papers_cli.cli.fastpath": "the entry point chooses typer or not",
     "papers_cli.mcp.server": "the MCP SDK",
     "papers_cli.engine.fetch.client": "httpx", "papers_cli.engine.fetch.run": "httpx",
+    "papers_cli.engine.fetch.texts": "httpx",
     "papers_cli.engine.vectors": "numpy", "papers_cli.engine.embeddings": "numpy",
     "papers_cli.engine.search.hybrid": "numpy", "papers_cli.engine.search.suggest": "rapidfuzz",
     "papers_cli.engine.dedupe": "rapidfuzz", "papers_cli.parsers.html": "bs4",
+    "papers_cli.web.server": "Datasette and uvicorn (papers serve only)",
+    # Record writers only some formats use: search in a pipe does not load them.
+    "papers_cli.engine.formats.bibtex": "BibTeX keys (anyascii, bibkey's tables)",
+    "papers_cli.engine.formats.markdown": "the Markdown writer",
 }
 
 
@@ -195,8 +204,8 @@ def test_shared_verbs_offer_the_same_operation_options(tool: typing.Any) -> None
     mcp_only = {p.name for p in offered(args_cls, MCP)} - {p.name for p in offered(args_cls, CLI)}
     assert mcp_only == set()
     # read --outline is the MCP tool `outline` (the same verb).
-    assert cli_only <= {"base_url", "limit", "dry_run", "rate", "timeout", "retries", "backoff",
-                        "outline"}
+    assert cli_only <= {"base_url", "arxiv_url", "limit", "dry_run", "rate", "timeout",
+                        "retries", "backoff", "outline"}
 
 
 def test_the_fast_path_takes_the_search_commands_options() -> None:

@@ -164,6 +164,17 @@ def held(corpus: tuple[Run, Path]) -> tuple[Run, Path]:
     return run, db
 
 
+def test_a_truncated_text_does_not_replace_a_paper_s_text(held: tuple[Run, Path],
+                                                          tmp_path: Path) -> None:
+    run, _ = held
+    before = json.loads(run("show", ARXIV, "--json").stdout)["full_text"]
+    cut = tmp_path / f"{ARXIV}.md"  # a download that stopped after the first section
+    cut.write_text(f"# {TITLE}\n\n## Abstract\n\nAn abstract of {TITLE}.\n\n## 1 Int")
+    res = run("ingest", str(cut))
+    assert res.exit_code == 1 and "no more than an abstract" in res.stderr, res.stderr
+    assert json.loads(run("show", ARXIV, "--json").stdout)["full_text"] == before
+
+
 def test_read_outline_and_sections(held: tuple[Run, Path]) -> None:
     run, _ = held
     outline = run("read", ARXIV, "--outline").stdout.splitlines()
@@ -251,8 +262,9 @@ def test_a_reference_only_match_ranks_below_a_body_match(held: tuple[Run, Path],
                                                          tmp_path: Path) -> None:
     run, db = held
     body = tmp_path / "2401.00001.md"
+    filler = " ".join(["Lattice walks are counted by their steps and their ends."] * 12)
     body.write_text("# Counting Lattice Walks\n\n## 1 Method\n\nOur method is the "
-                    "bibliographyonlyword construction, used throughout.\n")
+                    f"bibliographyonlyword construction, used throughout.\n\n{filler}\n")
     assert run("ingest", str(body)).exit_code == 0
     hits = json.loads(run("search", "--full-text", "bibliographyonlyword", "--json").stdout)
     assert [h["id"] for h in hits] == [pid(db, "2401.00001"), pid(db, ARXIV)]

@@ -8,6 +8,7 @@ bidi override; arXiv's, ar5iv's and LaTeXML's "no full text" pages.
 from __future__ import annotations
 
 import contextlib
+import html
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,7 @@ def test_a_document_over_the_size_cap_is_refused() -> None:
     (b" \n\n\t ", None, "empty document"),
     (b"\x00\x01\x02\x03binary", None, "not a PDF, HTML or Markdown"),
     (b"caf\xe9 au lait\n", "md", "not valid UTF-8: byte 0xe9 at offset 3 (line 1)"),
+    (b"# T\n\ncaf\xe9 au lait\n", None, "not valid UTF-8: byte 0xe9 at offset 8 (line 3)"),
     (b"<html><body><p>A blog post.</p></body></html>", None, "not a LaTeXML document"),
     (b"<html><body></body></html>", "arxiv-html", "not a LaTeXML document"),
     (b'<html><body><article class="ltx_document"></article></body></html>', None, "no text"),
@@ -229,3 +231,33 @@ def test_a_60kb_document_is_read_whole() -> None:
     assert len(ft.text()) > 60_000
     assert sum("activation sparsity" in p.text for p in ft.passages) == 25
     assert all(len(p.text) <= 1600 for p in ft.passages)
+
+
+# A page's text that reads as Markdown syntax: an image (a request to another host when
+# the page is shown), links (javascript: and http), an autolink and raw HTML.
+LITERAL_SYNTAX = ("Look: ![t](http://tracker.example/p.gif) [c](javascript:alert(1)) "
+                  "[ok](http://tracker.example/l) <http://tracker.example/a> "
+                  "<img src=x onerror=alert(1)> a\\[b and $[0,1]$ stays TeX.")
+
+
+def test_page_text_that_reads_as_markdown_syntax_stays_text() -> None:
+    """Review: the HTML's literal "![t](http://host/p.gif)" was written as is by markdown():
+    `papers read --format md`, the terminal and the web page showed an image from that host
+    and links whose text hid their target."""
+    from markdown_it import MarkdownIt
+
+    from papers_cli.web.render import markdown
+
+    filler = "<p>" + "Filler words about routing and sparsity. " * 20 + "</p>"
+    page = (f"<html><body><article class='ltx_document'><h1 class='ltx_title'>T [x](http://h/t)"
+            f"</h1><section class='ltx_section'><h2 class='ltx_title'>1 Intro "
+            f"![s](http://tracker.example/s.gif)</h2>{filler}<p>{html.escape(LITERAL_SYNTAX)}"
+            f"</p></section></article></body></html>")
+    ft = extract(page.encode(), "arxiv-html")
+    assert any(p.text == LITERAL_SYNTAX for p in ft.passages)
+    md = ft.markdown()
+    for rendered in (str(markdown(md)), MarkdownIt("commonmark", {"html": True}).render(md)):
+        assert "<img" not in rendered and "<a " not in rendered, rendered
+    assert "$[0,1]$" in md  # math is TeX, never escaped
+    again = extract(md.encode(), "md")
+    assert (again.title, again.passages) == (ft.title, ft.passages)

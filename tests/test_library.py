@@ -101,6 +101,23 @@ def test_cli_tag_note_mark_list_search(lib: sqlite3.Connection, db_path: Path) -
     res = r.invoke(app, ["search", 'note:"dense attention"', "-f", "ids", *db])
     assert res.stdout.split() == [str(a)]
     assert r.invoke(app, ["search", "tag:nothere", *db]).exit_code == 1
+    # Review: "-tag:x" excluded the words "tag x" (the tagged paper was found) and
+    # "tag:x OR tag:y" said "empty query": each is refused, in one line, exit 2.
+    for query, words in (("sparsity -tag:efficiency", "-tag: is not a filter"),
+                         ("-note:baseline sparsity", "-note: is not a filter"),
+                         ("sparsity -text:routing", "-text: is not a filter"),
+                         ("tag:efficiency OR tag:old", "OR joins words"),
+                         ('sparsity OR note:"dense attention"', "OR joins words"),
+                         ("text:routing OR sparsity", "OR joins words"),
+                         # Nothing after the colon searched the word itself ("text").
+                         ("text:", "text: needs what to look for"),
+                         ("sparsity tag: x", "tag: needs what to look for"),
+                         ('note:""', "note: needs what to look for")):
+        res = r.invoke(app, ["search", "-f", "ids", *db, "--", query])
+        assert res.exit_code == 2 and res.stdout == "", (query, res.output)
+        assert words in res.stderr and res.stderr.count("\n") == 1, (query, res.stderr)
+    res = r.invoke(app, ["search", "-f", "ids", *db, "--", "sparsity OR routing tag:efficiency"])
+    assert res.exit_code == 0 and res.stdout.split() == [str(a)]
 
 
 def _fake_editor(tmp_path: Path, body: str, code: int = 0) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from helpers import SAMPLES, dump, get_paper, list_papers, page
-from hfserver import hf_server, json_reply
+from hfserver import Reply, hf_server, json_reply
 from papers_cli.engine import search as search_mod
 from papers_cli.storage.connection import connect
 from papers_cli.storage.filters import Filters
@@ -359,6 +359,46 @@ def test_allow_write_fetches_from_the_site(corpus: Path) -> None:
             assert site.hits("/api/daily_papers?date=2020") == 0
 
         run(corpus, body, "--allow-write", env={"PAPERS_HF_URL": site.url})
+
+
+def test_fetch_full_text_is_a_write_tool(corpus: Path) -> None:
+    text = FIXTURES / "fulltext"
+    before = dump(sqlite3.connect(corpus))
+
+    async def read_only(s: ClientSession) -> None:
+        msg = await err(s, "fetch", full_text=True, ids=["2411.02335"])
+        assert "read-only" in msg and "--allow-write" in msg
+
+    run(corpus, read_only)
+    assert dump(sqlite3.connect(corpus)) == before
+    with hf_server() as site, hf_server() as arxiv:
+        site.route("/papers/2411.02335.md", Reply(body=(text / "paper2.md").read_bytes(),
+                                                  content_type="text/markdown"))
+        arxiv.route("/html/2502.01074", Reply(body=(text / "arxiv_no_html.html").read_bytes(),
+                                              content_type="text/html"))
+
+        async def body(s: ClientSession) -> None:
+            schema = {t.name: t for t in (await s.list_tools()).tools}["fetch"].inputSchema
+            assert {"full_text", "tags", "starred", "query", "all"} <= set(schema["properties"])
+            assert "arxiv_url" not in schema["properties"]  # the server's, as base_url is
+            res = await ok(s, "fetch", full_text=True, ids=["2411.02335", "2502.01074"])
+            assert res["failed"] and res["summary"] == (
+                "2 papers: 1 from the site's Markdown, 0 from arXiv HTML, 1 without full "
+                "text (1 no HTML on arXiv)")
+            assert [(o["arxiv_id"], o["status"]) for o in res["outcomes"]] == [
+                ("2411.02335", "md"), ("2502.01074", "none")]
+            again = await ok(s, "fetch", full_text=True, ids=["2411.02335"])
+            assert again["skipped"] == 1 and again["outcomes"] == []
+            assert "at most 31" in await err(s, "fetch", full_text=True, all=True,
+                                             refresh=True)
+            assert "add --full-text" in await err(s, "fetch", tags=["x"])
+
+        run(corpus, body, "--allow-write",
+            env={"PAPERS_HF_URL": site.url, "PAPERS_ARXIV_URL": arxiv.url})
+    assert site.hits("/papers/") == 2 and arxiv.hits("/html/") == 1
+    conn = sqlite3.connect(corpus)
+    assert conn.execute("SELECT location FROM documents").fetchall() == [
+        (f"{site.url}/papers/2411.02335.md",)]
 
 
 # ---------------------------------------------------------------- personal layer (issue 17)

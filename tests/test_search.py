@@ -129,3 +129,40 @@ def test_similar_excludes_itself_and_finds_neighbours(sample_conn: sqlite3.Conne
     result = similar(sample_conn, pid, limit=5)
     assert pid not in [h["id"] for h in result.hits]
     assert any(t.startswith("ProSparse") for t in titles(result)[:3])
+
+
+def test_a_page_further_on_reads_only_its_own_papers(sample_conn: sqlite3.Connection,
+                                                     db_path, monkeypatch) -> None:
+    """Review: the records and highlights of every paper before --offset were read, then
+    dropped: page 200 of /search took 4.5 s on a 10k corpus (0.06 s for page 1)."""
+    from papers_cli.engine import search as engine
+    from papers_cli.verbs import search as verb
+    from papers_cli.verbs.common import Session
+
+    read: list[int] = []
+    real = engine.read_hits
+
+    def counting(conn, ranked, *a, **kw):
+        read.append(len(ranked))
+        return real(conn, ranked, *a, **kw)
+
+    monkeypatch.setattr(engine, "read_hits", counting)
+    session = Session(db_path, conn=sample_conn)
+
+    def page(offset: int) -> tuple[list[tuple[int, int]], str]:
+        out = verb.search(session, verb.SearchArgs(query="learning", limit=3, offset=offset,
+                                                  fields="rank,id"))
+        return [(r["rank"], r["id"]) for r in out.records], out.empty
+
+    whole, _ = page(0)
+    total = verb.search(session, verb.SearchArgs(query="learning", limit=100,
+                                                 fields="id")).total
+    assert total > 8 and len(whole) == 3
+    everything = [r["id"] for r in verb.search(session, verb.SearchArgs(
+        query="learning", limit=9, fields="id")).records]
+    read.clear()
+    further, empty = page(6)
+    assert further == [(7, everything[6]), (8, everything[7]), (9, everything[8])]
+    assert read == [3] and empty == ""
+    past, empty = page(total + 5)
+    assert past == [] and empty == f"no matches for 'learning' past the first {total:,}"

@@ -73,6 +73,8 @@ def test_search_imports_only_what_search_needs(tmp_path: Path) -> None:
         names = imported("-m", "papers_cli", "--db", str(db), "search", "model", fmt)
         assert "papers_cli.engine.search" in names
         assert heavy_in(names) == []
+        # The full-text extractors (their regexes: ~10 ms) are not search's.
+        assert not {n for n in names if n.startswith("papers_cli.parsers.fulltext")}
 
 
 @pytest.mark.parametrize("argv,commands", [
@@ -106,7 +108,7 @@ def test_only_the_named_command_is_built(argv: list[str], commands: list[str],
 
     assert full(typer.main.get_command(app_for(argv))) == commands
     monkeypatch.setenv("_PAPERS_COMPLETE", "complete_bash")  # completion: all of them
-    assert len(full(typer.main.get_command(app_for(argv)))) == 23
+    assert len(full(typer.main.get_command(app_for(argv)))) == 24  # 23 + serve
 
 
 def test_a_command_imports_its_verb_only(tmp_path: Path) -> None:

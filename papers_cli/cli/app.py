@@ -4,6 +4,7 @@ the top-level help lists every command from the verb table without importing the
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -162,6 +163,13 @@ def main() -> None:
         sys.exit(130)
     except OSError as e:  # `papers --help > /dev/full`
         sys.exit(output_failed(e))
+    except SystemExit as e:
+        # click ends with status 1 when help or --version meets a closed pipe
+        # (`papers --help | head -1`), having wrapped stdout to say so; a reader that
+        # leaves is no failure anywhere else.
+        if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(output_failed(BrokenPipeError(errno.EPIPE, "Broken pipe")))
+        raise
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
-"""How the commands that keep the corpus speak on the command line: ingest, fetch,
-pages, rm, doctor, embed. Each runs its verb, then renders the result
+"""How the commands that keep the corpus speak on the command line: ingest, fetch
+(lists and full texts), pages, rm, doctor, embed. Each runs its verb, then renders the result
 and chooses the exit code."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from papers_cli.cli.outputs import ReportOutput, RowsOutput
 from papers_cli.cli.runtime import STATE, CliEvents, pipe_safe, say, screen, session
 from papers_cli.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK
+from papers_cli.core.models import TEXT_SOURCES
 from papers_cli.core.words import plural
 from papers_cli.engine.ingest import Interrupted, PageOutcome
 from papers_cli.render.cells import Column
@@ -19,7 +20,7 @@ from papers_cli.render.progress import want_progress
 from papers_cli.render.reports import write_doctor
 from papers_cli.render.rows import write_rows
 from papers_cli.render.terminal import message
-from papers_cli.verbs import corpus
+from papers_cli.verbs import corpus, fetching
 from papers_cli.verbs.common import Interrupted as Stopped
 
 
@@ -61,7 +62,7 @@ def present_ingest(db: Path | None, args: corpus.IngestArgs, out: Any) -> int:
     return result.code
 
 
-def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
+def present_fetch(db: Path | None, args: fetching.FetchArgs, out: Any) -> int:
     s = session(db)
     events = _events(s)
     quiet, no_color = STATE.quiet, STATE.no_color
@@ -74,7 +75,9 @@ def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
     events.show_progress = show_bar
 
     def report(o: Any) -> None:
-        if o.status in ("rejected", "missing"):
+        if not hasattr(o, "target"):  # a paper's full text (--full-text)
+            _text_line(o, quiet=quiet or bar["on"], no_color=no_color)
+        elif o.status in ("rejected", "missing"):
             message(o.message, style="red", no_color=no_color)
         elif not quiet and not bar["on"]:
             text = {"ingested": f"{plural(o.records, 'paper')} ({o.new_papers} new)",
@@ -85,23 +88,43 @@ def present_fetch(db: Path | None, args: corpus.FetchArgs, out: Any) -> int:
 
     events.on_done = report
     try:
-        result = corpus.fetch(s, args)
+        result = fetching.fetch(s, args)
     except Stopped as e:
-        sys.stderr.write(f"papers: {e.result.report.interrupted(e.result.targets)}\n")
+        done = e.result
+        line = (done.report.interrupted() if isinstance(done, fetching.FetchedTexts)
+                else done.report.interrupted(done.targets))
+        sys.stderr.write(f"papers: {line}\n")
         return EXIT_INTERRUPTED
     if args.dry_run:
         with pipe_safe():
             for url in result.urls:
                 print(url)
         return EXIT_OK
+    summary = (result.report.summary() if isinstance(result, fetching.FetchedTexts)
+               else result.report.summary(result.targets))
     if result.unreachable:
         sys.stderr.write(f"papers: {result.unreachable}\n")
         if result.report.outcomes:
-            message(result.report.summary(result.targets), style="bold", no_color=no_color)
+            message(summary, style="bold", no_color=no_color)
         return result.code
     if not quiet or result.report.failed:
-        message(result.report.summary(result.targets), style="bold", no_color=no_color)
+        message(summary, style="bold", no_color=no_color)
     return result.code
+
+
+def _text_line(o: Any, *, quiet: bool, no_color: bool) -> None:
+    """One paper of a `fetch --full-text` (engine.fetch.texts.TextOutcome): a paper
+    without text always (red), one stored unless quiet or under a progress bar."""
+    if o.status == "none":
+        message(f"{o.label}: no full text: {o.message}", style="red", no_color=no_color)
+    elif quiet:
+        return
+    elif o.status == "unchanged":
+        message(f"{o.label}: full text unchanged ({o.location})", no_color=no_color)
+    else:
+        message(f"{o.label}: full text from {TEXT_SOURCES[o.status]}, {o.chars:,} "
+                f"characters, {plural(o.sections, 'section')}"
+                + (" (replaced the one it had)" if o.replaced else ""), no_color=no_color)
 
 
 PAGE_COLUMNS = [Column("id", "id", style="dim", justify="right"),

@@ -89,6 +89,8 @@ def present_note(db: Path | None, args: personal.NoteArgs, out: Any) -> int:
             for n in result.notes:
                 print(f"# {n['created_at']} (paper {n['from']})\n"
                       f"{for_terminal(n['text'], multiline=True)}\n")
+        if not result.notes:
+            say(f"paper {result.paper_id} has no notes")
         return EXIT_OK if result.notes else EXIT_NOTHING
     message(f"note {result.note_id} added to paper {result.paper_id}", no_color=STATE.no_color)
     return EXIT_OK
@@ -164,8 +166,19 @@ def edit_note() -> str:
                 f"cannot run $EDITOR ({e.__class__.__name__}): nothing saved") from None
         if code != 0:
             raise UserError(f"$EDITOR exited with status {code}: nothing saved")
-        with open(name, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        try:
+            with open(name, "rb") as fh:
+                data = fh.read()
+        except OSError as e:  # the editor removed the file, or left a folder in its place
+            raise UserError(f"$EDITOR left no note to read ({e.strerror or e}): "
+                            "nothing saved") from None
+        try:  # line ends as a text file reads them
+            return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as e:  # never saved with a character changed
+            raise UserError(f"the note is not UTF-8 (byte 0x{data[e.start]:02x} at offset "
+                            f"{e.start}); save it as UTF-8: nothing saved") from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(name)
+        with contextlib.suppress(OSError):
+            os.rmdir(name)  # an editor that left an (empty) folder in its place

@@ -74,7 +74,7 @@ class DigestOutput:
     format: str = option("table", "table, md, json or atom.", "--format", "-f",
                          choices=("table", "md", "json", "atom"), fronts=ONLY)
     output: str | None = option(None, "Write to FILE (atomically).", "--output", "-o",
-                                fronts=ONLY, max_len=4096)
+                                fronts=ONLY, max_len=4096, file_name=True)
 
 
 @dataclass

@@ -8,12 +8,14 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from papers_cli.cli.runtime import guarded
+from papers_cli.cli.runtime import EXIT_TERMINATED, STATE, guarded, terminate_as_interrupt
+from papers_cli.core.errors import EXIT_INTERRUPTED
 
 # Where each command's presenter is (a module of papers_cli.cli).
 MODULES = {
-    "list": "records", "show": "records", "search": "records", "similar": "records",
-    "stats": "browse", "open": "browse", "read": "browse", "where": "browse", "ingest": "commands",
+    "list": "browse", "show": "browse", "search": "records", "similar": "records",
+    "stats": "browse", "open": "browse", "read": "browse", "where": "browse", "serve": "browse",
+    "ingest": "commands",
     "fetch": "commands", "pages": "commands", "rm": "commands", "doctor": "commands",
     "embed": "commands", "export": "curate", "dedupe": "curate", "tag": "curate",
     "note": "curate", "mark": "curate", "watch add": "curate", "watch list": "curate",
@@ -28,4 +30,6 @@ def run_command(name: str, db: Path | None, args: Any, out: Any) -> int:
         code: int = module.PRESENTERS[name](db, args, out)
         return code
 
-    return guarded(run)
+    with terminate_as_interrupt():
+        code = guarded(run)
+    return EXIT_TERMINATED if STATE.terminated and code == EXIT_INTERRUPTED else code

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from platformdirs import user_data_dir
-
 from papers_cli.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING,
@@ -29,7 +27,7 @@ from papers_cli.core.errors import (
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.render import progress as bars
 from papers_cli.render.reports import write_clusters
-from papers_cli.render.terminal import is_terminal, message, paged
+from papers_cli.render.terminal import PagerFailed, is_terminal, message, paged
 from papers_cli.storage.errors import StorageError, explain
 from papers_cli.verbs.common import Bar, Events, Session
 
@@ -50,6 +48,7 @@ class State:
     no_pager: bool = False
     quiet: bool = False
     opened: Path | None = None  # the database a command opened (for error messages)
+    terminated: bool = False  # SIGTERM arrived: the command ends as on Ctrl-C, exit 143
 
 
 STATE = State()
@@ -57,6 +56,8 @@ STATE = State()
 
 def default_db() -> Path:
     """papers.db in the user's data directory (platformdirs)."""
+    from platformdirs import user_data_dir  # brings tempfile and shutil: when needed only
+
     return Path(user_data_dir("papers", appauthor=False)) / "papers.db"
 
 
@@ -135,8 +136,8 @@ def prepare_streams() -> None:
 
 
 # Errors of writing the output (stdout): the disk is full, a file size limit (ulimit -f)
-# was reached, the device failed. Not a traceback: one line, exit 1.
-_WRITE_ERRORS = frozenset((errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT))
+# was reached, the device failed, stdout was closed. Not a traceback: one line, exit 1.
+_WRITE_ERRORS = frozenset((errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, errno.EBADF))
 
 
 @contextlib.contextmanager
@@ -153,8 +154,36 @@ def pipe_safe() -> Iterator[None]:
 @contextlib.contextmanager
 def screen() -> Iterator[None]:
     """stdout for records: through the pager on a terminal (unless --no-pager)."""
-    with pipe_safe(), paged(enabled=not STATE.no_pager):
+    try:
+        with pipe_safe(), paged(enabled=not STATE.no_pager):
+            yield
+    except PagerFailed as e:
+        fail(str(e), EXIT_NOTHING)
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, a service manager, a timeout) ends a command as Ctrl-C does: the
+    open transaction rolled back, private temporary files removed, what was committed
+    said; exit 143. A second SIGTERM kills at once."""
+    def handler(*_: object) -> None:
+        STATE.terminated = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    STATE.terminated = False
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: a library caller's own business
         yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def guarded(run: Callable[[], Any]) -> int:

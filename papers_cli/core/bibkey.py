@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-from anyascii import anyascii
-
 __all__ = ["bibtex_key", "family_name", "title_word"]
 
 _GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
@@ -40,6 +38,8 @@ def _ascii(text: str) -> str:
     text = _TEX_GREEK.sub(lambda m: " " + m.group(2).lower() + " ", text)
     text = _TEX_COMMAND.sub(" ", text)  # \times, \textbf: markup, not words
     text = _LONE_GREEK.sub(lambda m: " " + _GREEK_NAMES[m.group(1)] + " ", text)
+    from anyascii import anyascii  # its tables load through importlib.resources: BibTeX only
+
     return anyascii(text)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
@@ -10,10 +9,13 @@ from dataclasses import dataclass
 
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 
+# The site's English names, whatever the locale (and `calendar` costs ~5 ms at start-up).
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
 MONTHS: dict[str, int] = {}
-for _i in range(1, 13):
-    MONTHS[calendar.month_abbr[_i].lower()] = _i
-    MONTHS[calendar.month_name[_i].lower()] = _i
+for _i, _name in enumerate(MONTH_NAMES, start=1):
+    MONTHS[_name[:3].lower()] = _i
+    MONTHS[_name.lower()] = _i
 MONTHS["sept"] = 9
 
 _MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
@@ -26,6 +28,13 @@ DATE_LINE_RE = re.compile(
 # A line that starts like a date ("Foo 3" does not): used to tell a broken date
 # from a line that is no date at all.
 LOOKS_LIKE_DATE_RE = re.compile(r"^[A-Za-z]{3,9}\.?\s+\d", re.IGNORECASE)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """28 to 31 (any year: the Gregorian leap years repeat every 400 years)."""
+    if month == 12:
+        return 31
+    return (dt.date(2000 + year % 400, month + 1, 1) - dt.timedelta(days=1)).day
 
 
 def parse_shown_date(text: str, line: int | None = None) -> tuple[ShownDate, str | None]:
@@ -46,12 +55,12 @@ def parse_shown_date(text: str, line: int | None = None) -> tuple[ShownDate, str
 
 
 def check_day(month: int, day: int, year: int | None, text: str, line: int | None) -> None:
-    """Reject days a month never has (with a year: days that year's month lacks)."""
-    limit = (
-        calendar.monthrange(year, month)[1]
-        if year
-        else (29 if month == 2 else calendar.monthrange(2001, month)[1])
-    )
+    """Reject days a month never has (with a year: days that year's month lacks), and
+    years no calendar date has (0000)."""
+    if year is not None and not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise ParseError(f"{text!r} is not a real date", line)
+    limit = days_in_month(year, month) if year else (29 if month == 2 else
+                                                      days_in_month(2001, month))
     if day < 1 or day > limit:
         raise ParseError(f"{text!r} is not a real date", line)
 
@@ -150,7 +159,7 @@ def resolve_page_date(page: ParsedPage, choice: YearChoice) -> None:
     """The page's ISO date from its shown date and the chosen year."""
     if page.page_date is not None:
         d = page.page_date
-        text = f"{calendar.month_abbr[d.month]} {d.day} (the page date)"
+        text = f"{MONTH_NAMES[d.month - 1][:3]} {d.day} (the page date)"
         page.page_date_iso = resolve(d, choice.year, text, None)
 
 
@@ -199,5 +208,5 @@ def end_of_period(text: str) -> str:
         return f"{t}-12-31"
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}", t) and 1 <= int(t[5:]) <= 12:
         y, m = int(t[:4]), int(t[5:])
-        return f"{t}-{calendar.monthrange(y, m)[1]:02d}"
+        return f"{t}-{days_in_month(y, m):02d}"
     return parse_iso_date(t)

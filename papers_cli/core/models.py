@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
+# How people are told where a full text came from (by its source: parsers/fulltext).
+TEXT_SOURCES = {"md": "the site's Markdown", "arxiv-html": "arXiv HTML", "pdf": "PDF"}
+
 
 @dataclass(frozen=True)
 class ShownDate:

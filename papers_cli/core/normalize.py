@@ -98,3 +98,11 @@ def same_paper(stored: dict[str, object], values: dict[str, object]) -> bool:
     sa, sb = stored.get("abstract"), values.get("abstract")
     return abstracts_agree(sa if isinstance(sa, str) else None,
                            sb if isinstance(sb, str) else None)
+
+
+def stored_path(path: str) -> str:
+    """A file name as the corpus stores it (text): bytes of the name that are not UTF-8
+    (kept by Python as lone surrogates) written as \\xNN escapes, the rest as it is."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

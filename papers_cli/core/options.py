@@ -20,6 +20,7 @@ from typing import Any
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.sanitize import for_terminal
+from papers_cli.core.validate import is_utf8
 
 MAX_COUNT = 2**53  # counts and limits beyond this are not counts (SQLite integers: 64 bits)
 MAX_OPTION_TEXT = 100_000  # a query or a name longer than this is a paste, not an option
@@ -43,6 +44,7 @@ class Spec:
     off: str | None = None  # the flag that sets a `bool | None` option False (--unread)
     max_len: int = MAX_OPTION_TEXT
     label: str = ""  # how messages name it (default: the first flag, else the field)
+    file_name: bool = False  # names files: may hold bytes that are not UTF-8 (os.fsdecode)
 
     def name_for(self, attr: str) -> str:
         return self.label or (self.flags[0] if self.flags else attr.upper())
@@ -113,11 +115,17 @@ def offered(cls: type, front: str) -> Iterator[Param]:
 def make(cls: type, values: dict[str, Any]) -> Any:
     """An Args from loose values (an MCP call's JSON): unknown names are refused, each
     value is coerced to the field's type where that is lossless, then `check`ed."""
+    return check(cls(**coerced(cls, values)))
+
+
+def coerced(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Loose values (JSON) as the Args fields' types where that is lossless (2.0 is 2, an
+    id given as a number is its text); unknown names are refused."""
     known = {p.name: p for p in params(cls)}
     bad = sorted(set(values) - set(known))
     if bad:
         raise UserError(f"unknown option{'s' if len(bad) > 1 else ''}: {', '.join(bad)}")
-    return check(cls(**{k: _coerce(known[k], v) for k, v in values.items()}))
+    return {k: _coerce(known[k], v) for k, v in values.items()}
 
 
 def _coerce(p: Param, value: Any) -> Any:
@@ -126,11 +134,13 @@ def _coerce(p: Param, value: Any) -> Any:
     base = p.base
     if base is Path and isinstance(value, str):
         return Path(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_COUNT:
+        value = int(value)  # JSON 2.0 is the number 2 (a schema's "integer" takes it)
     if base is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # an id given as a JSON number
     if p.many and isinstance(value, list):
-        return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-                for v in value]
+        item = dataclasses.replace(p, type=typing.get_args(p.base)[0])
+        return [_coerce(item, v) for v in value]
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -183,6 +193,10 @@ def _check_one(p: Param, value: Any) -> None:
         raise UserError(f"{name}: longer than {p.spec.max_len:,} characters")
     if "\x00" in value:
         raise UserError(f"{name}: contains a NUL character")
+    if not p.spec.file_name and not is_utf8(value):
+        # A command line's bytes that are not UTF-8 (kept by Python as lone surrogates):
+        # no text that can be searched, stored or compared.
+        raise UserError(f"{name}: not valid UTF-8 text ({_show(value)})")
     if p.spec.choices and value not in p.spec.choices:
         raise UserError(f"{name}: {_show(value)} is not one of {', '.join(p.spec.choices)}")
 

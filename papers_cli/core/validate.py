@@ -14,7 +14,6 @@ from typing import Any
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.fields import PAPER_FIELDS, SIGHTING_FIELDS, Kind, Rule
-from papers_cli.core.sanitize import for_terminal
 
 # SQLite stores integers in 64 bits; a count past this is not a real count.
 MAX_INT = 2**53
@@ -125,6 +124,12 @@ _GOOD_DATES: set[str] = set()  # dates check_value accepted (unchanged)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be stored, searched and compared: no lone surrogates, which is
+    how Python keeps the bytes of a command line or a stream that are not UTF-8."""
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
 def _plain_text(value: str, cap: int) -> bool:
     """True when check_value would accept this text unchanged but for strip(): the
     common case, tested without encoding the text (check_value stays the one judge
@@ -200,7 +205,7 @@ def normalize_tag(text: str, what: str = "tag") -> str:
     if len(tag) > MAX_TAG:
         raise UserError(f"{what} too long ({len(tag)} > {MAX_TAG} characters)")
     if tag[0] in "+-" or not all(ch.isalnum() or ch in "-_/." for ch in tag):
-        raise UserError(f"bad {what} {for_terminal(text)!r}: use letters, digits and - _ / .")
+        raise UserError(f"bad {what} {text!r}: use letters, digits and - _ / .")
     return tag
 
 

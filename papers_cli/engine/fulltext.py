@@ -18,6 +18,7 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.parsers import fulltext as ft
 from papers_cli.parsers.fulltext.model import SEP
 from papers_cli.storage import documents, personal, tx
+from papers_cli.storage.sql import PASSAGES_PER_DOCUMENT
 
 
 @dataclass
@@ -40,12 +41,28 @@ def extract(data: bytes, kind: str | None = None) -> Extracted:
                                f"({len(data):,} bytes)")
     if ft.is_no_fulltext_stub(data):
         raise ft.NoFullText("a 'no full text' page (arXiv has no HTML for this paper)")
-    return Extracted(data, ft.extract(data, kind))
+    text = ft.extract(data, kind)
+    if len(text.passages) >= PASSAGES_PER_DOCUMENT:
+        raise ft.FullTextError(f"more than {PASSAGES_PER_DOCUMENT:,} passages: not a paper's text")
+    return Extracted(data, text)
 
 
 # A saved arXiv (LaTeXML) page says so early; a saved listing page of the site never does.
 _LATEXML_MARKS = (b"ltx_document", b"ltx_page", b"LaTeXML", b"ltx_title")
 PEEK = 65536
+
+
+# Less body text than this (the abstract and references aside) is a paper's page, a
+# failed conversion or a truncated file, not its text: stored, it would replace a real
+# text (ingest) or keep the paper from being fetched (fetch).
+MIN_BODY = 500
+
+
+def check_body(doc: Extracted) -> None:
+    """FullTextError when a document holds no more than an abstract."""
+    body = sum(len(p.text) for p in doc.text.passages if p.kind in ("body", "caption"))
+    if body < MIN_BODY:
+        raise ft.FullTextError(f"no more than an abstract ({body} characters of body text)")
 
 
 def document_kind(head: bytes, name: str) -> str | None:
@@ -92,19 +109,7 @@ def store(conn: sqlite3.Connection, paper_id: int, doc: Extracted, location: str
               "title": doc.text.title, "sections": sections, "fetched_at": now}
     with tx.write(conn):
         documents.put(conn, paper_id, fields, passages, now, origin=origin)
-    return summary(conn, paper_id) or {}
-
-
-def summary(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
-    """What `show` says of a paper's text: source, where from, size, sections, when."""
-    meta = documents.shown(conn, [paper_id]).get(paper_id)
-    return _summary(meta) if meta else None
-
-
-def _summary(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"source": meta["source"], "location": meta["location"], "chars": meta["chars"],
-            "sections": len(meta["sections"]), "fetched_at": meta["fetched_at"],
-            "raw_bytes": meta["raw_bytes"], "sha256": meta["sha256"]}
+    return documents.summary(conn, paper_id) or {}
 
 
 def restore(conn: sqlite3.Connection, paper_id: int, own_id: int | None,
@@ -263,5 +268,6 @@ def read(conn: sqlite3.Connection, paper_id: int, *, section: str | None = None,
             cut = whole.rfind(" ", start + (end - start) // 2, end)
         if cut > start:
             end = cut + 1
-    return Reading(paper_id, _summary(meta) | {"title": meta["title"]}, whole[start:end],
-                   start, end if end < total else None, total, path, outline(text), max_chars)
+    held = documents.summary_of(meta) | {"title": meta["title"]}
+    return Reading(paper_id, held, whole[start:end], start, end if end < total else None,
+                   total, path, outline(text), max_chars)

@@ -58,10 +58,32 @@ def serve(path: Path, *, allow_write: bool = False,
         conn = pool.submit(open_database, path, allow_write=allow_write).result()
         ctx = Context(conn=conn, path=path, allow_write=allow_write, base_url=base_url)
         server = build_server(ctx, lambda fn: asyncio.wrap_future(pool.submit(fn)))
-        anyio.run(run_stdio, server, sys.stdin.buffer, sys.stdout.buffer)
+        try:
+            anyio.run(run_stdio, server, sys.stdin.buffer, sys.stdout.buffer)
+        except BaseExceptionGroup as group:
+            _client_gone(group)
         pool.submit(conn.close).result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _client_gone(group: BaseExceptionGroup) -> None:  # type: ignore[type-arg]
+    """A session that ended because stdout could not be written: the client stopped
+    reading (a closed pipe) ends it as closing stdin does; any other write error is
+    raised alone (the CLI says it in one line); anything else is raised as it was."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        else:
+            leaves.append(e)
+    if not leaves or not all(isinstance(e, OSError) for e in leaves):
+        raise group
+    for e in leaves:
+        if not isinstance(e, BrokenPipeError | ConnectionResetError):
+            raise e from None
 
 
 def build_server(ctx: Context, in_db_thread: Callable[[Callable[[], Any]], Any]) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sqlite3
 import typing
 from collections.abc import Callable
@@ -22,8 +23,9 @@ from typing import Any
 import jsonschema
 
 from papers_cli.core.errors import UserError
-from papers_cli.core.options import MCP, Param, make, offered
+from papers_cli.core.options import MCP, Param, coerced, make, offered
 from papers_cli.core.sanitize import for_terminal
+from papers_cli.engine.fetch.plan import ARXIV
 from papers_cli.mcp.rpc import short
 from papers_cli.render.reading import reading_json
 from papers_cli.storage.errors import StorageError, explain
@@ -149,7 +151,7 @@ class Tool:
         if unknown:
             raise ToolFailure(f"{self.name}: unknown argument(s): {', '.join(unknown)}")
         args_cls, run, _ = self.verb.load()
-        values = {names[k]: v for k, v in args.items()}
+        values = coerced(args_cls, {names[k]: v for k, v in args.items()})
         if self.shape is _page:
             limit = values.get("limit") or DEFAULT_LIMIT
             # list: one more than shown says whether more follow, without counting
@@ -251,6 +253,8 @@ def _fetched(ctx: Context, result: Any, extra: dict[str, Any]) -> dict[str, Any]
     report = result.report
     if result.unreachable:
         raise ToolFailure(result.unreachable)
+    if not hasattr(result, "targets"):  # full_text: engine.fetch.texts.TextReport
+        return report.as_json()
     return {"summary": report.summary(result.targets), "failed": report.failed,
             "new_papers": report.new_papers,
             "outcomes": [{"target": o.target.label, "status": o.status, "message": o.message,
@@ -296,8 +300,12 @@ TOOLS: tuple[Tool, ...] = (
          lambda ctx, r, e: {"ids": r}),
     Tool("fetch", "Fetch lists from the Hugging Face Daily Papers API into the corpus: one "
          f"day, a range of days (at most {MAX_FETCH_TARGETS}), a week, a month, the site's "
-         "search, or single papers by arXiv id. Safe to re-run.", _fetched,
-         fixed=lambda ctx: {"base_url": ctx.base_url}),
+         "search, or single papers by arXiv id. With full_text=true: the full texts of "
+         "papers of the corpus (ids, or tags/starred/query/since/until/all; at most "
+         f"{MAX_FETCH_TARGETS} to fetch a call), from the site's Markdown, else arXiv's HTML; "
+         "papers holding one are skipped unless refresh. Safe to re-run.", _fetched,
+         fixed=lambda ctx: {"base_url": ctx.base_url,
+                            "arxiv_url": os.environ.get("PAPERS_ARXIV_URL") or ARXIV}),
 )
 BY_TOOL = {t.name: t for t in TOOLS}
 

@@ -20,6 +20,9 @@ _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
 )
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# A second byte-order mark (a page saved twice, or pasted after one): U+FEFF at the very
+# start means nothing and would otherwise become part of the first line.
+_ZWNBSP = "\ufeff"
 _RESAVE = "re-save the page as UTF-8"
 
 
@@ -35,7 +38,7 @@ def head_text(head: bytes) -> str:
     """The first bytes of a page as text, whatever its BOM says, for format detection
     (a cut-off last character is dropped)."""
     enc, skip = bom_encoding(head)
-    return head[skip:].decode(enc, "ignore")
+    return head[skip:].decode(enc, "ignore").lstrip(_ZWNBSP)
 
 
 def _nul_error(text_or_bytes: str | bytes, pos: int) -> ParseError:
@@ -64,7 +67,7 @@ def decode(data: bytes) -> str:
         nul = text.find("\x00")
         if nul >= 0:
             raise _nul_error(text, nul)
-        return _LINE_END.sub("\n", text)
+        return _LINE_END.sub("\n", text).lstrip(_ZWNBSP)
     data = data[skip:]
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -78,7 +81,7 @@ def decode(data: bytes) -> str:
             f"not valid UTF-8 (byte 0x{data[e.start]:02x} at column {col}); {_RESAVE}",
             line,
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip(_ZWNBSP)
 
 
 def decoded_lines(stream: IO[bytes]) -> Iterator[str]:
@@ -87,17 +90,24 @@ def decoded_lines(stream: IO[bytes]) -> Iterator[str]:
     memory. Errors name the line, counted as `decode` counts them."""
     if isinstance(stream, io.BytesIO):  # a page held in memory: at once, when it is plain
         data = stream.read()
-        lines = _plain_lines(data)
-        if lines is not None:
-            yield from lines
+        plain = _plain_lines(data)
+        if plain is not None:
+            yield from plain
             return
         stream = io.BytesIO(data)
     head = stream.read(4)
     enc, skip = bom_encoding(head)
-    if enc != "utf-8":
-        yield from _wide_lines(head[skip:], stream, enc)
+    lines = _wide_lines(head[skip:], stream, enc) if enc != "utf-8" else \
+        _utf8_lines(head[skip:], stream)
+    first = next(lines, None)
+    if first is None:
         return
-    for n, raw in enumerate(_raw_lines(head[skip:], stream), start=1):
+    yield first.lstrip(_ZWNBSP)
+    yield from lines
+
+
+def _utf8_lines(head: bytes, stream: IO[bytes]) -> Iterator[str]:
+    for n, raw in enumerate(_raw_lines(head, stream), start=1):
         if b"\x00" in raw:
             raise ParseError(_nul_error(raw, 0).message, n)
         try:
@@ -128,6 +138,8 @@ def _plain_lines(data: bytes) -> list[str] | None:
         return None
     if lines[-1] == "":  # the text ends with a line end: no line after it
         lines.pop()
+    if lines:  # a second byte-order mark, as the general way drops it
+        lines[0] = lines[0].lstrip(_ZWNBSP)
     return lines
 
 

@@ -11,6 +11,7 @@ the paper the line became (ingest._ingest_export); it is not sighting data.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import zlib
 from typing import Any
@@ -19,6 +20,8 @@ from papers_cli.core import fields
 from papers_cli.core.errors import UserError
 from papers_cli.core.models import PageOrigin, PaperRecord, ParsedPage, ParseError
 from papers_cli.core.validate import (
+    FUTURE_SLACK,
+    MAX_INT,
     MAX_NOTE,
     FieldError,
     check_record,
@@ -77,7 +80,7 @@ def parse_export(text: str) -> tuple[list[ParsedPage], list[dict[str, Any]], lis
 def _line(obj: Any, n: int, index: int) -> tuple[dict[str, Any], list[Any]]:
     """One line's paper and its sightings, each (origin, format, page date, query,
     record); ParseError when anything on the line is wrong."""
-    if not isinstance(obj, dict) or obj.get(MARK) not in VERSIONS:
+    if not isinstance(obj, dict) or type(obj.get(MARK)) is not int or obj[MARK] not in VERSIONS:
         raise ParseError("not a line of a papers export (version 1 or 2)", n)
     if not isinstance(obj.get("title"), str) or not obj["title"].strip():
         raise ParseError("title: missing", n)
@@ -92,7 +95,7 @@ def _line(obj: Any, n: int, index: int) -> tuple[dict[str, Any], list[Any]]:
             raise ParseError("pages: an item is not an object", n)
         records = s.get("records")
         origin = PageOrigin(_text(s, "path", n), _text(s, "sha256", n),
-                            _text(s, "ingested_at", n), _opt_text(s, "year_source", n),
+                            _ingested_at(s, n), _opt_text(s, "year_source", n),
                             records if isinstance(records, int) and not
                             isinstance(records, bool) and records > 0 else None)
         found.append((origin, _text(s, "format", n), _date(s, "page_date", n),
@@ -124,6 +127,18 @@ def _text(obj: dict[str, Any], key: str, line: int) -> str:
     return value
 
 
+def _ingested_at(obj: dict[str, Any], line: int) -> str:
+    """When the page was ingested: a timestamp, not in the future (it orders pages)."""
+    value = _text(obj, "ingested_at", line)
+    if not check_timestamp(value):
+        raise ParseError(f"pages: ingested_at: not a timestamp ({value!r:.40})", line)
+    when = dt.datetime.fromisoformat(value)
+    now = dt.datetime.now(dt.UTC)
+    if (when if when.tzinfo else when.replace(tzinfo=dt.UTC)) > now + FUTURE_SLACK:
+        raise ParseError(f"pages: ingested_at: in the future ({value:.40})", line)
+    return value
+
+
 def _opt_text(obj: dict[str, Any], key: str, line: int) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
@@ -145,7 +160,13 @@ def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> 
 
     position = s.get("position")
     if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-        raise ParseError(f"pages: position: not a whole number ({position!r})", line)
+        raise ParseError(f"pages: position: not a whole number ({position!r:.40})", line)
+    if position > MAX_INT:
+        raise ParseError(f"pages: position: out of range ({position!r:.40})", line)
+    original = s.get("line")
+    if original is not None and (isinstance(original, bool) or not isinstance(original, int)
+                                 or not 0 <= original <= MAX_INT):
+        raise ParseError(f"pages: line: not a line number ({original!r:.40})", line)
     rec = PaperRecord(title=pick("title"), position=position, line=line, source_index=index)
     for f in fields.SIGHTING_FIELDS:
         if f.name in ("title", "line"):
@@ -164,8 +185,7 @@ def _record(paper: dict[str, Any], s: dict[str, Any], index: int, line: int) -> 
         check_record(vars(rec))
     except FieldError as e:
         raise ParseError(str(e), line) from None
-    original = s.get("line")
-    rec.line = original if isinstance(original, int) and not isinstance(original, bool) else 0
+    rec.line = original or 0
     return rec
 
 
@@ -174,8 +194,10 @@ def personal_fields(obj: dict[str, Any], line: int) -> dict[str, Any]:
 
     Notes are {text, created_at, from}: `from` is the exported id of the paper the
     note was written for (the line's own id unless a merged-in paper's)."""
-    tags = obj.get("tags") or []
-    notes = obj.get("notes") or []
+    tags = obj.get("tags")
+    notes = obj.get("notes")
+    tags = [] if tags is None else tags
+    notes = [] if notes is None else notes
     if not isinstance(tags, list):
         raise ParseError("tags: not a list", line)
     if not isinstance(notes, list):

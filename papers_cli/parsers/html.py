@@ -20,7 +20,7 @@ from papers_cli.core.dates import MONTHS
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.core.normalize import extract_code_links, fold_whitespace
 from papers_cli.parsers.items import arxiv_id, looks_like_item, parse_iso_datetime
-from papers_cli.parsers.json_api import items_of, load_json, page_from_props
+from papers_cli.parsers.json_api import items_of, load_json, page_from_props, parse_count
 from papers_cli.parsers.sniff import describe_html, not_a_page
 
 _AUTHORS_RE = re.compile(r"(\d+)\s+authors?\b", re.IGNORECASE)
@@ -40,24 +40,32 @@ def _soup(text: str, only: dict[str, Any]) -> Any:
         return BeautifulSoup(text, "lxml", parse_only=SoupStrainer(**only))
 
 
-def _embedded_props(text: str) -> list[Any]:
-    """Decoded data-props of the page's hydration elements, DailyPapers first."""
+def _embedded_props(text: str) -> tuple[list[Any], ParseError | None]:
+    """Decoded data-props of the page's hydration elements, DailyPapers first, and why
+    the DailyPapers element's data could not be read (None: it could, or is absent)."""
     soup = _soup(text, {"attrs": {"data-props": True}})
     found: list[tuple[int, Any]] = []
+    broken: ParseError | None = None
     for el in soup.find_all(attrs={"data-props": True}):
+        first = 0 if el.get("data-target") == "DailyPapers" else 1
         try:
             props = load_json(el["data-props"])
-        except (ParseError, TypeError):
+        except (ParseError, TypeError) as e:
+            if first == 0 and broken is None:
+                why = e.message if isinstance(e, ParseError) else "not text"
+                broken = ParseError("the page's embedded paper data (data-props of "
+                                    f"data-target=\"DailyPapers\") is not readable: {why}",
+                                    getattr(el, "sourceline", None) or 1)
             continue
-        first = 0 if el.get("data-target") == "DailyPapers" else 1
         found.append((first, props))
     found.sort(key=lambda f: f[0])
-    return [p for _, p in found]
+    return [p for _, p in found], broken
 
 
 def parse_html(text: str) -> ParsedPage:
     """Parse a saved HTML page. Raises ParseError when it holds no papers."""
-    for props in _embedded_props(text):
+    embedded, broken = _embedded_props(text)
+    for props in embedded:
         items, _ = items_of(props)
         if items and any(looks_like_item(i) for i in items):
             page = page_from_props(props, "html")
@@ -72,6 +80,8 @@ def parse_html(text: str) -> ParsedPage:
 
             e = not_a_page(describe_html(text))
             raise ParseError(e.message + "; no papers found", 1)
+        if broken is not None:
+            raise broken
         raise ParseError("no papers found: the page has neither the embedded paper data "
                          "(data-target=\"DailyPapers\") nor paper cards "
                          "(article h3 a[href^=\"/papers/\"])", 1)
@@ -137,12 +147,12 @@ def _parse_cards(text: str) -> ParsedPage:
         rec.upvotes = _card_upvotes(art)
         community = next((a for a in art.find_all("a", href=True)
                           if a["href"].endswith("#community")), None)
-        if community is not None and community.get_text(strip=True).isdigit():
-            rec.comments = int(community.get_text(strip=True))
+        if community is not None:
+            rec.comments = parse_count(community.get_text(strip=True))
         card_text = fold_whitespace(art.get_text(" "))
         m = _AUTHORS_RE.search(card_text)
         if m:
-            rec.authors_count = int(m.group(1))
+            rec.authors_count = parse_count(m.group(1))
         time_el = art.find("time")
         when = time_el.get("datetime") if time_el is not None else None
         when_date = parse_iso_datetime(when)
@@ -177,18 +187,18 @@ def _card_upvotes(art: Any) -> int | None:
         hint = " ".join(el.get("class", [])) + " " + (el.get("aria-label") or "")
         if "vote" in hint.lower():
             for s in el.stripped_strings:
-                if s.isdigit():
-                    return int(s)
+                if (n := parse_count(s)) is not None:
+                    return n
     for el in art.find_all(["label", "button"]):
         for s in el.stripped_strings:
-            if s.isdigit():
-                return int(s)
+            if (n := parse_count(s)) is not None:
+                return n
         break
     # Logged out (2024 layout): the count sits in a login link,
     # <a href="/login?next=..."><div class="leading-none">24</div></a>.
     for el in art.find_all("a", href=True):
         if el["href"].startswith(("/login", "https://huggingface.co/login")):
             for s in el.stripped_strings:
-                if s.isdigit():
-                    return int(s)
+                if (n := parse_count(s)) is not None:
+                    return n
     return None

@@ -127,6 +127,14 @@ def _parse_int(digits: str) -> int:
     return int(digits) if len(digits.lstrip("-")) <= 40 else HugeNumber(len(digits))
 
 
+def parse_count(text: str) -> int | None:
+    """A count a page prints (decimal digits of any script), else None: not a number
+    ("²" is a digit to str.isdigit, not to int). Too many digits: a HugeNumber, which
+    validation names as out of range."""
+    t = text.strip()
+    return _parse_int(t) if t.isdecimal() else None
+
+
 def _scrub(obj: Any) -> Any:
     """Lone surrogates (from escapes such as \\ud800) replaced by U+FFFD, in place:
     they cannot be encoded as UTF-8 and would fail later, when stored."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from papers_cli.core.dates import DATE_LINE_RE, LOOKS_LIKE_DATE_RE, parse_shown_date
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
 from papers_cli.core.normalize import extract_code_links, fold_whitespace
+from papers_cli.parsers.json_api import parse_count
 from papers_cli.parsers.sniff import describe_text, not_a_page
 
 HEADER_LINES = {
@@ -216,9 +217,10 @@ def _apply_trailer(rec: PaperRecord, trailer: Block) -> None:
         who = before[0]
         m = _AUTHORS_RE.match(who)
         if m:
-            if not m.group("count").isdigit():
+            count = parse_count(m.group("count"))
+            if count is None:
                 raise ParseError(f"author count {m.group('count')!r} is not a number", trailer.line)
-            rec.authors_count = int(m.group("count"))
+            rec.authors_count = count
         elif who.startswith("•"):
             raise ParseError(f"cannot read the author line {who!r}", trailer.line)
         else:
@@ -230,9 +232,10 @@ def _apply_trailer(rec: PaperRecord, trailer: Block) -> None:
         raise ParseError("'·' must be followed by exactly one date line", date_line_no)
     shown, rest = parse_shown_date(after[0], date_line_no)
     if rest is not None:
-        if not rest.isdigit():
+        comments = parse_count(rest)
+        if comments is None:
             raise ParseError(f"comment count {rest!r} after the date is not a number", date_line_no)
-        rec.comments = int(rest)
+        rec.comments = comments
     rec.shown_date = shown
     rec.date_text = after[0][: len(after[0]) - len(rest)].strip() if rest else after[0]
     rec.date_line = date_line_no

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from papers_cli.core.fields import PAPER_FIELDS
+from papers_cli.core.models import TEXT_SOURCES
 from papers_cli.core.sanitize import for_terminal
 from papers_cli.core.words import plural
-from papers_cli.parsers.fulltext.model import SOURCE_LABELS
 from papers_cli.render.cells import plain, tsv_cell
 from papers_cli.render.terminal import console, is_terminal
 
@@ -94,7 +94,7 @@ def _full_text(held: dict[str, Any] | None, paper_id: int) -> str | None:
     """One line on the paper's text: source, size, sections, where from and when."""
     if not held:
         return None
-    kind = SOURCE_LABELS.get(held["source"], held["source"])
+    kind = TEXT_SOURCES.get(held["source"], held["source"])
     return (f"{kind}, {held['chars']:,} characters in {plural(held['sections'], 'section')}, "
             f"from {held['location']} ({held['fetched_at'][:10]}); 'papers read {paper_id}' "
             "prints it")

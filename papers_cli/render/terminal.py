@@ -6,10 +6,10 @@ terminal is in render/; every text it shows goes through core/sanitize.for_termi
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -27,13 +27,25 @@ def is_terminal(stream: IO[str] | None = None) -> bool:
 
 
 
+MIN_WIDTH = 40  # narrower (COLUMNS=1) a table would show its frame and no text
+
+
 def console(out: IO[str], *, no_color: bool = False, width: int | None = None) -> Any:
-    """A rich Console on `out` that never highlights or reads markup on its own."""
+    """A rich Console on `out` that never highlights or reads markup on its own, at
+    least MIN_WIDTH columns wide, and that lets a closed pipe (a pager quit early) be
+    handled as everywhere else: rich's own handling exits with status 1."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
     colour = not no_color and "NO_COLOR" not in os.environ
-    return Console(file=out, no_color=not colour, highlight=False, width=width,
+    con = _Console(file=out, no_color=not colour, highlight=False, width=width,
                    emoji=False, markup=False)
+    if con.width < MIN_WIDTH:
+        con.width = MIN_WIDTH
+    return con
 
 
 
@@ -86,6 +98,15 @@ def message(text: str, *, style: str | None = None, no_color: bool = False) -> N
 # ---------------------------------------------------------------------- pager
 
 
+class PagerFailed(Exception):
+    """The pager ended with an error status: what it was asked to show may not have
+    been shown."""
+
+    def __init__(self, command: str, status: int) -> None:
+        super().__init__(f"the pager ({command!r}) exited with status {status}; "
+                         "--no-pager or PAGER=cat prints directly")
+
+
 class _PagerStream(io.TextIOWrapper):
     """The pager's stdin, taken for a terminal: the pager shows colours (-R)."""
 
@@ -104,12 +125,15 @@ def paged(enabled: bool = True) -> Iterator[None]:
         yield
         return
     command = os.environ.get("PAGER", "less -FRX").strip()
-    if not command or command == "cat":
-        yield
+    if not command or command == "cat" or (
+            "PAGER" not in os.environ and os.environ.get("TERM") == "dumb"):
+        yield  # a dumb terminal (an editor's shell) cannot run less: it would wait
         return
     # As git does: less quits on one screen (-F), keeps colours (-R), leaves the screen (-X).
     env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
     sys.stdout.flush()
+    import subprocess  # brings selectors, threading, locale: for the pager only
+
     try:
         proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
     except (OSError, ValueError):
@@ -132,4 +156,6 @@ def paged(enabled: bool = True) -> Iterator[None]:
                 break
             except KeyboardInterrupt:
                 continue  # the pager handles Ctrl-C itself; wait for it to end
+    if proc.returncode > 0:  # quitting early is status 0; a signal is negative
+        raise PagerFailed(command, proc.returncode)
 

@@ -180,8 +180,11 @@ def _open_read_only(path: str, *, check_same_thread: bool = True,
     """mode=ro; where not even the -shm file can be made (a read-only folder or medium,
     a full disk) immutable=1, which reads the main file alone."""
     for flags in ("mode=ro", "mode=ro&immutable=1"):
+        # Autocommit, as the writer: the scratch tables a search fills (temp.*) would
+        # otherwise open a transaction that nothing ends, and a long-lived reader
+        # (serve, mcp) would read that snapshot forever.
         conn = sqlite3.connect(_uri(path, flags), uri=True, factory=Patient,
-                               check_same_thread=check_same_thread)
+                               check_same_thread=check_same_thread, isolation_level=None)
         conn.on_wait = tell
         conn.start()
         try:

@@ -20,13 +20,17 @@ from typing import Any
 from papers_cli.storage.filters import Filters
 from papers_cli.storage.fts import TOKENIZE
 from papers_cli.storage.personal import own_origin
-from papers_cli.storage.sql import ids_json
+from papers_cli.storage.sql import PASSAGE_KINDS, PASSAGE_SHIFT, ids_json, passage_id
 
 # The passages' text counts fully; the section path a little (a word in a heading).
 WEIGHTS = (1.0, 0.5)
 # A match only in the reference list is worth this much of a match in the body (bm25
 # is negative, so the factor shrinks its magnitude and it ranks below).
 KIND_WEIGHT = {"references": 0.35, "caption": 0.8}
+RANK_SQL = "bm25(passages_fts, {}, {})".format(*WEIGHTS)
+# How a passage reaches its paper (the text hangs off the paper's origin).
+PAPER_OF_PASSAGE = ("JOIN documents d ON d.id = ps.document_id JOIN personal o ON "
+                    "o.origin_id = d.origin_id JOIN papers p ON p.id = o.paper_id")
 
 DDL = (
     """CREATE TABLE documents (
@@ -45,6 +49,8 @@ DDL = (
     fetched_at TEXT NOT NULL
 )""",
     "CREATE UNIQUE INDEX documents_origin ON documents(origin_id)",
+    # id: sql.passage_id (the document, the place in it and the kind, packed), so a
+    # document's passages are one id range and a search needs no row of this table.
     """CREATE TABLE passages (
     id INTEGER PRIMARY KEY,
     document_id INTEGER NOT NULL REFERENCES documents(id),
@@ -53,7 +59,6 @@ DDL = (
     kind TEXT NOT NULL,
     text TEXT NOT NULL
 )""",
-    "CREATE INDEX passages_document ON passages(document_id, seq)",
     "CREATE VIRTUAL TABLE passages_fts USING fts5(text, section, content=\"passages\", "
     f"content_rowid=\"id\", tokenize=\"{TOKENIZE}\")",
 )
@@ -120,29 +125,37 @@ def put(conn: sqlite3.Connection, paper_id: int, doc: dict[str, Any],
                   len(raw), doc["extractor"], doc["arxiv_id"], doc["title"],
                   json.dumps(doc["sections"]), chars, doc["fetched_at"]))
     doc_id = int(cur.lastrowid or 0)
-    conn.executemany("INSERT INTO passages (document_id, seq, section, kind, text) VALUES "
-                     "(?, ?, ?, ?, ?)", [(doc_id, i, s, k, t)
-                                         for i, (s, k, t) in enumerate(passages)])
+    _insert_passages(conn, doc_id, passages)
     return doc_id
+
+
+def _insert_passages(conn: sqlite3.Connection, doc_id: int,
+                     passages: Sequence[tuple[str, str, str]]) -> None:
+    conn.executemany("INSERT INTO passages (id, document_id, seq, section, kind, text) VALUES "
+                     "(?, ?, ?, ?, ?, ?)", [(passage_id(doc_id, i, k), doc_id, i, s, k, t)
+                                            for i, (s, k, t) in enumerate(passages)])
+
+
+def _range(doc_id: int) -> tuple[int, int]:
+    """The ids of a document's passages: [first, end)."""
+    return doc_id << PASSAGE_SHIFT, (doc_id + 1) << PASSAGE_SHIFT
 
 
 def replace_passages(conn: sqlite3.Connection, doc_id: int, extractor: int, title: str | None,
                      arxiv_id: str | None, sections: list[list[Any]],
                      passages: Sequence[tuple[str, str, str]]) -> None:
     """A document extracted again from its stored raw bytes (a newer extractor)."""
-    conn.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
-    conn.executemany("INSERT INTO passages (document_id, seq, section, kind, text) VALUES "
-                     "(?, ?, ?, ?, ?)", [(doc_id, i, s, k, t)
-                                         for i, (s, k, t) in enumerate(passages)])
+    conn.execute("DELETE FROM passages WHERE id >= ? AND id < ?", _range(doc_id))
+    _insert_passages(conn, doc_id, passages)
     conn.execute("UPDATE documents SET extractor = ?, title = ?, arxiv_id = ?, sections = ?, "
                  "chars = ? WHERE id = ?", (extractor, title, arxiv_id, json.dumps(sections),
                                             sum(len(t) for _, _, t in passages), doc_id))
 
 
 def drop(conn: sqlite3.Connection, doc_ids: Iterable[int]) -> int:
-    j = ids_json(doc_ids)
-    conn.execute("DELETE FROM passages WHERE document_id IN (SELECT value FROM json_each(?))",
-                 (j,))
+    ids = list(doc_ids)
+    conn.executemany("DELETE FROM passages WHERE id >= ? AND id < ?", [_range(d) for d in ids])
+    j = ids_json(ids)
     return conn.execute("DELETE FROM documents WHERE id IN (SELECT value FROM json_each(?))",
                         (j,)).rowcount
 
@@ -192,8 +205,8 @@ def of_papers(conn: sqlite3.Connection,
 def passages(conn: sqlite3.Connection, doc_id: int) -> list[tuple[str, str, str]]:
     """(section, kind, text) of a document, in order."""
     return [(r[0], r[1], r[2]) for r in conn.execute(
-        "SELECT section, kind, text FROM passages WHERE document_id = ? ORDER BY seq",
-        (doc_id,))]
+        "SELECT section, kind, text FROM passages WHERE id >= ? AND id < ? ORDER BY id",
+        _range(doc_id))]
 
 
 def raw(conn: sqlite3.Connection, doc_id: int) -> bytes:
@@ -221,6 +234,19 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
             "passages": n}
 
 
+def summary(conn: sqlite3.Connection, paper_id: int) -> dict[str, Any] | None:
+    """What `show` says of a paper's text: source, where from, size, sections, when."""
+    meta = shown(conn, [paper_id]).get(paper_id)
+    return summary_of(meta) if meta else None
+
+
+def summary_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a text from its row as `shown` reads it."""
+    return {"source": meta["source"], "location": meta["location"], "chars": meta["chars"],
+            "sections": len(meta["sections"]), "fetched_at": meta["fetched_at"],
+            "raw_bytes": meta["raw_bytes"], "sha256": meta["sha256"]}
+
+
 def papers_without(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> list[int]:
     """Those of `paper_ids` that hold no document, in the order given."""
     held = {r[0] for r in conn.execute(
@@ -232,9 +258,10 @@ def papers_without(conn: sqlite3.Connection, paper_ids: Sequence[int]) -> list[i
 
 # ------------------------------------------------------------------------- searching
 
-def _kind_weight() -> str:
-    cases = " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHT.items())
-    return f"CASE ps.kind {cases} ELSE 1.0 END"
+def kind_weight_sql(rowid: str) -> str:
+    """The weight of a passage by its kind, read from its id's low bits (sql.passage_id)."""
+    cases = " ".join(f"WHEN {PASSAGE_KINDS.index(k)} THEN {w}" for k, w in KIND_WEIGHT.items())
+    return f"CASE {rowid} & 3 {cases} ELSE 1.0 END"
 
 
 def count_passages(conn: sqlite3.Connection, expr: str, cap: int) -> int:
@@ -243,21 +270,24 @@ def count_passages(conn: sqlite3.Connection, expr: str, cap: int) -> int:
                             "passages_fts MATCH ? LIMIT ?)", (expr, cap)).fetchone()[0])
 
 
-def best_passages(conn: sqlite3.Connection, expr: str, filters: Filters,
-                  limit: int) -> list[tuple[int, float, int]]:
-    """(paper id, score: lower is better, passage id) of the papers whose passages
-    match, by each paper's best passage; a reference-list match weighs less."""
+def best_passages(conn: sqlite3.Connection, expr: str,
+                  filters: Filters) -> list[tuple[int, float, int]]:
+    """(paper id, score: lower is better, passage id) of every paper whose passages
+    match, best first, by each paper's best passage; a reference-list match weighs
+    less. (One row a paper: the caller counts them and keeps the best.)"""
     extra, params = filters.sql(glue=" AND ")
-    # bm25() only runs in the statement that scans the index: materialised first, then
-    # joined to papers and grouped (the bare `passage` is the one of the row with min).
+    # bm25() runs only in the statement that scans the index, materialised first; each
+    # document's best passage is found from the ids alone (sql.passage_id), then the
+    # few documents are joined to their papers (the bare `passage` is the min's row).
     return [(r[0], r[1], r[2]) for r in conn.execute(
-        "WITH hits AS MATERIALIZED (SELECT rowid AS passage, bm25(passages_fts, "
-        f"{WEIGHTS[0]}, {WEIGHTS[1]}) AS score FROM passages_fts WHERE passages_fts MATCH ?) "
-        f"SELECT o.paper_id, min(h.score * {_kind_weight()}), h.passage FROM hits h "
-        "JOIN passages ps ON ps.id = h.passage JOIN documents d ON d.id = ps.document_id "
-        "JOIN personal o ON o.origin_id = d.origin_id JOIN papers p ON p.id = o.paper_id "
-        f"WHERE 1{extra} GROUP BY o.paper_id ORDER BY 2, 1 LIMIT ?",
-        (expr, *params, limit))]
+        f"WITH hits AS MATERIALIZED (SELECT rowid AS passage, {RANK_SQL} * "
+        f"{kind_weight_sql('rowid')} AS score FROM passages_fts WHERE passages_fts MATCH ?), "
+        f"docs AS MATERIALIZED (SELECT passage >> {PASSAGE_SHIFT} AS doc, min(score) AS "
+        "score, passage FROM hits GROUP BY 1) "
+        "SELECT o.paper_id, min(h.score), h.passage FROM docs h JOIN documents d ON "
+        "d.id = h.doc JOIN personal o ON o.origin_id = d.origin_id JOIN papers p ON "
+        f"p.id = o.paper_id WHERE 1{extra} GROUP BY o.paper_id ORDER BY 2, 1",
+        (expr, *params))]
 
 
 def passage_snippets(conn: sqlite3.Connection, passage_ids: Sequence[int], expr: str,

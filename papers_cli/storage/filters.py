@@ -9,6 +9,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
+from papers_cli.storage.sql import TEXT_MATCH
+
 
 def fold_text(text: str | None) -> str:
     """Case and accents folded away (Müller ~ muller): registered as papers_fold()."""
@@ -27,11 +29,6 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
 # The paper's origins (storage/personal.py): personal data shows the union over them.
 _ORIGIN = "SELECT 1 FROM personal o WHERE o.paper_id = {a}.id"
-# Papers holding a full-text passage that matches `?` (storage/documents.py): one
-# uncorrelated subquery, the index read once.
-TEXT_MATCH = ("SELECT o.paper_id FROM passages_fts JOIN passages ps ON ps.id = passages_fts.rowid "
-         "JOIN documents d ON d.id = ps.document_id JOIN personal o ON "
-         "o.origin_id = d.origin_id WHERE passages_fts MATCH ? AND o.paper_id IS NOT NULL")
 
 
 @dataclass(frozen=True)

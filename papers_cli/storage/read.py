@@ -94,10 +94,15 @@ def rising_sql(days: int, now: dt.datetime | None = None, paper: str = "p.id"
     # ISO text as ingest writes ingested_at (UTC, seconds), so text order is time order.
     start = (now.astimezone(dt.UTC) - dt.timedelta(days=days)).replace(
         microsecond=0).isoformat()
+    return rising_expr("?", paper), [start, start]
+
+
+def rising_expr(start: str, paper: str = "p.id") -> str:
+    """rising_sql's expression with the window's start as the SQL `start` (used twice)."""
     latest = _observed(paper, "", "DESC")
-    before = _observed(paper, f" AND {OBSERVED_SQL} <= ?", "DESC")
-    inside = _observed(paper, f" AND {OBSERVED_SQL} > ?", "ASC")
-    return f"coalesce({latest} - coalesce({before}, {inside}), 0)", [start, start]
+    before = _observed(paper, f" AND {OBSERVED_SQL} <= {start}", "DESC")
+    inside = _observed(paper, f" AND {OBSERVED_SQL} > {start}", "ASC")
+    return f"coalesce({latest} - coalesce({before}, {inside}), 0)"
 
 
 def corpus_stats(conn: sqlite3.Connection, top: int = 10) -> dict[str, Any]:

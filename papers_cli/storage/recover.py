@@ -248,7 +248,8 @@ def _drop_dangling(conn: sqlite3.Connection, result: Recovery) -> None:
 def _bad_rows(conn: sqlite3.Connection, table: str) -> list[int]:
     """Rows whose values the field table does not allow (a papers row of another tool,
     with no title key yet, is doctor's to take in: kept)."""
-    return [r["rowid"] for r in conn.execute(f"SELECT rowid, * FROM {q(table)}")
+    # r[0]: SQLite names an INTEGER PRIMARY KEY table's rowid after that column.
+    return [r[0] for r in conn.execute(f"SELECT rowid, * FROM {q(table)}")
             if r["title_key"] is not None and check_paper_row(dict(r))]
 
 

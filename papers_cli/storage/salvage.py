@@ -100,10 +100,15 @@ def rows(conn: sqlite3.Connection, t: Table) -> Iterator[tuple[Any, ...]]:
         last: Any = None
         try:
             for r in conn.execute(select, (pos,)):
+                if last is not None and not last < r[0]:
+                    # A damaged b-tree can lead back to rows already read (a truncated
+                    # file's pages point into a loop) with no error: damage all the same.
+                    break
                 last = r[0]
                 t.read += 1
                 yield tuple(r)
-            return
+            else:
+                return
         except sqlite3.DatabaseError as e:
             if not damage(e):
                 raise

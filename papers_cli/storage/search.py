@@ -14,12 +14,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from papers_cli.core.errors import QueryError
-from papers_cli.storage.filters import TEXT_MATCH, Filters
+from papers_cli.storage.filters import Filters
 from papers_cli.storage.fts import TOKENIZE
 from papers_cli.storage.sql import chunks, ids_json, marks
 
 # Title matches count ten times an abstract match; author names in between.
 WEIGHTS = (10.0, 1.0, 3.0)
+# The ranking expression (bm25: lower is better), the weights inline.
+RANK_SQL = "bm25(papers_fts, {}, {}, {})".format(*WEIGHTS)
 # A statement still running after this is interrupted and the query refused (a whole
 # `papers search` answers within a second: start-up and printing take ~0.15 s).
 DEADLINE_S = 0.85
@@ -68,16 +70,14 @@ def count_matches(conn: sqlite3.Connection, expr: str, filters: Filters,
     return int(conn.execute(f"SELECT count(*) FROM ({sql})", (expr, *params)).fetchone()[0])
 
 
-def count_text_or_meta(conn: sqlite3.Connection, text_expr: str, meta_expr: str | None,
-                       filters: Filters) -> int:
-    """Papers whose full text matches `text_expr` or whose title, abstract or authors
-    match `meta_expr`, under `filters` (each paper once)."""
-    found = TEXT_MATCH + (" UNION SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-                          if meta_expr else "")
+def matching_ids(conn: sqlite3.Connection, expr: str, filters: Filters) -> list[int]:
+    """The ids of the papers matching an FTS5 expression under `filters` (a query that
+    matches too many to rank is refused before this, by its count)."""
     extra, params = filters.sql(glue=" AND ")
-    return int(conn.execute(f"SELECT count(*) FROM papers p WHERE p.id IN ({found}){extra}",
-                            (text_expr, *([meta_expr] if meta_expr else []), *params)
-                            ).fetchone()[0])
+    join = " JOIN papers p ON p.id = papers_fts.rowid" if extra else ""
+    return [r[0] for r in conn.execute(
+        f"SELECT papers_fts.rowid FROM papers_fts{join} WHERE papers_fts MATCH ?{extra}",
+        (expr, *params))]
 
 
 def ranked(conn: sqlite3.Connection, expr: str, filters: Filters, *, sort: str = "rank",
@@ -86,9 +86,9 @@ def ranked(conn: sqlite3.Connection, expr: str, filters: Filters, *, sort: str =
     extra, params = filters.sql(glue=" AND ")
     join = "" if not extra and sort == "rank" else " JOIN papers p ON p.id = papers_fts.rowid"
     return [(r[0], r[1]) for r in conn.execute(
-        f"SELECT papers_fts.rowid, bm25(papers_fts, ?, ?, ?) AS score FROM papers_fts{join} "
+        f"SELECT papers_fts.rowid, {RANK_SQL} AS score FROM papers_fts{join} "
         f"WHERE papers_fts MATCH ?{extra} ORDER BY {_ORDER[sort]} LIMIT ?",
-        (*WEIGHTS, expr, *params, limit))]
+        (expr, *params, limit))]
 
 
 def sampled_postings(conn: sqlite3.Connection, exprs: Sequence[str],

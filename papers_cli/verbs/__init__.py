@@ -4,9 +4,10 @@ typed `Args` (core/options.py) and no printing, typer or sys.exit. The command l
 imported only when that verb is used (start-up: `papers list` never loads fetch).
 
 browse    list, show, open, stats, where         search    search, similar
-corpus    ingest, fetch, pages, rm, doctor, embed
+corpus    ingest, pages, rm, doctor, embed       fetching  fetch (lists, full texts)
 curate    export, dedupe                          personal  tag, note, mark, watch, digest
 texts     read (and the saved full texts ingest attaches)
+serve     serve (the checks before papers_cli/web/ serves the corpus on Datasette)
 common    the session, THE paper-id resolver, shared options, the record's fields
 """
 
@@ -78,6 +79,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("stats", "browse", "StatsArgs", "stats", "The corpus at a glance.  e.g. papers stats",
          about=("The corpus at a glance: counts, dates, papers per year and month.  Example: "
                 "papers stats")),
+    Verb("serve", "serve", "ServeArgs", "serve",
+         "Browse the corpus in a web page.  e.g. papers serve --open", help="SERVE_HELP"),
     Verb("search", "search", "SearchArgs", "search",
          'Ranked search.  e.g. papers search "activation sparsity"', help="SEARCH_HELP"),
     Verb("similar", "search", "SimilarArgs", "similar",
@@ -107,7 +110,7 @@ VERBS: tuple[Verb, ...] = (
          about=("Remove pages and their sightings in one transaction; the papers they touched "
                "are computed again from their other sightings, and papers left with none are "
                "deleted (your tags and notes wait for them).  Example: papers rm 3")),
-    Verb("fetch", "corpus", "FetchArgs", "fetch",
+    Verb("fetch", "fetching", "FetchArgs", "fetch",
          "Fetch from the site's API.  e.g. papers fetch --since 2026-08-01", help="FETCH_HELP",
          writes=True),
     Verb("tag", "personal", "TagArgs", "tag",

@@ -10,8 +10,7 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.options import MAX_COUNT, check, option
 from papers_cli.core.validate import normalize_tag
-from papers_cli.engine import fulltext
-from papers_cli.storage import identity, read, records
+from papers_cli.storage import documents, identity, read, records
 from papers_cli.storage.read import MAX_RISING_DAYS, RISING_DAYS, SORTS
 from papers_cli.storage.records import Selection
 from papers_cli.storage.search import count_papers
@@ -103,7 +102,7 @@ class Paper:
     history: list[dict[str, Any]]
     merged_from: list[dict[str, Any]]
     names: list[str]
-    full_text: dict[str, Any] | None = None  # what text it holds (engine.fulltext.summary)
+    full_text: dict[str, Any] | None = None  # what text it holds (storage.documents.summary)
 
 
 def show(session: Session, args: ShowArgs) -> Paper:
@@ -119,7 +118,7 @@ def show(session: Session, args: ShowArgs) -> Paper:
     if not found:  # deleted between resolving and reading
         raise NotFound(f"no paper with id {args.paper_id!r} (see 'papers list')")
     return Paper(found[0], read.upvote_history(conn, pid), identity.merged_into(conn, pid),
-                 names, fulltext.summary(conn, pid))
+                 names, documents.summary(conn, pid))
 
 
 @dataclass

@@ -21,6 +21,8 @@ from papers_cli.core.errors import NotFound, UserError
 from papers_cli.core.fields import EXPORT_FIELDS
 from papers_cli.core.options import MAX_COUNT, option
 from papers_cli.core.sanitize import for_terminal
+from papers_cli.core.validate import is_utf8
+from papers_cli.core.words import quoted
 from papers_cli.storage import identity
 from papers_cli.storage.connection import connect, connect_damaged
 from papers_cli.storage.errors import StorageError
@@ -114,8 +116,10 @@ class Session:
 def resolve(session: Session, ident: str | int) -> int:
     """The paper an id, an arXiv id or a site or arXiv URL names. A merged-away id means
     its survivor (said once, as a note); an unknown one is NotFound (exit 1)."""
-    conn = session.open()
     text = str(ident).strip()
+    if not is_utf8(text):  # bytes of a pipe or a command line that are not UTF-8
+        raise UserError(f"{quoted(text)} is not a paper id (not valid UTF-8 text)")
+    conn = session.open()
     pid = identity.resolve_paper_id(conn, text)
     if pid is not None:
         return pid
@@ -123,7 +127,7 @@ def resolve(session: Session, ident: str | int) -> int:
     if moved is not None:
         session.events.note(f"note: {text} was merged into {moved}")
         return moved
-    raise NotFound(f"no paper with id {for_terminal(text)!r} (see 'papers list')")
+    raise NotFound(f"no paper with id {quoted(text)} (see 'papers list')")
 
 
 def resolve_all(session: Session, idents: Sequence[str | int]) -> list[int]:

@@ -1,4 +1,4 @@
-"""Building and keeping the corpus: ingest, fetch, pages, rm, doctor, embed."""
+"""Building and keeping the corpus: ingest, pages, rm, doctor, embed (fetch: fetching.py)."""
 
 from __future__ import annotations
 
@@ -11,34 +11,32 @@ from typing import Any
 
 from papers_cli.core.dates import parse_day
 from papers_cli.core.errors import NotFound, UserError
-from papers_cli.core.fields import SITE
+from papers_cli.core.normalize import stored_path
 from papers_cli.core.options import CLI, check, option
 from papers_cli.engine import fulltext
-from papers_cli.engine.fetch.plan import Target, is_done, normalize_base_url, page_url, plan
-from papers_cli.engine.fetch.plan import today_utc as fetch_today
-from papers_cli.engine.fetch.secret import token_from
 from papers_cli.engine.fulltext import PEEK, document_kind
 from papers_cli.engine.ingest import IngestReport, Source, expand_paths, ingest_sources
 from papers_cli.engine.ingest.page import now_utc
 from papers_cli.engine.model import ModelUnavailable
 from papers_cli.storage import doctor as checks
-from papers_cli.storage import pages
+from papers_cli.storage import documents, pages
 from papers_cli.storage.errors import StorageError
 from papers_cli.storage.pages import Removal
 from papers_cli.storage.personal import orphans
 from papers_cli.storage.recover import recover
-from papers_cli.verbs.common import Interrupted, Session, resolve_all
+from papers_cli.verbs.common import Session, resolve_all
 from papers_cli.verbs.texts import attach_files
 
 CLI_ONLY = frozenset((CLI,))
+FIRST_YEAR, LAST_YEAR = 1990, 2100  # --year's range; --date is held to it too
 
 
 @dataclass
 class IngestArgs:
     paths: list[str] = option(..., "Files, folders (recursive), globs, or - for stdin.",
-                              metavar="PATH...", fronts=CLI_ONLY)
+                              metavar="PATH...", fronts=CLI_ONLY, file_name=True)
     year: int | None = option(None, "Year of pages whose date shows none.", "--year",
-                              lo=1990, hi=2100, fronts=CLI_ONLY)
+                              lo=FIRST_YEAR, hi=LAST_YEAR, fronts=CLI_ONLY)
     date: str | None = option(None, "Page date of pages that show none (also sets their "
                               "year).", "--date", metavar="YYYY-MM-DD", fronts=CLI_ONLY,
                               max_len=10)
@@ -72,6 +70,9 @@ def ingest(session: Session, args: IngestArgs) -> Ingested:
     today = dt.datetime.now(dt.UTC).date()
     if page_date is not None and page_date > today + dt.timedelta(days=1):
         raise UserError(f"--date {page_date} is in the future (today is {today} UTC)")
+    if page_date is not None and page_date.year < FIRST_YEAR:
+        raise UserError(f"--date {page_date} is before {FIRST_YEAR} (as --year, "
+                        f"{FIRST_YEAR} to {LAST_YEAR})")
     if args.year is not None and args.year > today.year:
         raise UserError(f"--year {args.year} is in the future (this year is {today.year})")
     sources = expand_paths(args.paths)
@@ -111,116 +112,6 @@ def _split_texts(sources: list[Source], every: bool) -> tuple[list[Source], list
 
 
 @dataclass
-class FetchArgs:
-    ids: list[str] = option([], "Papers to fetch by arXiv id (/api/papers/ID).",
-                            metavar="[ARXIV_ID]...", max_len=100)
-    date: str | None = option(None, "One day, YYYY-MM-DD.", "--date", max_len=10)
-    since: str | None = option(None, "First day, YYYY-MM-DD.", "--since", max_len=10)
-    until: str | None = option(None, "Last day (default today).", "--until", max_len=10)
-    week: str | None = option(None, "ISO week, YYYY-Www.", "--week", max_len=8)
-    month: str | None = option(None, "Month, YYYY-MM.", "--month", max_len=7)
-    search: str | None = option(None, "The site's search.", "--search", max_len=500)
-    refresh: bool = option(False, "Fetch days already fetched.", "--refresh")
-    base_url: str = option(SITE, "The site (env PAPERS_HF_URL).", "--base-url",
-                           envvar="PAPERS_HF_URL", fronts=CLI_ONLY)
-    limit: int | None = option(None, "Items per request (lists: 100; pages follow).",
-                               "--limit", lo=1, hi=100, fronts=CLI_ONLY)
-    dry_run: bool = option(False, "Print the URLs; fetch nothing.", "--dry-run",
-                           fronts=CLI_ONLY)
-    rate: float = option(2.0, "Requests per second at most.", "--rate", lo=0.01, hi=50,
-                         fronts=CLI_ONLY)
-    timeout: float = option(30.0, "Seconds one request may take in all (connecting and "
-                            "the whole answer); a URL gives up after timeout x (retries + "
-                            "1), waits included: 150 s by default.", "--timeout", lo=0.01,
-                            hi=3600, fronts=CLI_ONLY)
-    retries: int = option(4, "Retries of a failed request.", "--retries", lo=0, hi=20,
-                          fronts=CLI_ONLY)
-    backoff: float = option(1.0, "First retry's wait, seconds.", "--backoff", lo=0, hi=600,
-                            hidden=True, fronts=CLI_ONLY)
-
-
-FETCH_HELP = """Fetch lists from the site's API into the corpus; safe to re-run.
-
-\b
-  papers fetch                              today's list (UTC)
-  papers fetch --date 2026-08-13            one day
-  papers fetch --since 2026-08-01 [--until 2026-08-19]   every day in the range
-  papers fetch --week 2026-W33 | --month 2026-08         the site's week or month list
-  papers fetch --search "activation sparsity"            the site's search
-  papers fetch 2407.21783 2604.01234        single papers
-
-Each response is stored as a page whose path is its URL, exactly as 'papers
-ingest' stores a saved copy. A range resumes: days already fetched are skipped
-(except the last 2 days, whose upvotes still move) unless --refresh.
-
-Nothing is stored that is not about what was asked: a paper must be the id asked
-for, a day's list must list that day (or the evening before), a week's or month's
-list that period; otherwise that target is rejected whole and the others go on.
-HF_TOKEN, if set, is sent as a bearer token and never printed or stored; one that
-holds a line end, a space or a non-ASCII character is refused before any request
-(exit 2). Exit 1 when a response was rejected, a paper is not on the site, or the
-site cannot be reached; 130 when interrupted (what was committed stays).
-"""
-
-
-@dataclass
-class Fetched:
-    targets: list[Target]
-    report: Any = None  # engine.fetch.run.FetchReport
-    urls: list[str] = field(default_factory=list)  # a dry run's
-    unreachable: str | None = None  # the site could not be reached: why
-
-    @property
-    def code(self) -> int:
-        if self.unreachable is not None:
-            return 1
-        if self.report is None:
-            return 0
-        nothing = all(o.target.kind == "search" and o.status == "empty"
-                      for o in self.report.outcomes)
-        return 1 if self.report.failed or (nothing and self.report.outcomes) else 0
-
-
-def fetch(session: Session, args: FetchArgs, *, max_targets: int | None = None) -> Fetched:
-    """Fetch from the site's API. Ctrl-C lets KeyboardInterrupt through: what was
-    committed stays, and `session.events.done` has seen every finished target."""
-    check(args)
-    base = normalize_base_url(args.base_url)
-    token = token_from(os.environ)  # refused before anything is asked, even in a dry run
-    targets = plan(date=args.date, since=args.since, until=args.until, week=args.week,
-                   month=args.month, search=args.search, ids=args.ids or None)
-    if max_targets is not None and len(targets) > max_targets:
-        raise UserError(f"{len(targets)} targets: at most {max_targets} a call (split the "
-                        "range, or run 'papers fetch' in a terminal)")
-    if args.dry_run:
-        conn = session.open() if session.db.exists() else None
-        today = fetch_today()
-        return Fetched(targets, urls=[
-            page_url(base, t, 0, args.limit) for t in targets
-            if not is_done(conn, t, base, refresh=args.refresh, today=today, limit=args.limit)])
-    from papers_cli.engine.fetch import client, run  # httpx: only when fetching
-
-    config = client.HttpConfig(base_url=base, rate=args.rate, timeout=args.timeout,
-                               retries=args.retries, backoff=args.backoff,
-                               token=token)
-    out = Fetched(targets, run.FetchReport())
-    conn = session.open(create=True)
-    with session.events.progress(len(targets), "targets", "fetching") as bar:
-        def done(o: Any) -> None:
-            session.events.done(o)
-            bar.advance()
-
-        try:
-            run.run_fetch(conn, targets, config, limit=args.limit, refresh=args.refresh,
-                          report=out.report, on_target=done)
-        except client.Unreachable as e:
-            out.unreachable = f"cannot reach {client.host_of(base)}: {e.reason}"
-        except KeyboardInterrupt:
-            raise Interrupted(out) from None
-    return out
-
-
-@dataclass
 class PagesArgs:
     pass
 
@@ -235,7 +126,7 @@ class RmArgs:
     pages: list[str] = option(..., "Pages as 'papers pages' shows them: ids, sha256 prefixes, "
                               "the path or URL they were ingested from, or a file whose "
                               "content is an ingested page (with --full-text: papers).",
-                              metavar="PAGE...", fronts=CLI_ONLY)
+                              metavar="PAGE...", fronts=CLI_ONLY, file_name=True)
     full_text: bool = option(False, "Remove the full texts of the papers given (ids, arXiv "
                              "ids or URLs), not pages.", "--full-text", fronts=CLI_ONLY)
 
@@ -268,7 +159,7 @@ def _rm_texts(session: Session, idents: list[str]) -> Removed:
     its own transaction; NotFound when a paper holds none."""
     pids = resolve_all(session, idents)
     conn = session.open()
-    bare = [p for p in pids if fulltext.summary(conn, p) is None]
+    bare = [p for p in pids if documents.summary(conn, p) is None]
     if bare:
         raise NotFound(f"paper {bare[0]} has no full text to remove")
     return Removed([], None, {p: fulltext.remove(conn, p) for p in pids})
@@ -290,7 +181,7 @@ def _pages_named(ident: str, known: list[dict[str, Any]]) -> list[dict[str, Any]
             raise UserError(f"{t}: matches several pages (see 'papers pages')")
         if hits:
             return hits
-    paths = {t, os.path.abspath(t)} if t else set()
+    paths = {stored_path(t), stored_path(os.path.abspath(t))} if t else set()
     hits = [p for p in known if p["path"] in paths]
     if hits:
         return hits
@@ -322,7 +213,8 @@ class DoctorArgs:
                         fronts=CLI_ONLY)
     recover: str | None = option(None, "Copy every readable row of a damaged database into "
                                  "the new database OUT.db, and say what was lost.",
-                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096)
+                                 "--recover", metavar="OUT.db", fronts=CLI_ONLY, max_len=4096,
+                                 file_name=True)
 
 
 @dataclass

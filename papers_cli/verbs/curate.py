@@ -73,7 +73,7 @@ class ExportArgs:
     format: str | None = option(None, "The format, by name.", "--format", "-f",
                                 choices=exporter.EXPORT_FORMATS, fronts=CLI_ONLY)
     output: str | None = option(None, "Write to FILE ('-': stdout).", "--output", "-o",
-                                fronts=CLI_ONLY, max_len=4096)
+                                fronts=CLI_ONLY, max_len=4096, file_name=True)
     query: str | None = option(None, "Only papers matching this search.", "--query",
                                fronts=CLI_ONLY)
     since: str | None = since_opt()

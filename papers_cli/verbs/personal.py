@@ -83,6 +83,8 @@ def note(session: Session, args: NoteArgs) -> Noted:
     """Append a note (kept with the paper through dedupe, undo and re-ingest), or give the
     paper's notes."""
     check(args)
+    if args.show and args.text is not None:  # the text would be dropped unsaid
+        raise UserError("give a note's text (-m) or --show, not both")
     pid = resolve(session, args.paper_id)
     conn = session.open()
     if args.show:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from papers_cli.core.errors import UserError
 from papers_cli.core.options import MAX_COUNT, check, option
+from papers_cli.core.words import quoted
 from papers_cli.engine import search as engine
 from papers_cli.verbs.common import (
     Records,
@@ -106,7 +107,7 @@ def search(session: Session, args: SearchArgs) -> Records:
     result = engine.search(conn, args.query, raw=args.raw, filters=chosen, sort=args.sort,
                            limit=limit + args.offset,
                            mode="full-text" if args.full_text else mode)
-    return _records(session, result, names, args.offset, repr(args.query))
+    return _records(session, result, names, args.offset, quoted(args.query))
 
 
 @dataclass
@@ -135,7 +136,7 @@ def similar(session: Session, args: SimilarArgs) -> Records:
     chosen = filters(args.since, args.until, args.min_upvotes)
     limit = (args.limit or SEARCH_LIMIT) + args.offset
     result = engine.similar(session.open(), pid, filters=chosen, sort=args.sort, limit=limit)
-    return _records(session, result, names, args.offset, f"papers like {args.paper_id}",
+    return _records(session, result, names, args.offset, f"papers like {quoted(args.paper_id)}",
                     semantic_snippet="")
 
 
@@ -144,12 +145,17 @@ def _records(session: Session, result: engine.SearchResult, names: list[str], of
     for note in result.notes:
         session.events.note(note, "yellow")
     kw = {} if semantic_snippet is None else {"semantic_snippet": semantic_snippet}
-    hits = engine.read_hits(session.open(), result.ranked, result.display, names,
-                            passages=result.passages, passage_expr=result.passage_expr, **kw)
-    shown = hits.records[offset:]
+    # Only the page's papers are read and marked: those before `offset` were ranked to
+    # find where the page starts, no more (reading them all made page 200 take seconds).
+    hits = engine.read_hits(session.open(), result.ranked[offset:], result.display, names,
+                            passages=result.passages, passage_expr=result.passage_expr,
+                            first_rank=offset + 1, **kw)
+    shown = hits.records
     available = result.total + result.partial
     out = Records(names, shown, marked=hits.marked, total=available, partial=result.partial,
                   suggestions=result.suggestions)
     if result.total == 0:
         out.empty = f"no {'exact ' if result.ranked else ''}matches for {what}"
+    elif not shown and offset:
+        out.empty = f"no matches for {what} past the first {len(result.ranked):,}"
     return out

@@ -1,5 +1,5 @@
 """Full texts: reading a paper's text, and attaching saved texts (.md, arXiv .html,
-.pdf) to their papers at ingest. Fetching texts is `fetch --full-text` (corpus.py)."""
+.pdf) to their papers at ingest. Fetching texts is `fetch --full-text` (fetching.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from papers_cli.core.options import CLI, check, option
 from papers_cli.engine import fulltext
 from papers_cli.engine.ingest import PageOutcome, Source
 from papers_cli.parsers import fulltext as ft
-from papers_cli.storage import records
+from papers_cli.storage import documents, records
 from papers_cli.verbs.common import Session, paper_id_opt, resolve
 
 MAX_READ = 10_000_000  # characters: more than any paper's text
@@ -106,7 +106,8 @@ def _attach_one(session: Session, src: Source, target: int | None, now: str) -> 
     conn = session.open()
     paper = records.read(conn, [pid], ["id", "arxiv_id"])[0]
     fulltext.check_names(paper, doc, named)
-    held = fulltext.summary(conn, pid)
+    fulltext.check_body(doc)  # a truncated file must not replace a paper's text
+    held = documents.summary(conn, pid)
     if held and held["sha256"] == fulltext.sha256(doc.raw):
         return PageOutcome(src.name, "skipped", f"already the full text of paper {pid}, "
                            "nothing changed", text_of=pid, format="full text")

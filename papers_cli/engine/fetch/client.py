@@ -1,6 +1,7 @@
-"""A small HTTP client for the papers site's API, around httpx.
+"""A small HTTP client for the papers site's API (and, for full texts, the site's
+Markdown and arXiv's HTML: `HttpConfig.answer`), around httpx.
 
-One `Client` per run: connections are reused, requests are spaced to a polite
+One `Client` per run and host: connections are reused, requests are spaced to a polite
 rate, transient failures (connection errors, timeouts, 429, 5xx) are retried with
 exponential backoff and jitter, honouring Retry-After; redirects are followed
 only on the site itself, and bodies are read as a stream with a size cap.
@@ -37,17 +38,18 @@ from papers_cli import __version__
 from papers_cli.core.errors import UserError
 from papers_cli.core.words import plural
 from papers_cli.engine.fetch.deadline import Watchdog
+from papers_cli.engine.fetch.plan import JSON, Answer
 from papers_cli.engine.fetch.secret import TOKEN_VAR, redact, token_problem
 
 USER_AGENT = f"papers/{__version__} (papers-cli; Daily Papers corpus tool)"
 MAX_BYTES = 50 << 20
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-JSON_TYPES = ("application/json", "text/json", "text/plain", "application/octet-stream")
 # httpx logs each URL at INFO, httpcore each response's headers at DEBUG: a site that
 # echoes the token in a header or a redirect would put it in a log.
 HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
                 "httpcore.proxy", "httpcore.socks")
+
 
 
 class FetchError(Exception):
@@ -80,6 +82,7 @@ class HttpConfig:
     max_backoff: float = 60.0
     max_bytes: int = MAX_BYTES
     token: str | None = field(default=None, repr=False)  # never shown
+    answer: Answer = JSON
 
     @property
     def budget(self) -> float:
@@ -131,11 +134,6 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - now_ts)
 
 
-def _is_json_type(content_type: str) -> bool:
-    base = content_type.split(";", 1)[0].strip().lower()
-    return not base or base in JSON_TYPES or base.endswith("+json")
-
-
 class _Redacting(logging.Filter):
     """Takes the token out of the HTTP libraries' log records."""
 
@@ -174,7 +172,7 @@ class Client:
         self._last_start: float | None = None
         self._watch = Watchdog()
         self.requests = 0  # sent, retries included
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": USER_AGENT, "Accept": config.answer.accept}
         self._log_filter: _Redacting | None = None
         if config.token:
             if token_problem(config.token):  # never let httpx see it: its error quotes it
@@ -303,9 +301,10 @@ class Client:
                     hint = f" (check {TOKEN_VAR})" if status in (401, 403) else ""
                     raise self._fail(url, f"HTTP {status}{hint}", status)
                 ctype = resp.headers.get("content-type", "")
-                if not _is_json_type(ctype):
+                if not self.config.answer.takes(ctype):
                     shown = clean(ctype.split(";")[0], 60)
-                    raise self._fail(url, f"not JSON (content type {shown!r})", status)
+                    raise self._fail(url, f"not {self.config.answer.name} (content type "
+                                     f"{shown!r})", status)
                 body = self._read_capped(resp, url, deadline)
                 return Response(url, status, ctype, body, fetched_at)
         raise self._fail(url, f"more than {MAX_REDIRECTS} redirects")

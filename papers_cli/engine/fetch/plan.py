@@ -1,5 +1,6 @@
 """What a fetch asks the site for: targets (a day, a week or month list, a search, a
-paper) from the options, and the API URL of each page of a target."""
+paper) from the options, the API URL of each page of a target, the URLs of a paper's
+full text (the site's Markdown, arXiv's HTML), and what each request takes back."""
 
 from __future__ import annotations
 
@@ -18,6 +19,33 @@ RECENT_DAYS = 2  # upvotes on days this recent still move: always fetched again
 ARXIV_ID = re.compile(r"(?i)(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?")
 WEEK = re.compile(r"(\d{4})-W(\d{2})")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
+ARXIV = "https://arxiv.org"  # where papers' HTML is (--arxiv-url, PAPERS_ARXIV_URL)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a client asks for and takes: its Accept header, the content types it takes
+    (none given: taken too), and how a refusal names what was expected."""
+
+    accept: str
+    types: tuple[str, ...]
+    name: str
+    suffix: str = ""  # a structured-syntax suffix taken too ("+json")
+
+    def takes(self, content_type: str) -> bool:
+        base = content_type.split(";", 1)[0].strip().lower()
+        return not base or base in self.types or bool(self.suffix and base.endswith(self.suffix))
+
+
+JSON = Answer("application/json", ("application/json", "text/json", "text/plain",
+                                   "application/octet-stream"), "JSON", "+json")
+# Full texts (fetch --full-text): the site's /papers/ID.md and arXiv's /html/ID. The body
+# is checked again by what it holds (engine/fetch/texts.py): a type is only a first sieve.
+MARKDOWN = Answer("text/markdown, text/plain;q=0.9", ("text/markdown", "text/x-markdown",
+                                                      "text/plain", "application/octet-stream"),
+                  "Markdown")
+HTML = Answer("text/html, application/xhtml+xml;q=0.9", ("text/html", "application/xhtml+xml"),
+              "HTML")
 
 
 class PlanError(UserError):
@@ -40,23 +68,24 @@ def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def normalize_base_url(url: str) -> str:
-    """The base URL without a trailing slash; PlanError unless it is http(s)://host."""
+def normalize_base_url(url: str, what: str = "--base-url") -> str:
+    """The base URL without a trailing slash; PlanError (naming the option `what`)
+    unless it is http(s)://host."""
     url = url.strip().rstrip("/")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port out of range
     except ValueError:
-        raise PlanError("--base-url must be an http(s) URL (this one cannot be read: a "
+        raise PlanError(f"{what} must be an http(s) URL (this one cannot be read: a "
                         "bad host or port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PlanError(f"--base-url must be an http(s) URL, not {url!r}")
+        raise PlanError(f"{what} must be an http(s) URL, not {url!r}")
     if parts.query or parts.fragment:
-        raise PlanError(f"--base-url takes no query or fragment: {url!r}")
+        raise PlanError(f"{what} takes no query or fragment: {url!r}")
     if parts.username is not None or parts.password is not None:
         # It would be stored in every page's path and shown in messages: say nothing of it.
-        raise PlanError("--base-url takes no user or password (HF_TOKEN is the way to "
-                        "authenticate)")
+        raise PlanError(f"{what} takes no user or password" + (
+            " (HF_TOKEN is the way to authenticate)" if what == "--base-url" else ""))
     return url
 
 
@@ -162,3 +191,10 @@ def is_done(conn: sqlite3.Connection | None, target: Target, base: str, *, refre
     if dt.date.fromisoformat(target.key) >= today - dt.timedelta(days=RECENT_DAYS):
         return False
     return fetched_before(conn, page_url(base, target, 0, limit))
+
+
+def text_urls(base: str, arxiv: str, arxiv_id: str) -> tuple[str, str]:
+    """Where a paper's full text is asked for, in this order: the site's Markdown, then
+    arXiv's HTML (unversioned: arXiv serves the latest version)."""
+    key = quote(arxiv_id, safe="/")  # an old-style id keeps its slash: hep-th/9901001
+    return f"{base}/papers/{key}.md", f"{arxiv}/html/{key}"

@@ -25,7 +25,7 @@ from papers_cli.core.dates import (
 )
 from papers_cli.core.fields import Kind
 from papers_cli.core.models import PaperRecord, ParsedPage, ParseError, ShownDate
-from papers_cli.core.normalize import title_key
+from papers_cli.core.normalize import stored_path, title_key
 from papers_cli.core.validate import FieldError, check_value
 from papers_cli.core.words import plural
 from papers_cli.engine import fulltext
@@ -98,7 +98,7 @@ def ingest_source(target: Target, src: Source, opts: Options,
         path = src.path
         if path.is_dir():
             return PageOutcome(src.name, "rejected", f"{src.name}: is a directory")
-        stored = os.path.abspath(path) if path.is_file() else str(path)
+        stored = stored_path(os.path.abspath(path) if path.is_file() else str(path))
         return ingest_into(target, lambda: path.open("rb"), src.name, stored_path=stored,
                            options=opts, prepared=pre)
     except OSError as e:

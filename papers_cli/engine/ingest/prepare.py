@@ -57,6 +57,14 @@ def prepare(open_stream: Opener, known: Callable[[str], bool] | None = None) -> 
             return Prepared(Body("", 0, b""), "other", error=(e.message, e.line))
         except PageTooLarge as e:
             return Prepared(Body("", 0, b""), "other", error=(str(e), None))
+    try:
+        return _tell(body, known)
+    except BaseException:  # Ctrl-C, SIGTERM while scanning: no spooled copy left behind
+        body.discard()
+        raise
+
+
+def _tell(body: Body, known: Callable[[str], bool] | None) -> Prepared:
     if known is not None and known(body.sha):
         body.discard()
         return Prepared(body, "known")

@@ -5,6 +5,7 @@ is parsed is exactly what was hashed, even if the file changes meanwhile or is a
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import io
@@ -60,30 +61,50 @@ def expand_paths(args: Sequence[str]) -> list[Source]:
                 seen.add(STDIN)
                 out.append(Source("<stdin>"))
             continue
-        p = Path(arg)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel = f.relative_to(p).parts
-                if (
-                    f.is_file()
-                    and (f.suffix.lower() in SUPPORTED_SUFFIXES
-                         or (f.suffix.lower() in TEXT_SUFFIXES and arxiv_id_from_name(f.name)))
-                    and not any(part.startswith(".") for part in rel)
-                ):
-                    add(f)
-        elif p.exists():
-            add(p)
-        elif glob.has_magic(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            if not matches:
-                out.append(Source(arg, error="no file matches this pattern"))
-            for m in matches:
-                mp = Path(m)
-                if mp.is_file():
-                    add(mp)
-        else:
-            out.append(Source(arg, error="no such file or directory"))
+        try:
+            _expand(arg, add, out)
+        except OSError as e:  # a name too long, a loop of symbolic links, no permission
+            out.append(Source(arg, error=_why(e)))
     return out
+
+
+def _why(e: OSError) -> str:
+    """What is wrong with a path, in the words of the rest of the report."""
+    if e.errno == errno.ENOENT:
+        return "no such file or directory"
+    return (e.strerror or str(e)).lower()
+
+
+def _expand(arg: str, add: Callable[[Path], None], out: list[Source]) -> None:
+    """The sources one argument names (OSError: why it names none)."""
+    p = Path(arg)
+    try:
+        p.stat()
+    except OSError as e:
+        if e.errno != errno.ENOENT or p.is_symlink():
+            raise  # there, but not readable as a file or folder (a loop, a long name...)
+        if not glob.has_magic(arg):
+            raise
+        matches = sorted(glob.glob(arg, recursive=True))
+        if not matches:
+            out.append(Source(arg, error="no file matches this pattern"))
+        for m in matches:
+            mp = Path(m)
+            if mp.is_file():
+                add(mp)
+        return
+    if p.is_dir():
+        for f in sorted(p.rglob("*")):
+            rel = f.relative_to(p).parts
+            if (
+                f.is_file()
+                and (f.suffix.lower() in SUPPORTED_SUFFIXES
+                     or (f.suffix.lower() in TEXT_SUFFIXES and arxiv_id_from_name(f.name)))
+                and not any(part.startswith(".") for part in rel)
+            ):
+                add(f)
+    else:
+        add(p)
 
 
 

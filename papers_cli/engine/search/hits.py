@@ -40,11 +40,12 @@ def unmarked(text: str) -> str:
 def read_hits(conn: sqlite3.Connection, ranked: Sequence[tuple[int, float, str]],
               display: str | None, names: Sequence[str], *,
               semantic_snippet: str = "(semantic match: no query word) ",
-              passages: dict[int, int] | None = None, passage_expr: str | None = None) -> Hits:
+              passages: dict[int, int] | None = None, passage_expr: str | None = None,
+              first_rank: int = 1) -> Hits:
     """The records of the `ranked` papers (id, score: lower is better, why) with
     `names` (export fields and HIT_FIELDS), in rank order, and their matches of the
     FTS5 expression `display` marked; each paper is read once. A paper deleted since
-    it was ranked is left out."""
+    it was ranked is left out. The first is ranked `first_rank` (a page further on)."""
     wanted = [n for n in names if n not in HIT_FIELDS]
     read_names = list(dict.fromkeys(["id", *wanted, *_TEXT]))
     ids = [r[0] for r in ranked]
@@ -73,7 +74,7 @@ def read_hits(conn: sqlite3.Connection, ranked: Sequence[tuple[int, float, str]]
             snip = semantic_snippet + _words(rec["abstract"], 20) + "…"
         elif not snip:
             snip = _words(rec["abstract"], SNIPPET_WORDS)
-        extra = {"rank": len(out.records) + 1,
+        extra = {"rank": len(out.records) + first_rank,
                  # lower is better inside; records say "higher is better"
                  "score": round(-float(score or 0.0), 6),
                  "match": why, "snippet": unmarked(snip), "section": section}

@@ -55,19 +55,23 @@ def search_text(conn: sqlite3.Connection, text: str, *, filters: Filters, sort: 
             if n > MAX_PASSAGES:
                 raise QueryError(f"query refused: more than {MAX_PASSAGES:,} passages match "
                                  "it, too many to rank; add a rarer word or a filter")
-            passages = documents.best_passages(conn, pexpr, filters, depth)
+            passages = documents.best_passages(conn, pexpr, filters)
         try:
             meta = lexical(conn, text, filters=filters, limit=depth)
+            # Found in all: by text or by title, abstract and authors, each paper once.
+            found = {p for p, _, _ in passages} | set(
+                index.matching_ids(conn, meta.expression, filters) if meta.total else ())
         except QueryError:  # too common in titles and abstracts: the text still ranks
             meta = SearchResult(ranked=[], total=0)
-        total = _count(conn, pexpr, meta, filters)
-    ranked = fuse(passages, meta.ranked, limit)
+            found = {p for p, _, _ in passages}
+    ranked = fuse(passages[:depth], meta.ranked, limit)
     if sort != "rank":
         ranked = resort(conn, ranked, sort)
-    found = {pid: passage for pid, _, passage in passages}
-    result = SearchResult(ranked=ranked, total=total, expression=meta.expression or (pexpr or ""),
+    best = {pid: passage for pid, _, passage in passages[:depth]}
+    result = SearchResult(ranked=ranked, total=len(found),
+                          expression=meta.expression or (pexpr or ""),
                           display=meta.display or meta.expression, query=query, mode="full-text")
-    result.passages = {pid: found[pid] for pid, _, _ in ranked if pid in found}
+    result.passages = {pid: best[pid] for pid, _, _ in ranked if pid in best}
     result.passage_expr = pexpr
     return result
 
@@ -90,11 +94,3 @@ def fuse(passages: list[tuple[int, float, int]], meta: Ranked, limit: int) -> Ra
     order = sorted(score, key=lambda p: (-score[p], p))
     # Scores in bm25's sense (lower is better): the fused score negated.
     return [(pid, -score[pid], why[pid]) for pid in order[:limit]]
-
-
-def _count(conn: sqlite3.Connection, pexpr: str | None, meta: SearchResult,
-           filters: Filters) -> int:
-    """Papers found in all: by their text or their metadata (each once)."""
-    if pexpr is None:
-        return meta.total
-    return index.count_text_or_meta(conn, pexpr, meta.expression or None, filters)

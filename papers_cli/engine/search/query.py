@@ -208,12 +208,28 @@ def _add(query: Query, term: Term | None, pending_or: bool) -> bool:
 
 
 _PERSONAL = re.compile(r'(?<!\S)(tag|note|text):(?:"([^"]*)"|(\S+))', re.I)
+# Such a field excluded ("-tag:x") or joined by OR: the filters are each required, so
+# either would be taken as something else (the words "tag x" excluded, an empty query).
+_PERSONAL_NOT = re.compile(r'(?<!\S)-(tag|note|text):', re.I)
+_PERSONAL_EMPTY = re.compile(r'(?<!\S)(tag|note|text):(?:""|(?=\s|$))', re.I)
+_PERSONAL_OR = re.compile(r'(?<!\S)OR\s+(?:tag|note|text):|(?<!\S)(?:tag|note|text):(?:"[^"]*"'
+                          r'|\S+)\s+OR(?!\S)', re.I)
 
 
 def split_personal(text: str) -> tuple[str, list[str], list[str], list[str]]:
     """`tag:x note:"some words" text:y rest` as (rest, tags, note texts, full-text
     terms): fields that select papers (the person's own layer, the papers' text)
     rather than match the metadata index. A text: term keeps its quotes (a phrase)."""
+    if m := _PERSONAL_NOT.search(text):
+        raise QueryError(f"-{m.group(1).lower()}: is not a filter: tag:, note: and text: "
+                         "keep the papers that have them, none of them excludes")
+    if m := _PERSONAL_EMPTY.search(text):
+        field = m.group(1).lower()
+        example = {"tag": "tag:to-read", "note": 'note:"read again"', "text": "text:sparsity"}
+        raise QueryError(f"{field}: needs what to look for after it (e.g. {example[field]})")
+    if _PERSONAL_OR.search(text):
+        raise QueryError("OR joins words, not tag:, note: or text: (a paper must meet each "
+                         "of them): search once for each")
     tags: list[str] = []
     notes: list[str] = []
     texts: list[str] = []

@@ -98,6 +98,9 @@ def extract(data: bytes, kind: str | None = None) -> FullText:
         raise FullTextError("empty document")
     if kind is None:
         kind = detect(data)
+        head = data[:4096]
+        if kind is None and b"\x00" not in head and any(b >= 0x80 for b in head):
+            kind = "md"  # text but not UTF-8 (Latin-1...): the reader says where, not "no document"
         if kind is None:
             raise FullTextError("not a PDF, HTML or Markdown document")
     if kind not in KINDS:

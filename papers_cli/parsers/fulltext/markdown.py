@@ -55,8 +55,9 @@ _TARGET = r"\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)"  # (url "title")
 _IMAGE = re.compile(r"!" + _BRACKETED + _TARGET)
 _LINK = re.compile(_BRACKETED + _TARGET)
 _REF_LINK = re.compile(_BRACKETED + r"\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.S)
+# Neither after a backslash: "\<b>" is the text "<b>" (pandoc writes a "<" of the text so).
+_AUTOLINK = re.compile(r"(?<!\\)<((?:https?|mailto):[^>\s]+)>")
+_TAG = re.compile(r"(?<!\\)(?:<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>)", re.S)
 _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EM = re.compile(
     r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from papers_cli.core.models import TEXT_SOURCES
+
 SEP = " > "  # between the headings of a section path: "3 Method > 3.2 Routing"
 KINDS = ("body", "caption", "references", "abstract")
-# How people are told where a text came from.
-SOURCE_LABELS = {"md": "the site's Markdown", "arxiv-html": "arXiv HTML", "pdf": "PDF"}
+SOURCE_LABELS = TEXT_SOURCES  # core/models.py: rendering reads them without this package
 
 
 class FullTextError(ValueError):
@@ -64,7 +65,7 @@ class FullText:
         sections are all written, those without passages too."""
         blocks: list[str] = []
         if self.title:
-            blocks.append(("# " if heading_mark else "") + self.title)
+            blocks.append("# " + _inline(self.title) if heading_mark else self.title)
         index = {s.path: i for i, s in enumerate(self.sections)}
         opened: list[str] = []  # the heading path currently open
         done = 0  # self.sections[:done] have had their heading written
@@ -74,7 +75,8 @@ class FullText:
                 return title
             # Sections start at "##": read back, no section is taken for the title. A final
             # "." is escaped: read back, "Proof." would be a run-in heading.
-            escaped = title[:-1] + "\\." if title.endswith(".") else title
+            escaped = _inline(title)
+            escaped = escaped[:-1] + "\\." if escaped.endswith(".") else escaped
             return "#" * min(6, level + 1) + " " + escaped
 
         def open_path(path: str) -> None:
@@ -113,6 +115,12 @@ class FullText:
 
 
 _ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# Math as the Markdown reader (markdown.py) and a renderer take it: left as TeX.
+_MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$\w])\$(?=\S)[^$\n]+?(?<![\s\\])\$(?![\d$])")
+# Outside math, what would make a link, an image, an autolink or raw HTML of a page's text
+# (a literal "![x](http://host/p.gif)" in a paragraph) is escaped, and so is a backslash
+# that would escape what follows it.
+_INLINE = re.compile(r"[\[\]<]|\\(?=[!-/:-@\[-`{-~])")
 _PUNCT = frozenset("!\"#%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
@@ -122,8 +130,9 @@ def _render(p: Passage, heading_mark: bool) -> str:
     text = p.text
     if not heading_mark:
         return text
-    text = _ENTITY.sub(r"\\&", text)  # "&#27;" in a code passage stays text when read back
-    if text[:1] in _PUNCT:
+    # "&#27;" in a code passage stays text when read back (after _inline: its "\\" is syntax)
+    text = _ENTITY.sub(r"\\&", _inline(text))
+    if text[:1] in _PUNCT and not text.startswith("\\"):
         return "\\" + text
     digits = len(text) - len(text.lstrip("0123456789"))
     if 0 < digits <= 9 and text[digits:digits + 1] in (".", ")"):
@@ -131,3 +140,18 @@ def _render(p: Passage, heading_mark: bool) -> str:
     if text.startswith(("Title:", "URL Source:", "Markdown Content:")):
         return text.replace(":", "\\:", 1)
     return text
+
+
+def _inline(text: str) -> str:
+    """`text` with its inline Markdown syntax escaped outside math: read back, or shown by
+    a Markdown renderer (the web page, the terminal), it is the same text, never a link."""
+    if "[" not in text and "]" not in text and "<" not in text and "\\" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        out.append(_INLINE.sub(r"\\\g<0>", text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_INLINE.sub(r"\\\g<0>", text[pos:]))
+    return "".join(out)
