@@ -76,6 +76,7 @@ def ingest_sources(
         else:
             run.page_by_page(with_prepared(conn, sources, parallel))
     except KeyboardInterrupt:
+        run.settle()
         pages.rollback_batch(conn)
         raise Interrupted(run.committed, len(sources) - len(run.committed.outcomes)) from None
     except BaseException:
@@ -112,6 +113,21 @@ class _Run:
         self.batch_records, self.batch_seconds = batch_records, batch_seconds
         self.report = IngestReport()
         self.committed = IngestReport()
+        # The outcomes of the batch being committed: a Ctrl-C just after the commit,
+        # before they are reported, must still count them (settle).
+        self.committing: list[PageOutcome] = []
+
+    def commit(self, outcomes: list[PageOutcome]) -> None:
+        """Commit the open batch, whose pages these are."""
+        self.committing = list(outcomes)
+        pages.commit_batch(self.conn)
+
+    def settle(self) -> None:
+        """After Ctrl-C: the batch whose commit went through counts as committed."""
+        if self.committing and not self.conn.in_transaction:
+            shown = {id(o) for o in self.committed.outcomes}
+            self.committed.outcomes += [o for o in self.committing if id(o) not in shown]
+        self.committing = []
 
     def _done(self, outcomes: Iterable[PageOutcome]) -> None:
         """Outcomes of a committed batch."""
@@ -119,6 +135,7 @@ class _Run:
             self.committed.outcomes.append(o)
             if self.on_page:
                 self.on_page(o)
+        self.committing = []
 
     def page_by_page(self, items: Iterable[tuple[Source, Prepared | None]]) -> None:
         """Each page a savepoint inside its batch."""
@@ -129,7 +146,7 @@ class _Run:
 
         def flush() -> None:
             nonlocal records, started
-            pages.commit_batch(conn)
+            self.commit(pending)
             self._done(pending)
             pending.clear()
             records, started = 0, time.monotonic()
@@ -167,7 +184,7 @@ class _Run:
                 for msg in planner:
                     if msg[0] == "batch":
                         _, end, outcomes, batch = msg
-                        if not self._write(batch, version):
+                        if not self._write(batch, version, outcomes):
                             replans += 1
                             self.page_by_page((s, None) for s in sources[i:base + end])
                             i = base + end
@@ -188,7 +205,7 @@ class _Run:
                     else:  # done
                         i = len(sources)
 
-    def _write(self, batch: plan.Batch, version: int) -> bool:
+    def _write(self, batch: plan.Batch, version: int, outcomes: list[PageOutcome]) -> bool:
         """Write a planned batch in one transaction; False (nothing written) when the
         database is not what it was planned on, or writing it fails: its pages are
         then stored page by page."""
@@ -200,7 +217,7 @@ class _Run:
                 pages.rollback_batch(self.conn)
                 return False
             plan.write_batch(self.conn, batch)
-            pages.commit_batch(self.conn)
+            self.commit(outcomes)
         except sqlite3.Error as e:
             pages.rollback_batch(self.conn)
             if classify(e).kind == "busy":
