@@ -142,9 +142,10 @@ def test_planned_batches_store_what_page_by_page_stores(
     assert not planned
     fast = _ingest(tmp_path / "fast.db", files, parallel=True)
     # Most pages went through the plan (papers' own exports are stored by the writer).
-    assert len(planned) > 3 and sum(planned) >= 0.8 * fast.count("ingested"), planned
+    # (How many batches depends on the pages found: a clone without ../shared has few.)
+    assert planned and sum(planned) >= 0.8 * fast.count("ingested"), planned
     assert _outcomes(fast) == _outcomes(slow)
-    assert slow.count("ingested") > 20
+    assert slow.count("ingested") >= 10  # the repository's own pages at the least
     if corpus == "real":
         assert slow.count("rejected") >= 1  # the broken page: rejected alone
     _same(snapshot(tmp_path / "slow.db"), snapshot(tmp_path / "fast.db"))
@@ -206,3 +207,31 @@ def test_a_batch_planned_on_a_database_changed_meanwhile_is_stored_page_by_page(
     assert calls > 4
     assert _outcomes(fast) == _outcomes(slow)
     _same(snapshot(tmp_path / "slow.db"), snapshot(tmp_path / "fast.db"))
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_ctrl_c_just_after_a_commit_counts_that_batch(tmp_path: Path, parallel: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Ctrl-C that lands after a batch's commit and before its pages are reported
+    # said "463 pages ingested" while 492 were stored (a 1M-paper ingest, by hand).
+    from helpers import make_pages
+    from papers_cli.engine.ingest.run import Interrupted
+    from papers_cli.storage import pages as pages_mod
+
+    folder = make_pages(tmp_path / "pages", 40, 20)
+    conn = connect(tmp_path / "c.db")
+    real, calls = pages_mod.commit_batch, []
+
+    def commit_then_interrupt(c: sqlite3.Connection) -> None:
+        real(c)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pages_mod, "commit_batch", commit_then_interrupt)
+    with pytest.raises(Interrupted) as caught:
+        ingest_sources(conn, expand_paths([str(folder)]), today=TODAY, batch_records=100,
+                       parallel=parallel)
+    stored = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
+    assert stored > 0
+    assert caught.value.report.count("ingested") == stored
