@@ -817,7 +817,8 @@ EDITORS: list[tuple[str, str, str]] = [
     ("an editor that removes the file", "rm \"$1\"", "$EDITOR left no note to read"),
     ("an editor that leaves a folder", "rm \"$1\"; mkdir \"$1\"",
      "$EDITOR left no note to read (Is a directory)"),
-    ("a note with a NUL", "printf 'a\\000b' > \"$1\"", "contains a NUL character"),
+    ("a note with a NUL", "printf 'a\\000b' > \"$1\"",
+     "the note from $EDITOR contains a NUL character: nothing saved"),
     ("an editor that fails", "exit 3", "$EDITOR exited with status 3"),
 ]
 

@@ -81,9 +81,16 @@ def present_tag(db: Path | None, args: personal.TagArgs, out: Any) -> int:
 
 
 def present_note(db: Path | None, args: personal.NoteArgs, out: Any) -> int:
-    if args.text is None and not args.show:
+    from_editor = args.text is None and not args.show
+    if from_editor:
         args.text = edit_note()
-    result = personal.note(session(db), args)
+    try:
+        result = personal.note(session(db), args)
+    except UserError as e:
+        if from_editor and str(e).startswith("--message: "):  # the text came from $EDITOR
+            raise UserError(f"the note from $EDITOR {str(e).removeprefix('--message: ')}: "
+                            "nothing saved", e.code) from None
+        raise
     if result.notes is not None:
         with pipe_safe():
             for n in result.notes:
