@@ -287,3 +287,25 @@ def test_a_lone_empty_cell_is_written_quoted(rich_db: Path) -> None:
     out = io.StringIO()
     export.export_to(conn, out, "csv", Selection(ids=[pid]), fields=["abstract"])
     assert out.getvalue() == 'abstract\r\n""\r\n'
+
+
+def test_csv_cells_another_program_stored_are_written_as_python_renders_them(
+        rich_db: Path) -> None:
+    # SQLite builds the cells as text; values papers never stores there (a REAL, text in
+    # a number's column, a BLOB), written by another program, come
+    # back as they are and are rendered as before (str), not as SQLite would print them.
+    conn = connect(rich_db)
+    pid = conn.execute("SELECT min(id) FROM papers").fetchone()[0]
+    conn.execute("UPDATE papers SET upvotes = 1e20, github_stars = 'many, really', "
+                 "title = x'68690a', abstract = 0.1 + 0.2 WHERE id = ?", (pid,))
+    cols = ["id", "title", "abstract", "upvotes", "github_stars", "gained"]
+    stored = conn.execute("SELECT id, title, abstract, upvotes, github_stars FROM papers "
+                          "WHERE id = ?", (pid,)).fetchone()
+    assert [type(v) for v in stored] == [int, bytes, str, float, str]  # column affinities
+    out = io.StringIO()
+    export.export_to(conn, out, "csv", Selection(ids=[pid]), fields=cols)
+    conn.rollback()
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[1][:5] == [str(v) for v in stored] == [str(pid), "b'hi\\n'", "0.3", "1e+20",
+                                                       "many, really"]
+    assert rows[1][5].lstrip("-").isdigit()  # gained: an integer, as text

@@ -62,16 +62,21 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
     """
     cols = list(fields or EXPORT_FIELDS)
     n = 0
-    if fmt == "csv":  # cells built by SQLite, quoted by csv_line: ~4x faster than csv.writer
+    if fmt == "csv":  # cells built by SQLite as text, quoted by csv_line
         out.write(csv_line(cols))
         for row in records.cells(conn, selection, cols):
-            cells = ["" if v is None else str(v) for v in row]
-            # One scan of the row for a cell that may start a formula (rare), not a call
-            # per cell: NUL cannot stand inside a stored value, and at worst a row takes
-            # the per-cell check for nothing.
-            if not raw_cells and _FORMULA_AT.search("\0" + "\0".join(cells)):
-                cells = [neutralise_formula(c) for c in cells]
-            out.write(csv_line(cells))
+            try:
+                line = ",".join(row)
+            except TypeError:  # a value papers does not store (a REAL, a BLOB): as Python
+                row = ["" if v is None else str(v) for v in row]
+                line = ",".join(row)
+            # One scan of the row for a cell that may start a formula (rare; a comma
+            # inside a cell may look like one: that row takes the per-cell check for
+            # nothing). NUL cannot stand inside a stored value.
+            if not raw_cells and _FORMULA_AT.search("," + line):
+                row = [neutralise_formula(c) for c in row]
+                line = ",".join(row)
+            out.write(csv_line(row, line))
             n += 1
         return n
     if fmt in ("json", "jsonl"):
@@ -109,20 +114,21 @@ def with_documents(conn: sqlite3.Connection, line: str) -> str:
     return line[:-1] + ', "documents": ' + json.dumps(items, ensure_ascii=False) + "}"
 
 
-# A cell that starts with a formula character, in a row's cells joined by NUL.
-_FORMULA_AT = re.compile("\0[" + re.escape("".join(FORMULA_START)) + "]")
+# A cell that starts with a formula character, in a row's cells joined by commas.
+_FORMULA_AT = re.compile(",[" + re.escape("".join(FORMULA_START)) + "]")
 
 
-def csv_line(cells: Sequence[str]) -> str:
+def csv_line(cells: Sequence[str], joined: str | None = None) -> str:
     """One RFC 4180 record, exactly as csv.writer writes it (minimal quoting, CRLF).
 
     csv.writer walks each cell character by character in Python objects; for
     abstracts of ~1.6 kB that is most of an export's time. Here the test for a
-    character needing quotes runs in C (str.__contains__).
+    character needing quotes runs in C (str.__contains__). `joined`: the cells joined
+    by commas, when the caller has it.
     """
     if len(cells) == 1 and cells[0] == "":
         return '""\r\n'  # a lone empty cell would be an empty line
-    line = ",".join(cells)
+    line = ",".join(cells) if joined is None else joined
     if '"' not in line and "\n" not in line and "\r" not in line:  # the usual row
         if line.count(",") == len(cells) - 1:
             return line + "\r\n"

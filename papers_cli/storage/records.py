@@ -166,16 +166,39 @@ def json_lines(conn: sqlite3.Connection, sel: Selection, names: Sequence[str],
         yield row[0]
 
 
+def _text(expr: str, kind: Kind) -> str:
+    """A CSV cell's SQL as text: NULL as '', an integer in decimal. A value papers does
+    not store there (a REAL, a BLOB, text in a number's column) comes back as it is."""
+    if kind is Kind.INT:
+        return (f"CASE typeof({expr}) WHEN 'integer' THEN CAST({expr} AS TEXT) "
+                f"WHEN 'null' THEN '' ELSE {expr} END")
+    return f"coalesce({expr}, '')"
+
+
 def cells(conn: sqlite3.Connection, sel: Selection,
           names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """One tuple of CSV cell values per paper, fields `names` (export fields, `gained`)."""
+    """One tuple of CSV cells per paper, fields `names` (export fields, `gained`), as
+    text: '' for NULL, integers in decimal (SQLite renders them as Python does). A
+    value papers does not store (a REAL or BLOB another program wrote) comes back as it
+    is, for the caller to render."""
     gained, gparams = _gained(sel, names)
-    columns = ", ".join("NULL" if n == "gained" else cell_sql(n) for n in names) + gained
+    kinds = {"id": Kind.INT, "authors": Kind.TEXT, "pages": Kind.TEXT}
+    columns = ", ".join(
+        "NULL" if n == "gained" else _text(cell_sql(n), kinds.get(n) or (
+            fields.DERIVED[n] if n in fields.DERIVED else fields.PAPER[n]).kind)
+        for n in names) + gained
     sql, params = _query(sel, columns, gparams)
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: the cells as they are
+    rows = cur.execute(sql, params)
+    if not gained:
+        yield from rows
+        return
     at = names.index("gained") if "gained" in names else -1
-    for row in conn.execute(sql, params):
-        out = tuple(row[:len(names)])
-        yield out if at < 0 else (*out[:at], row["gained"], *out[at + 1:])
+    for row in rows:
+        out = row[:len(names)]
+        g = "" if row[-1] is None else str(row[-1])
+        yield out if at < 0 else (*out[:at], g, *out[at + 1:])
 
 
 def records(conn: sqlite3.Connection, sel: Selection,
