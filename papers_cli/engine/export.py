@@ -64,15 +64,16 @@ def export_to(conn: sqlite3.Connection, out: IO[str], fmt: str, selection: Selec
     n = 0
     if fmt == "csv":  # cells built by SQLite as text, quoted by csv_line
         out.write(csv_line(cols))
-        for row in records.cells(conn, selection, cols):
+        for cells in records.cells(conn, selection, cols):
+            row: Sequence[str] = cells
             try:
                 line = ",".join(row)
             except TypeError:  # a value papers does not store (a REAL, a BLOB): as Python
-                row = ["" if v is None else str(v) for v in row]
+                row = ["" if v is None else str(v) for v in cells]
                 line = ",".join(row)
             # One scan of the row for a cell that may start a formula (rare; a comma
             # inside a cell may look like one: that row takes the per-cell check for
-            # nothing). NUL cannot stand inside a stored value.
+            # nothing).
             if not raw_cells and _FORMULA_AT.search("," + line):
                 row = [neutralise_formula(c) for c in row]
                 line = ",".join(row)
