@@ -235,3 +235,79 @@ def test_ctrl_c_just_after_a_commit_counts_that_batch(tmp_path: Path, parallel: 
     stored = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
     assert stored > 0
     assert caught.value.report.count("ingested") == stored
+
+
+def test_checkpoints_run_beside_the_writer_and_keep_the_log_short(
+        bench_pages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        planned: list[int]) -> None:
+    # A bulk ingest copies the log back in a thread of its own (storage/checkpoint.py)
+    # instead of inside the writer's commits: the log still starts over once it passes
+    # the limit, and the writer's connection gets its autocheckpoint back afterwards.
+    import threading
+
+    from papers_cli.storage import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WAL_LIMIT", 256 << 10)
+    copies = 0
+    real_run = checkpoint.Checkpointer._run
+
+    def counting(self: checkpoint.Checkpointer) -> None:
+        nonlocal copies
+        real = self._conn
+
+        class Counted:
+            def execute(self, sql: str) -> sqlite3.Cursor:
+                nonlocal copies
+                copies += 1
+                return real.execute(sql)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        self._conn = Counted()  # type: ignore[assignment]
+        real_run(self)
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "_run", counting)
+    db = tmp_path / "fast.db"
+    conn = connect(db)
+    files = sorted(bench_pages.iterdir())
+    ingest_sources(conn, expand_paths([str(f) for f in files]), today=TODAY, parallel=True,
+                   batch_records=BATCH, batch_seconds=1e9)
+    wal = Path(str(db) + "-wal").stat().st_size
+    size = db.stat().st_size
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 65536
+    conn.close()
+    assert len(planned) > 5 and copies >= len(planned) - 1
+    # Without checkpoints the log would hold every page written (as large as the file).
+    assert wal < size / 2, (wal, size)
+    assert not [t for t in threading.enumerate() if t.name == "papers-checkpoint"]
+    slow = tmp_path / "slow.db"
+    _ingest(slow, files, parallel=False)
+    _same(snapshot(slow), snapshot(db))
+
+
+def test_a_reader_that_holds_the_log_does_not_stall_the_checkpoints(
+        bench_pages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another program reading one snapshot all along: the log cannot start over. Each
+    # try waits 0.1 s and the next comes a limit later: the ingest goes on, complete.
+    import time
+
+    from papers_cli.storage import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WAL_LIMIT", 1 << 20)
+    db = tmp_path / "fast.db"
+    connect(db).close()
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+    files = sorted(bench_pages.iterdir())
+    started = time.monotonic()
+    fast = _ingest(db, files, parallel=True)
+    took = time.monotonic() - started
+    assert reader.execute("SELECT count(*) FROM papers").fetchone()[0] == 0  # its snapshot
+    reader.execute("COMMIT")
+    reader.close()
+    slow = _ingest(tmp_path / "slow.db", files, parallel=False)
+    assert _outcomes(fast) == _outcomes(slow)
+    _same(snapshot(tmp_path / "slow.db"), snapshot(db))
+    assert took < 60

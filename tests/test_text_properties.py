@@ -172,3 +172,31 @@ def test_a_page_in_memory_gives_the_lines_a_streamed_one_does(data: bytes) -> No
 
     streamed = _lines_or_error(io.BufferedReader(Streamed(data)))
     assert _lines_or_error(io.BytesIO(data)) == streamed
+
+
+# Whitespace of every kind str.split() and str.strip() know, and a few lookalikes.
+_SPACEY = st.text(alphabet=st.sampled_from(
+    ["a", "b", "·", "•", " ", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0",
+     "\u1680", "\u2000", "\u2028", "\u2029", "\u200b", "\u3000", "\ufeff", "\x1b"]), max_size=12)
+
+
+@given(_SPACEY)
+def test_fold_whitespace_is_split_and_join(text: str) -> None:
+    # fold_whitespace skips the split for text already folded: the same result always.
+    from papers_cli.core.normalize import fold_whitespace
+
+    assert fold_whitespace(text) == " ".join(text.split())
+
+
+@given(st.lists(_SPACEY, min_size=1, max_size=4))
+def test_blocks_and_trailers_as_strip_says(lines: list[str]) -> None:
+    # iter_blocks and Block.is_trailer avoid copying lines stripped: same answers as strip.
+    from papers_cli.parsers.text import iter_blocks
+
+    blocks = list(iter_blocks(lines))
+    expected = [n for n, line in enumerate(lines, start=1) if line.strip()
+                and (n == 1 or not lines[n - 2].strip())]
+    assert [b.line for b in blocks] == expected
+    for b in blocks:
+        stripped = [s.strip() for s in b.lines]
+        assert b.is_trailer == ("·" in stripped or stripped[0].startswith("•"))

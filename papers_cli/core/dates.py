@@ -42,6 +42,19 @@ def parse_shown_date(text: str, line: int | None = None) -> tuple[ShownDate, str
 
     Raises ParseError for an unknown month or a day the month does not have.
     """
+    known = _SHOWN.get(text)  # a page repeats a few dates many times
+    if known is not None:
+        return known
+    out = _parse_shown_date(text, line)
+    if len(_SHOWN) < 10_000:
+        _SHOWN[text] = out
+    return out
+
+
+_SHOWN: dict[str, tuple[ShownDate, str | None]] = {}
+
+
+def _parse_shown_date(text: str, line: int | None) -> tuple[ShownDate, str | None]:
     m = DATE_LINE_RE.match(text.strip())
     if not m:
         raise ParseError(

@@ -25,6 +25,10 @@ ABSTRACT_AGREEMENT = 80.0
 
 def fold_whitespace(text: str) -> str:
     """Collapse every run of whitespace to one space and strip the ends."""
+    # Most texts are folded already: tested in C without splitting them into words.
+    # (Every whitespace character but the space is unprintable to str.isprintable.)
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 

@@ -47,15 +47,21 @@ class Block:
 
     @property
     def is_trailer(self) -> bool:
-        stripped = [s.strip() for s in self.lines]
-        return _SEPARATOR in stripped or stripped[0].startswith("•")
+        # As `s.strip() == "·" for a line, or the first starts with "•" once stripped`,
+        # without copying each (long) line stripped.
+        return (any(map(_SEPARATOR_LINE.fullmatch, self.lines))
+                or _AUTHORS_LINE.match(self.lines[0]) is not None)
+
+
+_SEPARATOR_LINE = re.compile(r"\s*·\s*")  # \s: what str.strip() strips
+_AUTHORS_LINE = re.compile(r"\s*•")
 
 
 def iter_blocks(lines: Iterable[str]) -> Iterator[Block]:
     """Blocks of consecutive non-blank lines (lines without their line ends)."""
     current: Block | None = None
     for n, raw in enumerate(lines, start=1):
-        if raw.strip():
+        if raw and not raw.isspace():  # raw.strip(), without copying the line
             if current is None:
                 current = Block(n, [])
             current.lines.append(raw)

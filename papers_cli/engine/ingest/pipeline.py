@@ -8,8 +8,9 @@ Messages to the writer, in source order:
   ("slow", start, end)             sources the writer stores itself, page by page;
                                    the worker has stopped
   ("done",)                        every source planned
-`start`/`end` count from the first source the worker was given. It plans at most
-AHEAD batches past what the writer has acknowledged (memory stays flat), and assumes
+`start`/`end` count from the first source the worker was given. It sends each batch
+once planned, and plans the next only while the writer holds at most AHEAD batches it
+has not acknowledged (memory stays flat); it assumes
 each batch it hands over is written as planned: when it is not (another program
 wrote meanwhile, an SQL error), the writer stops it and starts another.
 """
@@ -37,7 +38,9 @@ from papers_cli.storage import tx
 from papers_cli.storage.connection import connect_readonly
 from papers_cli.storage.plan import NotPlanned, Plan
 
-AHEAD = 1  # batches planned past the last one the writer acknowledged
+AHEAD = 1  # batches planned past the one the writer is writing
+# The first batch is smaller: the writer waits for it (1,000 records: ~0.1 s).
+FIRST_BATCH_RECORDS = 1000
 
 
 class Planner:
@@ -122,15 +125,19 @@ def _plan(pipe: Connection, conn: sqlite3.Connection, sources: list[Source], opt
         pipe.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
 
     def hand_over(end: int) -> bool:
+        # Sent as soon as it is planned, so that the writer finds it waiting when it is
+        # done with the one before (it was held until then: ~0.1 s a batch on the
+        # writer's side, in the pipe and unpickling); the next is planned once the
+        # writer has no more than AHEAD others.
         nonlocal first, unacked, outcomes, started
-        while unacked >= AHEAD:
-            if not pipe.recv():  # None: the writer says stop
-                return False
-            unacked -= 1
         send(("batch", end, outcomes, plan.take()))
         give_back_memory()
         unacked += 1
         first, outcomes, started = end, [], time.monotonic()
+        while unacked > AHEAD:
+            if not pipe.recv():  # None: the writer says stop
+                return False
+            unacked -= 1
         return True
 
     for i, src in enumerate(sources):
@@ -146,7 +153,8 @@ def _plan(pipe: Connection, conn: sqlite3.Connection, sources: list[Source], opt
             send(("slow", first, i + 1))
             return
         outcomes.append(outcome)
-        full = plan.records >= batch_records or time.monotonic() - started >= batch_seconds
+        limit = batch_records if unacked or first else min(batch_records, FIRST_BATCH_RECORDS)
+        full = plan.records >= limit or time.monotonic() - started >= batch_seconds
         if full and not hand_over(i + 1):
             return
     if hand_over(len(sources)):

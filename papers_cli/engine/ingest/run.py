@@ -16,6 +16,7 @@ from papers_cli.engine.ingest.report import IngestReport, PageOutcome
 from papers_cli.engine.ingest.sources import Source
 from papers_cli.engine.ingest.worker import PARALLEL_MIN, with_prepared
 from papers_cli.storage import pages, personal, plan
+from papers_cli.storage.checkpoint import Checkpointer
 from papers_cli.storage.connection import db_path
 from papers_cli.storage.errors import classify
 
@@ -72,7 +73,12 @@ def ingest_sources(
     pages.tune_for_batches(conn)
     try:
         if _can_plan(conn, sources, parallel):
-            run.planned(sources)
+            run.checkpointer = Checkpointer(conn, db_path(conn) or "")
+            try:
+                run.planned(sources)
+            finally:
+                run.checkpointer.close()
+                run.checkpointer = None
         else:
             run.page_by_page(with_prepared(conn, sources, parallel))
     except KeyboardInterrupt:
@@ -116,11 +122,20 @@ class _Run:
         # The outcomes of the batch being committed: a Ctrl-C just after the commit,
         # before they are reported, must still count them (settle).
         self.committing: list[PageOutcome] = []
+        self.checkpointer: Checkpointer | None = None  # a bulk run's (storage/checkpoint.py)
+
+    def begin(self) -> None:
+        """Open a batch (pages.begin_batch)."""
+        if self.checkpointer and not self.conn.in_transaction:
+            self.checkpointer.before_write()
+        pages.begin_batch(self.conn, now_utc())
 
     def commit(self, outcomes: list[PageOutcome]) -> None:
         """Commit the open batch, whose pages these are."""
         self.committing = list(outcomes)
         pages.commit_batch(self.conn)
+        if self.checkpointer:
+            self.checkpointer.committed()
 
     def settle(self) -> None:
         """After Ctrl-C: the batch whose commit went through counts as committed."""
@@ -152,7 +167,7 @@ class _Run:
             records, started = 0, time.monotonic()
 
         for src, pre in items:
-            pages.begin_batch(conn, now_utc())
+            self.begin()
             outcome = _ingest_one(conn, src, self.opts, pre)
             if not conn.in_transaction:  # an error ended the batch: its pages are lost
                 for o in pending:
@@ -211,7 +226,7 @@ class _Run:
         then stored page by page."""
         if not batch.pages:
             return True
-        pages.begin_batch(self.conn, now_utc())
+        self.begin()
         try:
             if plan.data_version(self.conn) != version:
                 pages.rollback_batch(self.conn)
