@@ -311,3 +311,62 @@ def test_a_reader_that_holds_the_log_does_not_stall_the_checkpoints(
     assert _outcomes(fast) == _outcomes(slow)
     _same(snapshot(tmp_path / "slow.db"), snapshot(db))
     assert took < 60
+
+
+def test_no_checkpoint_runs_while_a_planning_worker_is_forked(
+        bench_pages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker forked while the checkpoint thread is inside SQLite inherits SQLite's
+    # locks held and waits on them for ever (a full test run hung so). Checkpoints are
+    # slowed and batches fail, so that workers are forked again and again mid-run.
+    import time
+
+    from papers_cli.engine.ingest import pipeline
+    from papers_cli.storage import checkpoint
+
+    running: list[bool] = []
+    real_run = checkpoint.Checkpointer._run
+
+    def slow(self: checkpoint.Checkpointer) -> None:
+        real = self._conn
+
+        class Slow:
+            def execute(self, sql: str) -> sqlite3.Cursor:
+                running.append(True)
+                time.sleep(0.05)
+                try:
+                    return real.execute(sql)
+                finally:
+                    running.append(False)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        self._conn = Slow()  # type: ignore[assignment]
+        real_run(self)
+
+    forked_during: list[bool] = []
+    real_init = pipeline.Planner.__init__
+
+    def init(self: pipeline.Planner, *args: Any) -> None:
+        forked_during.append(bool(running) and running[-1])
+        real_init(self, *args)
+
+    real_write = plan.write_batch
+    calls = 0
+
+    def failing(conn: sqlite3.Connection, batch: plan.Batch) -> None:
+        nonlocal calls
+        calls += 1
+        real_write(conn, batch)
+        if calls in (3, 5):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "_run", slow)
+    monkeypatch.setattr(pipeline.Planner, "__init__", init)
+    monkeypatch.setattr(plan, "write_batch", failing)
+    files = sorted(bench_pages.iterdir())
+    fast = _ingest(tmp_path / "fast.db", files, parallel=True)
+    assert len(forked_during) >= 3 and not any(forked_during)
+    slow_report = _ingest(tmp_path / "slow.db", files, parallel=False)
+    assert _outcomes(fast) == _outcomes(slow_report)
+    _same(snapshot(tmp_path / "slow.db"), snapshot(tmp_path / "fast.db"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator
 
 # As storage/connection's wal_autocheckpoint (65536 pages of 4 KiB).
 WAL_LIMIT = 256 << 20
@@ -44,6 +45,7 @@ class Checkpointer:
         self._frames = 0  # frames in the log at the last checkpoint
         self._limit = WAL_LIMIT // self._page_size  # frames before the log starts over
         self._stop = False
+        self._busy = False  # a checkpoint is running (in SQLite, holding its locks)
         writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread = threading.Thread(target=self._run, name="papers-checkpoint", daemon=True)
         self._thread.start()
@@ -52,6 +54,16 @@ class Checkpointer:
         with self._cond:
             self._asked += 1
             self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        """No checkpoint runs inside the block (none under way, none starts). A process
+        forked meanwhile (the planning worker) must not inherit SQLite's locks held by
+        this thread: the child would wait on them for ever (a test run hung so)."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            yield
 
     def before_write(self) -> None:
         with self._cond:
@@ -79,11 +91,13 @@ class Checkpointer:
                 if self._stop:
                     return
                 target = self._asked
+                self._busy = True
             try:
                 _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error:  # interrupted by close, or a full disk: no matter here
                 frames = -1
             with self._cond:
+                self._busy = False
                 if frames >= 0:
                     self._frames = frames
                 self._copied = target

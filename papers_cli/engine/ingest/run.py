@@ -3,6 +3,7 @@ page never stopping the others, Ctrl-C keeping what was committed."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -196,8 +197,10 @@ class _Run:
                 return
             version = plan.data_version(self.conn)
             base = i
-            with Planner(path, sources[base:], self.opts, self.batch_records,
-                         self.batch_seconds) as planner:
+            with self._idle():  # no checkpoint under way while the worker is forked
+                planner = Planner(path, sources[base:], self.opts, self.batch_records,
+                                  self.batch_seconds)
+            with planner:
                 for msg in planner:
                     if msg[0] == "batch":
                         _, end, outcomes, batch = msg
@@ -221,6 +224,9 @@ class _Run:
                         replans = MAX_REPLANS
                     else:  # done
                         i = len(sources)
+
+    def _idle(self) -> contextlib.AbstractContextManager[None]:
+        return self.checkpointer.idle() if self.checkpointer else contextlib.nullcontext()
 
     def _write(self, batch: plan.Batch, version: int, outcomes: list[PageOutcome]) -> bool:
         """Write a planned batch in one transaction; False (nothing written) when the
