@@ -92,7 +92,9 @@ def test_trailer_like_text_never_crashes(text: str) -> None:
         assert e.message
     else:
         for r in page.records:
-            assert r.title and r.abstract is not None
+            # A title with its author/date lines and no abstract is a record (abstract
+            # unknown: 9373b7e); every other record has both.
+            assert r.title and (r.abstract is not None or r.date_text is not None)
 
 
 _json_values = st.recursive(
@@ -200,3 +202,9 @@ def test_blocks_and_trailers_as_strip_says(lines: list[str]) -> None:
     for b in blocks:
         stripped = [s.strip() for s in b.lines]
         assert b.is_trailer == ("·" in stripped or stripped[0].startswith("•"))
+
+
+def test_a_title_with_its_trailer_and_no_abstract_is_a_record() -> None:
+    # What hypothesis found for the property above (a flaky failure in a full run).
+    page = parse_bytes("a\n\n·\nJan 5".encode())
+    assert [(r.title, r.abstract, r.date_text) for r in page.records] == [("a", None, "Jan 5")]
