@@ -107,6 +107,22 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
         assert first is None, (k, a[k][first], b[k][first])
 
 
+def _failing_writes(monkeypatch: pytest.MonkeyPatch, at: tuple[int, ...]) -> list[int]:
+    """Planned batches number `at` fail after writing part of their rows (the rollback
+    must undo that); returns [batches written so far]."""
+    real_write = plan.write_batch
+    calls = [0]
+
+    def failing(conn: sqlite3.Connection, batch: plan.Batch) -> None:
+        calls[0] += 1
+        real_write(conn, batch)
+        if calls[0] in at:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(plan, "write_batch", failing)
+    return calls
+
+
 @pytest.fixture(scope="module")
 def bench_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _bench_corpus(tmp_path_factory.mktemp("bench"), 2500)
@@ -171,19 +187,9 @@ def test_a_batch_that_fails_to_write_is_stored_page_by_page(
     # page, and a new worker plans the rest.
     files = sorted(bench_pages.iterdir())[:20]
     slow = _ingest(tmp_path / "slow.db", files, parallel=False)
-    real_write = plan.write_batch
-    calls = 0
-
-    def failing(conn: sqlite3.Connection, batch: plan.Batch) -> None:
-        nonlocal calls
-        calls += 1
-        real_write(conn, batch)
-        if calls in (2, 3):  # after writing part of it: the rollback must undo that
-            raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(plan, "write_batch", failing)
+    calls = _failing_writes(monkeypatch, (2, 3))
     fast = _ingest(tmp_path / "fast.db", files, parallel=True)
-    assert calls > 3
+    assert calls[0] > 3
     assert _outcomes(fast) == _outcomes(slow)
     _same(snapshot(tmp_path / "slow.db"), snapshot(tmp_path / "fast.db"))
 
@@ -351,19 +357,9 @@ def test_no_checkpoint_runs_while_a_planning_worker_is_forked(
         forked_during.append(bool(running) and running[-1])
         real_init(self, *args)
 
-    real_write = plan.write_batch
-    calls = 0
-
-    def failing(conn: sqlite3.Connection, batch: plan.Batch) -> None:
-        nonlocal calls
-        calls += 1
-        real_write(conn, batch)
-        if calls in (3, 5):
-            raise sqlite3.OperationalError("disk I/O error")
-
     monkeypatch.setattr(checkpoint.Checkpointer, "_run", slow)
     monkeypatch.setattr(pipeline.Planner, "__init__", init)
-    monkeypatch.setattr(plan, "write_batch", failing)
+    _failing_writes(monkeypatch, (3, 5))
     files = sorted(bench_pages.iterdir())
     fast = _ingest(tmp_path / "fast.db", files, parallel=True)
     assert len(forked_during) >= 3 and not any(forked_during)
